@@ -1,0 +1,58 @@
+# kokunen — make demo (the main job end to end) and make test (everything CI runs).
+# Both install what they need (Python venv, Kafka jars, PostgreSQL) and start and stop their own servers.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .cache/uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PACKAGES := -p kokunen_contracts -p kokunen_common -p residency_sync -p tax_sync -p eligibility -p transfer_dispatch
+
+.PHONY: help venv jars lint typecheck unit test demo bench contracts replay up down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(UV):
+	$(PYTHON) -m venv .cache/uv
+	.cache/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml contracts/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+venv: $(VENV)/.synced ## the Python environment (uv, from uv.lock)
+
+jars: ## fetch the Kafka broker jars from Maven Central (cached under .cache/kafka)
+	$(PYTHON) deploy/local/localstack.py fetch
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv ## mypy --strict on every package
+	$(VENV)/bin/mypy $(PACKAGES)
+	$(VENV)/bin/mypy deploy/local/localstack.py
+
+unit: venv ## fast tests only (no broker, no database)
+	$(VENV)/bin/pytest -m "not integration" -q
+
+test: venv jars ## lint, types, unit, handler and integration tests on a real Kafka broker and PostgreSQL
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint typecheck && \
+	$(VENV)/bin/pytest -q --durations=15; rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+demo: venv jars ## start Kafka, PostgreSQL and every service; publish sample resident changes; show the flow
+	$(PY) -m kokunen_demo
+
+bench: venv jars ## throughput figures beside raw baselines measured in the same run
+	$(PY) -m kokunen_bench
+
+contracts: venv ## regenerate JSON Schema and AsyncAPI documents from the contract models
+	$(PY) -m kokunen_contracts.export --write
+
+clean: ## remove the venv and caches (the Kafka jar cache included)
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,314 @@
+"""Generate the committed contract documents from the models, and guard their compatibility.
+
+- ``contracts/schemas/<topic>.json``: the JSON Schema of each topic's payload (current).
+- ``contracts/schemas/history/<topic>/NNNN.json``: every schema a topic version has had, in order;
+  each step must be compatible with the one before (see ``incompatibilities``).
+- ``contracts/asyncapi.yaml``: the AsyncAPI 3.0 document of every topic, built from the registry.
+
+``python -m kokunen_contracts.export --write`` regenerates (and refuses an incompatible change within a
+version); ``--check`` exits non-zero on drift. Tests run the same checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic.json_schema import models_json_schema
+
+from . import __version__
+from .envelope import CONTENT_TYPE, H_ID, H_SOURCE, H_SPECVERSION, H_TIME, H_TRACEPARENT, H_TYPE
+from .registry import DLQ_PARTITIONS, TOPICS, TopicSpec
+
+CONTRACTS_DIR = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = CONTRACTS_DIR / "schemas"
+HISTORY_DIR = SCHEMAS_DIR / "history"
+ASYNCAPI_PATH = CONTRACTS_DIR / "asyncapi.yaml"
+EXAMPLES_DIR = CONTRACTS_DIR / "examples"
+
+JsonObj = dict[str, Any]
+
+
+def payload_schema(spec: TopicSpec) -> JsonObj:
+    schema = spec.model.model_json_schema(mode="validation")
+    schema["$id"] = f"urn:kokunen:schema:{spec.name}"
+    schema["x-topic"] = spec.name
+    schema["x-event-type"] = spec.event_type
+    schema["x-key"] = spec.key_field
+    return schema
+
+
+def dump_json(obj: JsonObj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+# --- compatibility -----------------------------------------------------------------------------
+
+_TEXT_KEYS = frozenset({"description", "title", "examples", "$comment", "$id"})
+
+
+def _resolve(node: Any, root: JsonObj) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/$defs/"):
+            raise ValueError(f"unsupported $ref {ref}")
+        node = root["$defs"][ref.removeprefix("#/$defs/")]
+    return node
+
+
+def _strip_text(node: Any, root: JsonObj) -> Any:
+    node = _resolve(node, root)
+    if isinstance(node, dict):
+        return {k: _strip_text(v, root) for k, v in node.items() if k not in _TEXT_KEYS and k != "$defs"}
+    if isinstance(node, list):
+        return [_strip_text(v, root) for v in node]
+    return node
+
+
+def incompatibilities(old: JsonObj, new: JsonObj) -> list[str]:
+    """Why ``new`` cannot replace ``old`` under the same topic version (empty when it can).
+
+    Both directions must hold, since old consumers read new messages and replay feeds old messages
+    to new consumers: the required set stays the same, every kept property keeps its exact schema,
+    and only optional properties may be added or removed (consumers ignore unknown fields).
+    Descriptions and titles may change freely.
+    """
+    problems: list[str] = []
+
+    def walk(o: Any, n: Any, path: str) -> None:
+        o, n = _resolve(o, old), _resolve(n, new)
+        if isinstance(o, dict) and isinstance(n, dict) and "properties" in o and "properties" in n:
+            o_req, n_req = set(o.get("required", [])), set(n.get("required", []))
+            problems.extend(f"{path}.{name}: was required, is no longer" for name in sorted(o_req - n_req))
+            problems.extend(f"{path}.{name}: is newly required" for name in sorted(n_req - o_req))
+            for name in sorted(set(o["properties"]) & set(n["properties"])):
+                walk(o["properties"][name], n["properties"][name], f"{path}.{name}")
+            rest_o = {k: v for k, v in o.items() if k not in ("properties", "required")}
+            rest_n = {k: v for k, v in n.items() if k not in ("properties", "required")}
+            if _strip_text(rest_o, old) != _strip_text(rest_n, new):
+                problems.append(f"{path}: object constraints changed")
+            return
+        if _strip_text(o, old) != _strip_text(n, new):
+            problems.append(f"{path}: schema changed ({_short(o, old)} → {_short(n, new)})")
+
+    walk(old, new, "$")
+    return problems
+
+
+def _short(node: Any, root: JsonObj) -> str:
+    text = json.dumps(_strip_text(node, root), ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+def history_of(topic: str) -> list[Path]:
+    folder = HISTORY_DIR / topic
+    return sorted(folder.glob("*.json")) if folder.exists() else []
+
+
+def history_problems() -> Iterator[str]:
+    """Each consecutive pair of a topic's schema history must be compatible."""
+    for spec in TOPICS:
+        snapshots = history_of(spec.name)
+        if not snapshots:
+            yield f"{spec.name}: no schema history (run make contracts)"
+        for before, after in itertools.pairwise(snapshots):
+            for problem in incompatibilities(json.loads(before.read_text()), json.loads(after.read_text())):
+                yield f"{spec.name}: {before.name} → {after.name}: {problem}"
+
+
+# --- AsyncAPI ----------------------------------------------------------------------------------
+
+_CE_HEADERS: JsonObj = {
+    "type": "object",
+    "description": "CloudEvents 1.0 attributes (Kafka binding, binary mode) and W3C trace context",
+    "required": [H_ID, H_TYPE, H_SOURCE, H_TIME, H_SPECVERSION],
+    "properties": {
+        H_ID: {"type": "string", "format": "uuid", "description": "イベントID (dedupe key)"},
+        H_TYPE: {"type": "string", "description": "イベント種別 (jp.kokunen.<domain>.<event>.v<N>)"},
+        H_SOURCE: {"type": "string", "description": "発生元 (producing system)"},
+        H_TIME: {"type": "string", "format": "date-time", "description": "記録日時"},
+        H_SPECVERSION: {"type": "string", "const": "1.0", "description": "CloudEvents version"},
+        "content-type": {"type": "string", "const": CONTENT_TYPE, "description": "content type"},
+        H_TRACEPARENT: {"type": "string", "description": "W3C traceparent"},
+        "tracestate": {"type": "string", "description": "W3C tracestate"},
+    },
+}
+
+_DLQ_HEADERS: JsonObj = {
+    "type": "object",
+    "description": "The original headers plus why the message was dead-lettered",
+    "properties": {
+        "dlq_reason": {"type": "string", "description": "理由 (clear, specific, no personal data)"},
+        "dlq_error_class": {"type": "string", "description": "error class (validation, envelope, poison, …)"},
+        "dlq_source_topic": {"type": "string", "description": "original topic"},
+        "dlq_source_partition": {"type": "string", "description": "original partition"},
+        "dlq_source_offset": {"type": "string", "description": "original offset"},
+        "dlq_service": {"type": "string", "description": "service that rejected it"},
+        "dlq_failed_at": {"type": "string", "format": "date-time", "description": "when"},
+    },
+}
+
+
+def asyncapi_document() -> JsonObj:
+    _, defs = models_json_schema(
+        [(spec.model, "validation") for spec in TOPICS],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas: JsonObj = dict(defs.get("$defs", {}))
+    channels: JsonObj = {}
+    operations: JsonObj = {}
+    messages: JsonObj = {
+        "DeadLetter": {
+            "name": "DeadLetter",
+            "title": "Dead letter",
+            "summary": "The original bytes of a message a service could not accept, with the reason",
+            "contentType": "application/octet-stream",
+            "headers": _DLQ_HEADERS,
+            "payload": {"type": "string", "format": "binary"},
+        }
+    }
+    for spec in TOPICS:
+        message_name = spec.model.__name__
+        channel_id = spec.name.replace(".", "_")
+        messages[message_name] = {
+            "name": message_name,
+            "title": message_name,
+            "summary": spec.summary,
+            "contentType": CONTENT_TYPE,
+            "headers": _CE_HEADERS,
+            "payload": {"$ref": f"#/components/schemas/{message_name}"},
+            "bindings": {
+                "kafka": {
+                    "key": {"type": "string", "description": f"{spec.key_field} (宛名番号; never My Number)"},
+                    "bindingVersion": "0.5.0",
+                }
+            },
+        }
+        channels[channel_id] = {
+            "address": spec.name,
+            "title": spec.name,
+            "summary": spec.summary,
+            "messages": {message_name: {"$ref": f"#/components/messages/{message_name}"}},
+            "bindings": {
+                "kafka": {
+                    "topic": spec.name,
+                    "partitions": spec.partitions,
+                    "topicConfiguration": {"retention.ms": spec.retention_ms},
+                    "bindingVersion": "0.5.0",
+                }
+            },
+        }
+        channels[channel_id + "_dlq"] = {
+            "address": spec.dlq,
+            "title": spec.dlq,
+            "summary": f"Dead letters of {spec.name}",
+            "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+            "bindings": {"kafka": {"topic": spec.dlq, "partitions": DLQ_PARTITIONS, "bindingVersion": "0.5.0"}},
+        }
+        for producer in spec.producers:
+            operations[f"{producer}_sends_{channel_id}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "summary": f"{producer} publishes {message_name}",
+            }
+        for consumer in spec.consumers:
+            operations[f"{consumer}_receives_{channel_id}"] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "summary": f"{consumer} consumes {message_name}",
+            }
+            operations[f"{consumer}_dead_letters_{channel_id}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel_id}_dlq"},
+                "summary": f"{consumer} dead-letters what it cannot accept from {spec.name}",
+            }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "kokunen — 国民年金に関する事務 event contracts",
+            "version": __version__,
+            "description": "Topics between the residency, tax, eligibility and transfer-dispatch services. "
+            "Generated from contracts/kokunen_contracts (do not edit by hand).",
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+def asyncapi_yaml() -> str:
+    return yaml.safe_dump(asyncapi_document(), allow_unicode=True, sort_keys=True, width=120)
+
+
+# --- write / check -----------------------------------------------------------------------------
+
+
+def drift() -> list[str]:
+    """Files that differ from what the models generate."""
+    problems = []
+    for spec in TOPICS:
+        path = SCHEMAS_DIR / f"{spec.name}.json"
+        generated = dump_json(payload_schema(spec))
+        if not path.exists() or path.read_text() != generated:
+            problems.append(f"{path.relative_to(CONTRACTS_DIR)} is out of date")
+        history = history_of(spec.name)
+        if not history or history[-1].read_text() != generated:
+            problems.append(f"schema history of {spec.name} does not end with the current schema")
+    if not ASYNCAPI_PATH.exists() or ASYNCAPI_PATH.read_text() != asyncapi_yaml():
+        problems.append("asyncapi.yaml is out of date")
+    return problems
+
+
+def write() -> list[str]:
+    """Regenerate every document; refuse (and write nothing for it) an incompatible change."""
+    refused = []
+    for spec in TOPICS:
+        schema = payload_schema(spec)
+        text = dump_json(schema)
+        history = history_of(spec.name)
+        if history and history[-1].read_text() != text:
+            problems = incompatibilities(json.loads(history[-1].read_text()), schema)
+            if problems:
+                refused.append(
+                    f"{spec.name}: incompatible change within v{spec.version}; publish it as a new "
+                    f"topic version instead:\n  - " + "\n  - ".join(problems)
+                )
+                continue
+        if not history or history[-1].read_text() != text:
+            folder = HISTORY_DIR / spec.name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{len(history) + 1:04d}.json").write_text(text)
+        SCHEMAS_DIR.mkdir(parents=True, exist_ok=True)
+        (SCHEMAS_DIR / f"{spec.name}.json").write_text(text)
+    ASYNCAPI_PATH.write_text(asyncapi_yaml())
+    return refused
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help="regenerate the committed documents")
+    parser.add_argument("--check", action="store_true", help="fail on drift or incompatible history")
+    args = parser.parse_args(argv)
+    if args.write:
+        refused = write()
+        for message in refused:
+            print(message, file=sys.stderr)
+        return 1 if refused else 0
+    problems = drift() + list(history_problems())
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The topic registry: every topic, its version, key, partitions, payload model and dead-letter topic.
+
+Topic names are ``<domain>.<event>.v<N>``; a breaking change to a payload makes a new ``.v<N+1>``
+topic (and a new entry here) while the old one keeps its model until its consumers have moved.
+Dead letters of a topic go to ``<topic>.dlq``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .eligibility import QualificationChanged
+from .envelope import Event
+from .residency import PersonChanged, ResidentChanged
+from .transfer import NhiQualificationTransfer
+
+TOPIC_NAME = re.compile(r"^(?P<domain>[a-z]+)\.(?P<event>[a-z0-9]+(?:-[a-z0-9]+)*)\.v(?P<version>[1-9][0-9]*)$")
+
+DLQ_SUFFIX = ".dlq"
+DLQ_PARTITIONS = 3
+
+# Systems outside this repository that publish or consume our topics.
+UPSTREAM_RESIDENT_RECORDS = "jumin-kiroku"  # 住民記録システム / 総合宛名システム
+DEPT_NHI = "dept-nhi"  # 福祉局 生活福祉部 国保年金課 (移転先4)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One versioned topic."""
+
+    name: str
+    model: type[Event]
+    key_field: str
+    partitions: int
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    summary: str
+    retention_ms: int = -1  # keep forever: replay rebuilds every slice from the topics
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        match = TOPIC_NAME.match(self.name)
+        if match is None:
+            raise ValueError(f"topic name {self.name!r} is not <domain>.<event>.v<N>")
+        if not self.model.event_type.endswith(f".{match['event']}.v{match['version']}"):
+            raise ValueError(f"{self.model.__name__}.event_type does not match topic {self.name}")
+        if self.key_field.split(".")[0] not in self.model.model_fields:
+            raise ValueError(f"key field {self.key_field!r} is not a field of {self.model.__name__}")
+
+    @property
+    def version(self) -> int:
+        match = TOPIC_NAME.match(self.name)
+        assert match is not None
+        return int(match["version"])
+
+    @property
+    def domain(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+    @property
+    def event_type(self) -> str:
+        return self.model.event_type
+
+    def key_of(self, event: Event) -> str:
+        value: object = event
+        for part in self.key_field.split("."):
+            value = getattr(value, part)
+        return str(value)
+
+
+RESIDENT_CHANGED = TopicSpec(
+    name="residency.resident-changed.v1",
+    model=ResidentChanged,
+    key_field="resident.atena_number",
+    partitions=12,
+    producers=(UPSTREAM_RESIDENT_RECORDS,),
+    consumers=("residency_sync",),
+    summary="住民記録異動: resident-record changes as the upstream system publishes them (My Number in clear: "
+    "restricted by ACL to residency_sync)",
+)
+
+PERSON_CHANGED = TopicSpec(
+    name="residency.person-changed.v1",
+    model=PersonChanged,
+    key_field="atena_number",
+    partitions=12,
+    producers=("residency_sync",),
+    consumers=("eligibility", "transfer_dispatch"),
+    summary="人の異動 (normalised): what a resident change means for pension work, minimised; My Number sealed",
+)
+
+QUALIFICATION_CHANGED = TopicSpec(
+    name="eligibility.qualification-changed.v1",
+    model=QualificationChanged,
+    key_field="atena_number",
+    partitions=12,
+    producers=("eligibility",),
+    consumers=("transfer_dispatch",),
+    summary="資格異動: category-1 / voluntary insured periods acquired, lost, changed, corrected",
+)
+
+NHI_QUALIFICATION_TRANSFER = TopicSpec(
+    name="transfer.nhi-qualification-changes.v1",
+    model=NhiQualificationTransfer,
+    key_field="atena_number",
+    partitions=3,
+    producers=("transfer_dispatch",),
+    consumers=(DEPT_NHI,),
+    summary="移転4: 国民年金資格異動情報 to 国保年金課 (monthly batch; seven fields; no My Number)",
+)
+
+TOPICS: tuple[TopicSpec, ...] = (
+    RESIDENT_CHANGED,
+    PERSON_CHANGED,
+    QUALIFICATION_CHANGED,
+    NHI_QUALIFICATION_TRANSFER,
+)
+
+BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}
+
+
+def topic(name: str) -> TopicSpec:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown topic {name!r}; the registry lists {sorted(BY_NAME)}") from None
+
+
+def all_topic_names(include_dlq: bool = True) -> list[str]:
+    names = [t.name for t in TOPICS]
+    if include_dlq:
+        names += [t.dlq for t in TOPICS]
+    return names

@@ -1,0 +1,178 @@
+"""The runtime every service shares: settings → pool, broker, consumers, outbox relay, background
+jobs, telemetry; a FastStream app for ``run`` and explicit start/stop for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from .crypto import MyNumberVault
+from .database_setup import migrate
+from .db import create_pool
+from .logs import configure_logging, get_logger
+from .messaging import EventConsumer, idempotent_producer, kafka_client_kwargs
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+from .telemetry import configure_tracing, serve_metrics
+
+log = get_logger(__name__)
+
+BackgroundJob = Callable[["ServiceRuntime", asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceDefinition:
+    """What makes one service: its name, schema, migrations and background jobs (subscriptions are
+    added on the runtime's consumer, since handlers may need the runtime's vault)."""
+
+    name: str
+    schema: str
+    migrations_dir: Path
+    background_jobs: list[BackgroundJob] = field(default_factory=list)
+    needs_vault: bool = False
+
+
+def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
+    kwargs = kafka_client_kwargs(settings)
+    ssl_context = kwargs.get("ssl_context")
+    mechanism = settings.kafka_sasl_mechanism
+    if mechanism is None:
+        return BaseSecurity(ssl_context=ssl_context) if ssl_context else None
+    username = settings.kafka_sasl_username or ""
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    classes: dict[str, type[Any]] = {
+        "PLAIN": SASLPlaintext,
+        "SCRAM-SHA-256": SASLScram256,
+        "SCRAM-SHA-512": SASLScram512,
+    }
+    return classes[mechanism](username=username, password=password, ssl_context=ssl_context)  # type: ignore[no-any-return]
+
+
+class ServiceRuntime:
+    def __init__(self, definition: ServiceDefinition, settings: ServiceSettings | None = None) -> None:
+        self.definition = definition
+        self.settings = settings or ServiceSettings()
+        self.name = definition.name
+        self.schema = definition.schema
+        self._pool: asyncpg.Pool | None = None
+        self.vault: MyNumberVault | None = None
+        self.broker = KafkaBroker(
+            self.settings.kafka_bootstrap_servers,
+            security=broker_security(self.settings),
+            client_id=self.name,
+            enable_idempotence=True,
+            acks="all",
+            allow_auto_create_topics=False,
+            logger=None,
+        )
+        self.consumer = EventConsumer(
+            service=self.name,
+            schema=self.schema,
+            broker=self.broker,
+            settings=self.settings,
+            pool_provider=lambda: self.pool,
+        )
+        self._producer: AIOKafkaProducer | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._pool
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database_url.get_secret_value()
+
+    def load_vault(self) -> MyNumberVault:
+        s = self.settings
+        if s.mynumber_keys is None or s.mynumber_hash_key is None:
+            raise RuntimeError(f"{self.name} handles My Number: set MYNUMBER_KEYS and MYNUMBER_HASH_KEY")
+        return MyNumberVault.from_config(
+            s.mynumber_keys.get_secret_value(), s.mynumber_active_key_id, s.mynumber_hash_key.get_secret_value()
+        )
+
+    async def migrate(self) -> None:
+        url = self.settings.migration_database_url or self.settings.database_url
+        await migrate(self.definition.migrations_dir, url.get_secret_value(), self.schema)
+
+    async def _start_support(self) -> None:
+        """Everything but the consumers: vault, pool, relay, background jobs."""
+        if self.definition.needs_vault:
+            self.vault = self.load_vault()
+        self._pool = await create_pool(self.database_url, size=self.settings.database_pool_size)
+        self._stop.clear()
+        self._producer = idempotent_producer(self.settings)
+        await self._producer.start()
+        relay = OutboxRelay(
+            service=self.name,
+            schema=self.schema,
+            database_url=self.database_url,
+            producer=self._producer,
+            batch_size=self.settings.outbox_batch_size,
+            poll_interval_s=self.settings.outbox_poll_interval_s,
+            retention_days=self.settings.outbox_retention_days,
+        )
+        self._tasks.append(asyncio.create_task(relay.run(self._stop), name=f"{self.name}-relay"))
+        for job in self.definition.background_jobs:
+            self._tasks.append(asyncio.create_task(job(self, self._stop), name=f"{self.name}-{job.__name__}"))
+
+    async def start(self) -> None:
+        """Support first, consumers last (they need the pool)."""
+        await self._start_support()
+        await self.broker.start()
+        log.info("service started", service=self.name)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+        self._tasks.clear()
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pool.close(), timeout=10)
+            self._pool = None
+        log.info("service stopped", service=self.name)
+
+    async def __aenter__(self) -> ServiceRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    def faststream_app(self) -> FastStream:
+        """The FastStream application (``run``): signals, lifecycle, telemetry and metrics."""
+        configure_logging(self.name, self.settings.log_level, self.settings.log_format)
+        configure_tracing(self.name, self.settings.otel_exporter_otlp_endpoint)
+        serve_metrics(self.settings.metrics_port)
+
+        @contextlib.asynccontextmanager
+        async def lifespan() -> Any:
+            # FastStream starts the broker after this yields: the consumers find the pool ready.
+            await self._start_support()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return FastStream(self.broker, lifespan=lifespan)

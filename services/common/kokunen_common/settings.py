@@ -1,0 +1,50 @@
+"""Settings every service reads from its environment (12-factor; pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and behaviour settings of one service process.
+
+    ``DATABASE_URL`` is the service's own application role (DML on its schema only);
+    ``MIGRATION_DATABASE_URL`` its owner role (DDL), used by ``migrate`` alone.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    kafka_security_protocol: str = Field(default="PLAINTEXT")
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+
+    database_url: SecretStr = Field(default=SecretStr("postgresql://127.0.0.1:5432/kokunen"))
+    migration_database_url: SecretStr | None = None
+    database_pool_size: int = 10
+
+    consumer_max_records: int = 500
+    """Largest batch applied in one database transaction."""
+    transient_retry_budget_s: float = 30.0
+    """How long one delivery retries a transient failure before handing the batch back to Kafka
+    (which redelivers it at once): keeps us inside max.poll.interval.ms while never skipping."""
+    outbox_batch_size: int = 2000
+    outbox_poll_interval_s: float = 0.5
+    outbox_retention_days: int = 7
+
+    metrics_port: int | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    mynumber_keys: SecretStr | None = None
+    """``<key id>:<base64 32-byte key>[,<key id>:<key>…]`` — AES-256-GCM keys for My Number at rest."""
+    mynumber_active_key_id: str | None = None
+    mynumber_hash_key: SecretStr | None = None
+    """base64 key of the keyed hash (HMAC-SHA256) used to look a My Number up without decrypting."""
+
+    fault_exit_after_commit: bool = False
+    """Test hook: exit the process right after a database commit, before the Kafka offset commit."""

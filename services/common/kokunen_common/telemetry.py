@@ -1,0 +1,95 @@
+"""Traces and metrics.
+
+One trace follows an event across every service: the W3C ``traceparent`` travels in Kafka headers,
+is stored with each outbox row, and the relay's publish span continues it. Span attributes name
+topics, partitions, offsets and event ids — never a 宛名番号 value or a My Number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import extract, inject
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+TRACER_NAME = "kokunen"
+
+
+def configure_tracing(
+    service: str,
+    otlp_endpoint: str | None = None,
+    exporter: SpanExporter | None = None,
+    processor: SpanProcessor | None = None,
+) -> TracerProvider:
+    """Install a tracer provider for this process (OTLP/HTTP when an endpoint is configured)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if processor is not None:
+        provider.add_span_processor(processor)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces")))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def context_from_headers(headers: Mapping[str, str]) -> otel_context.Context:
+    return extract(dict(headers))
+
+
+def current_traceparent() -> dict[str, str]:
+    """The current span's W3C trace context, as header values."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
+
+
+def headers_with_trace(headers: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Replace trace headers by the current span's context."""
+    carrier = current_traceparent()
+    kept = [(k, v) for k, v in headers if k not in ("traceparent", "tracestate")]
+    return kept + [(k, v.encode()) for k, v in carrier.items()]
+
+
+# --- metrics (Prometheus) ----------------------------------------------------------------------
+# Labels are service, topic, partition and outcome only: never anything about a person.
+
+MESSAGES_CONSUMED = Counter("kokunen_messages_consumed", "Messages read from Kafka", ["service", "topic"])
+MESSAGES_PROCESSED = Counter(
+    "kokunen_messages_processed",
+    "Messages processed, by outcome (applied, duplicate, dead_lettered)",
+    ["service", "topic", "outcome"],
+)
+HANDLER_ERRORS = Counter(
+    "kokunen_handler_errors",
+    "Handler failures by kind (transient: retried; poison: dead-lettered)",
+    ["service", "topic", "kind"],
+)
+DLQ_MESSAGES = Counter("kokunen_dlq_messages", "Messages routed to a dead-letter topic", ["service", "topic"])
+BATCH_SECONDS = Histogram(
+    "kokunen_batch_seconds",
+    "Time to apply one consumed batch (database transaction included)",
+    ["service", "topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONSUMER_LAG = Gauge(
+    "kokunen_consumer_lag", "Records behind the partition's high-water mark", ["service", "topic", "partition"]
+)
+OUTBOX_PENDING = Gauge("kokunen_outbox_pending", "Outbox rows not yet published", ["service"])
+OUTBOX_PUBLISHED = Counter("kokunen_outbox_published", "Outbox rows published to Kafka", ["service", "topic"])
+
+
+def serve_metrics(port: int | None) -> None:
+    if port:
+        start_http_server(port, addr="0.0.0.0")  # noqa: S104 - scraped by Prometheus inside the cluster

@@ -1,0 +1,1 @@
+"""Test support shared by every test folder (on sys.path through pytest's ``pythonpath``)."""

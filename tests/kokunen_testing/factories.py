@@ -1,0 +1,82 @@
+"""Builders of contract events for tests and demos: valid by default, every field overridable."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from kokunen_contracts.identifiers import my_number_check_digit
+from kokunen_contracts.residency import (
+    Address,
+    ChangeCategory,
+    ChangeReason,
+    PersonName,
+    Removal,
+    ResidentChanged,
+    ResidentClass,
+    ResidentRecord,
+    Sex,
+)
+
+JST = timezone(timedelta(hours=9))
+_changes = itertools.count(1)
+
+
+def valid_my_number(seed: int | None = None) -> str:
+    """A 12-digit number whose check digit is right (番号法施行令8条)."""
+    base = f"{(seed if seed is not None else random.randrange(10**11)) % 10**11:011d}"
+    return base + str(my_number_check_digit(base))
+
+
+def saitama_address(ward: str = "浦和区", line: str = "高砂三丁目15番1号") -> Address:
+    return Address(
+        text=f"埼玉県さいたま市{ward}{line}",
+        postal_code="330-0063",
+        prefecture="埼玉県",
+        municipality="さいたま市",
+        ward=ward,
+    )
+
+
+def resident(atena: str, **overrides: Any) -> ResidentRecord:
+    values: dict[str, Any] = {
+        "atena_number": atena,
+        "my_number": valid_my_number(),
+        "household_number": overrides.pop("household_number", atena[::-1]),
+        "name": PersonName(name="浦和 花子", kana="ウラワ ハナコ"),
+        "birth_date": date(1985, 6, 15),
+        "sex": Sex.FEMALE,
+        "relationship": "世帯主",
+        "resident_class": ResidentClass.JAPANESE,
+        "current_address": saitama_address(),
+        "nationality": "JP",
+    }
+    values.update(overrides)
+    return ResidentRecord(**values)
+
+
+def change(
+    reason: ChangeReason,
+    record: ResidentRecord,
+    effective: date,
+    *,
+    processed: date | None = None,
+    change_id: str | None = None,
+    cancels: str | None = None,
+) -> ResidentChanged:
+    """A 住民記録異動; a removal gets its 消除情報 filled in when the record lacks one."""
+    if reason.category is ChangeCategory.REMOVAL and record.removal is None:
+        record = record.model_copy(update={"removal": Removal(reason=reason, on=effective)})
+    return ResidentChanged(
+        event_id=uuid.uuid4(),
+        effective_date=effective,
+        recorded_at=datetime.now(JST),
+        change_id=change_id or f"T-{uuid.uuid4().hex[:12]}-{next(_changes)}",
+        reason=reason,
+        processed_on=processed or max(effective, date.today()),
+        cancels_change_id=cancels,
+        resident=record,
+    )
