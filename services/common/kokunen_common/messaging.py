@@ -167,7 +167,8 @@ class EventConsumer:
         )
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
-            records: tuple[ConsumerRecord[bytes, bytes], ...] = raw if isinstance(raw, tuple) else (raw,)
+            # A batch arrives as a tuple from aiokafka and as a list from TestKafkaBroker.
+            records: Sequence[ConsumerRecord[bytes, bytes]] = raw if isinstance(raw, (tuple, list)) else (raw,)
             await self.apply_batch(spec, handler, records)
             self._record_lag(message, records)
 

@@ -108,15 +108,18 @@ class ServiceRuntime:
         url = self.settings.migration_database_url or self.settings.database_url
         await migrate(self.definition.migrations_dir, url.get_secret_value(), self.schema)
 
-    async def _start_support(self) -> None:
-        """Everything but the consumers: vault, pool, relay, background jobs."""
+    async def _start_support(self, *, relay: bool = True) -> None:
+        """Everything but the consumers: vault, pool, then (unless ``relay`` is off, for handler
+        tests) the outbox relay and the background jobs."""
         if self.definition.needs_vault:
             self.vault = self.load_vault()
         self._pool = await create_pool(self.database_url, size=self.settings.database_pool_size)
         self._stop.clear()
+        if not relay:
+            return
         self._producer = idempotent_producer(self.settings)
         await self._producer.start()
-        relay = OutboxRelay(
+        outbox_relay = OutboxRelay(
             service=self.name,
             schema=self.schema,
             database_url=self.database_url,
@@ -125,14 +128,16 @@ class ServiceRuntime:
             poll_interval_s=self.settings.outbox_poll_interval_s,
             retention_days=self.settings.outbox_retention_days,
         )
-        self._tasks.append(asyncio.create_task(relay.run(self._stop), name=f"{self.name}-relay"))
+        self._tasks.append(asyncio.create_task(outbox_relay.run(self._stop), name=f"{self.name}-relay"))
         for job in self.definition.background_jobs:
             self._tasks.append(asyncio.create_task(job(self, self._stop), name=f"{self.name}-{job.__name__}"))
 
-    async def start(self) -> None:
-        """Support first, consumers last (they need the pool)."""
-        await self._start_support()
-        await self.broker.start()
+    async def start(self, *, consumers: bool = True, relay: bool = True) -> None:
+        """Support first, consumers last (they need the pool). Handler tests on faststream's
+        in-memory broker start neither consumers nor relay."""
+        await self._start_support(relay=relay)
+        if consumers:
+            await self.broker.start()
         log.info("service started", service=self.name)
 
     async def stop(self) -> None:

@@ -1,0 +1,73 @@
+"""docker-compose.yml and the deploy files cannot run here (no Docker engine): keep them consistent
+with the code instead — the services, their commands, schemas, roles, settings and topics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from kokunen_common.database_setup import BY_SERVICE, SERVICE_SCHEMAS
+from kokunen_common.platform import installed_services
+from kokunen_common.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_compose_runs_every_installed_service_with_its_console_script() -> None:
+    for service in installed_services():
+        name = service.replace("_", "-")
+        assert name in SERVICES, f"docker-compose.yml lacks {name}"
+        assert SERVICES[name]["command"] == [name, "run"]
+        pyproject = (ROOT / "services" / service / "pyproject.toml").read_text()
+        assert f'{name} = "{service}.app:cli"' in pyproject
+
+
+def test_each_service_connects_as_its_own_application_role() -> None:
+    for service in installed_services():
+        env = SERVICES[service.replace("_", "-")]["environment"]
+        url = env["DATABASE_URL"]
+        assert url.startswith(f"postgresql://{BY_SERVICE[service].app_role}:"), url
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+def test_service_environment_names_are_settings_the_services_read() -> None:
+    known = {name.upper() for name in ServiceSettings.model_fields}
+    for service in installed_services():
+        env = SERVICES[service.replace("_", "-")]["environment"]
+        unknown = set(env) - known
+        assert not unknown, f"{service} is given settings it does not read: {unknown}"
+
+
+def test_platform_init_gets_a_password_for_every_role() -> None:
+    env = SERVICES["platform-init"]["environment"]
+    for schema in SERVICE_SCHEMAS:
+        for role in (schema.owner_role, schema.app_role):
+            assert f"{role.upper()}_PASSWORD" in env
+    assert SERVICES["platform-init"]["command"] == ["kokunen-admin", "prepare"]
+
+
+def test_compose_uses_official_kafka_and_postgres_images_in_kraft_mode() -> None:
+    assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", SERVICES["kafka"]["image"])
+    assert SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert SERVICES["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert re.fullmatch(r"postgres:\d+", SERVICES["postgres"]["image"])
+    assert SERVICES["postgres"]["environment"]["POSTGRES_DB"] == "kokunen"
+
+
+def test_traces_flow_to_the_collector_and_jaeger() -> None:
+    collector = yaml.safe_load((ROOT / "deploy" / "docker" / "otel-collector.yaml").read_text())
+    assert "otlp" in collector["receivers"]
+    assert collector["exporters"]["otlp/jaeger"]["endpoint"].startswith("jaeger:")
+    for service in installed_services():
+        env = SERVICES[service.replace("_", "-")]["environment"]
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+
+
+def test_the_image_installs_the_locked_workspace() -> None:
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    assert "uv sync --frozen --no-dev" in dockerfile
+    assert "COPY pyproject.toml uv.lock" in dockerfile
+    assert "USER kokunen" in dockerfile
