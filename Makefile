@@ -34,7 +34,7 @@ lint: venv ## ruff
 
 typecheck: venv ## mypy --strict on every package
 	$(VENV)/bin/mypy $(PACKAGES)
-	$(VENV)/bin/mypy deploy/local/localstack.py
+	MYPYPATH=deploy/local $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py
 
 unit: venv ## fast tests only (no broker, no database)
 	$(VENV)/bin/pytest -m "not integration" -q
@@ -46,7 +46,7 @@ test: venv jars ## lint, types, unit, handler and integration tests on a real Ka
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 demo: venv jars ## start Kafka, PostgreSQL and every service; publish sample resident changes; show the flow
-	$(PY) -m kokunen_demo
+	$(PY) deploy/local/demo.py
 
 bench: venv jars ## throughput figures beside raw baselines measured in the same run
 	$(PY) -m kokunen_bench

@@ -1,0 +1,422 @@
+"""make demo: the main job end to end on a real Kafka broker and PostgreSQL.
+
+1. starts Kafka (Maven jars) and PostgreSQL (Debian) on free loopback ports — or uses
+   ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` when both are set;
+2. prepares the database (roles, schemas, migrations) and the topics;
+3. starts every service as its own process;
+4. publishes sample resident-record changes, as the upstream 住民記録システム would — including the
+   death of a category-1 insured person and one malformed message;
+5. shows what each service did: the addressee history, the qualification loss (資格喪失, the day after
+   death), the monthly 移転4 transfer to 国保年金課 and its transfer-log row, the dead letter;
+6. stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from kokunen_common.database_setup import BY_SERVICE, url_for_role
+from kokunen_common.messaging import publish_events
+from kokunen_common.platform import prepare
+from kokunen_contracts.envelope import cloudevent_headers
+from kokunen_contracts.identifiers import my_number_check_digit
+from kokunen_contracts.registry import RESIDENT_CHANGED
+from kokunen_contracts.residency import (
+    Address,
+    BecameResident,
+    ChangeReason,
+    PersonName,
+    Removal,
+    ResidentChanged,
+    ResidentClass,
+    ResidentRecord,
+    Sex,
+)
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import localstack  # noqa: E402  (stdlib-only launcher beside this file)
+
+JST = timezone(timedelta(hours=9))
+SERVICES = ("residency_sync", "eligibility", "transfer_dispatch")
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def heading(text: str) -> None:
+    say()
+    say(f"━━ {text} " + "━" * max(0, 74 - len(text)))
+
+
+def width(text: str) -> int:
+    """Columns a string takes in a terminal: full-width (Japanese) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        say("  (none)")
+        return
+    cells = [{c: "—" if r.get(c) is None else str(r[c]) for c in columns} for r in rows]
+    widths = {c: max(width(c), *(width(r[c]) for r in cells)) for c in columns}
+    for row in [{c: c for c in columns}, *cells]:
+        say("  " + "  ".join(row[c] + " " * (widths[c] - width(row[c])) for c in columns).rstrip())
+
+
+def my_number(seed: int) -> str:
+    base = f"{seed:011d}"
+    return base + str(my_number_check_digit(base))
+
+
+def saitama(ward: str, line: str, postal: str) -> Address:
+    return Address(
+        text=f"埼玉県さいたま市{ward}{line}",
+        postal_code=postal,
+        prefecture="埼玉県",
+        municipality="さいたま市",
+        ward=ward,
+    )
+
+
+def sample_changes(today: date) -> list[ResidentChanged]:
+    """A small day of the resident-record system: who moves, who dies, who is born."""
+    month_start = today.replace(day=1)
+    taro = ResidentRecord(
+        atena_number="1000000011",
+        my_number=my_number(31415926535),
+        household_number="2000000011",
+        name=PersonName(name="大宮 太郎", kana="オオミヤ タロウ"),
+        birth_date=date(1988, 9, 14),
+        sex=Sex.MALE,
+        relationship="世帯主",
+        resident_class=ResidentClass.JAPANESE,
+        became_resident=BecameResident(reason=ChangeReason.MOVE_IN_FROM_ABROAD, on=date(2024, 4, 1)),
+        current_address=saitama("大宮区", "桜木町一丁目7番地5", "330-0854"),
+        moved_in_from=Address(text="Rue de Rivoli, Paris", country_code="FR"),
+        nationality="JP",
+    )
+    hanako = ResidentRecord(
+        atena_number="1000000022",
+        my_number=my_number(27182818284),
+        household_number="2000000022",
+        name=PersonName(name="浦和 花子", kana="ウラワ ハナコ"),
+        birth_date=date(1979, 3, 31),
+        sex=Sex.FEMALE,
+        relationship="世帯主",
+        resident_class=ResidentClass.JAPANESE,
+        current_address=saitama("浦和区", "高砂三丁目15番1号", "330-0063"),
+        nationality="JP",
+    )
+    ken = ResidentRecord(
+        atena_number="1000000033",
+        my_number=my_number(14142135623),
+        household_number="2000000033",
+        name=PersonName(name="岩槻 健", kana="イワツキ ケン"),
+        birth_date=date(1992, 12, 1),
+        sex=Sex.MALE,
+        relationship="世帯主",
+        resident_class=ResidentClass.JAPANESE,
+        current_address=saitama("岩槻区", "本町三丁目2番5号", "339-0057"),
+        nationality="JP",
+    )
+    baby = ResidentRecord(
+        atena_number="1000000044",
+        my_number=my_number(17320508075),
+        household_number="2000000022",
+        name=PersonName(name="浦和 陽向", kana="ウラワ ヒナタ"),
+        birth_date=month_start,
+        sex=Sex.MALE,
+        relationship="子",
+        resident_class=ResidentClass.JAPANESE,
+        current_address=hanako.current_address,
+        nationality="JP",
+    )
+    died_on = max(month_start, today - timedelta(days=2))
+
+    def change(n: int, reason: ChangeReason, record: ResidentRecord, on: date) -> ResidentChanged:
+        return ResidentChanged(
+            event_id=uuid.uuid4(),
+            effective_date=on,
+            recorded_at=datetime.now(JST),
+            change_id=f"DEMO-{n:04d}",
+            reason=reason,
+            processed_on=max(on, today),
+            resident=record,
+        )
+
+    return [
+        change(1, ChangeReason.MOVE_IN_FROM_ABROAD, taro, date(2024, 4, 1)),
+        change(2, ChangeReason.DOMESTIC_MOVE_IN, hanako, date(2019, 7, 1)),
+        change(3, ChangeReason.DOMESTIC_MOVE_IN, ken, date(2021, 5, 10)),
+        change(4, ChangeReason.BIRTH, baby, baby.birth_date),
+        change(
+            5,
+            ChangeReason.MOVE_WITHIN_CITY,
+            hanako.model_copy(
+                update={
+                    "current_address": saitama("南区", "別所七丁目20番1号", "336-0021"),
+                    "previous_address": hanako.current_address,
+                }
+            ),
+            month_start,
+        ),
+        change(
+            6,
+            ChangeReason.EX_OFFICIO_REMOVAL,
+            ken.model_copy(update={"removal": Removal(reason=ChangeReason.EX_OFFICIO_REMOVAL, on=month_start)}),
+            month_start,
+        ),
+        change(
+            7,
+            ChangeReason.DEATH,
+            taro.model_copy(update={"removal": Removal(reason=ChangeReason.DEATH, on=died_on)}),
+            died_on,
+        ),
+    ]
+
+
+@contextlib.contextmanager
+def servers(run_dir: Path) -> Iterator[tuple[str, str]]:
+    bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
+    if bootstrap and database:
+        say(f"using existing servers: Kafka {bootstrap}, PostgreSQL from DATABASE_URL")
+        yield bootstrap, database
+        return
+    with localstack.start_kafka(run_dir / "kafka") as kafka, localstack.start_postgres(run_dir / "postgres") as pg:
+        say(f"Kafka {kafka.version} on {kafka.bootstrap} (started in {kafka.start_seconds} s)")
+        say(f"PostgreSQL {pg.bindir.parent.name} on 127.0.0.1:{pg.port} (started in {pg.start_seconds} s)")
+        yield kafka.bootstrap, pg.url
+
+
+def service_env(service: str, bootstrap: str, admin_url: str, keys: dict[str, str]) -> dict[str, str]:
+    schema = BY_SERVICE[service]
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DATABASE_URL": url_for_role(admin_url, schema.app_role),
+        "MIGRATION_DATABASE_URL": url_for_role(admin_url, schema.owner_role),
+        "OUTBOX_POLL_INTERVAL_S": "0.2",
+        "LOG_LEVEL": "INFO",
+        **keys,
+    }
+
+
+async def fetch(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [dict(r) for r in await conn.fetch(query, *args)]
+    finally:
+        await conn.close()
+
+
+async def wait_for(url: str, query: str, *args: Any, timeout_s: float = 60) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = await fetch(url, query, *args)
+        if rows:
+            return rows
+        await asyncio.sleep(0.3)
+    raise RuntimeError(f"timed out waiting for: {query}")
+
+
+async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode().strip()
+
+
+async def run(run_dir: Path) -> None:
+    today = datetime.now(JST).date()
+    month = today.strftime("%Y-%m")
+    keys = {
+        "MYNUMBER_KEYS": "demo1:" + base64.b64encode(os.urandom(32)).decode(),
+        "MYNUMBER_ACTIVE_KEY_ID": "demo1",
+        "MYNUMBER_HASH_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
+    heading("1. servers")
+    with servers(run_dir) as (bootstrap, admin_url):
+        heading("2. database and topics")
+        created = await prepare(admin_url, bootstrap)
+        say(f"roles, schemas and migrations ready; topics created: {len(created)}")
+
+        heading("3. services, each its own process")
+        logs = run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        processes: dict[str, asyncio.subprocess.Process] = {}
+        try:
+            for service in SERVICES:
+                with (logs / f"{service}.log").open("wb") as out:
+                    processes[service] = await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        service,
+                        "run",
+                        env=service_env(service, bootstrap, admin_url, keys),
+                        stdout=out,
+                        stderr=asyncio.subprocess.STDOUT,
+                    )
+                say(f"{service:<18} pid {processes[service].pid}   log: {logs / (service + '.log')}")
+
+            heading("4. the resident-record system publishes its changes")
+            changes = sample_changes(today)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+            await producer.start()
+            try:
+                await publish_events(producer, RESIDENT_CHANGED, changes, source="/jumin-kiroku/demo")
+                broken = changes[-1].model_copy(update={"event_id": uuid.uuid4()})
+                await producer.send_and_wait(
+                    RESIDENT_CHANGED.name,
+                    value=b'{"reason": "death", "resident": {',
+                    key=b"1000000099",
+                    headers=cloudevent_headers(broken, source="/jumin-kiroku/demo"),
+                )
+            finally:
+                await producer.stop()
+            for c in changes:
+                say(
+                    f"  {c.change_id}  {c.reason.japanese:<6} 異動日 {c.effective_date}"
+                    f"  宛名番号 {c.resident.atena_number}  {c.resident.name.name}"
+                )
+            say("  (and one malformed message, as a broken upstream batch might send)")
+
+            urls = {s: url_for_role(admin_url, BY_SERVICE[s].app_role) for s in SERVICES}
+            await wait_for(
+                urls["transfer_dispatch"],
+                "SELECT 1 FROM dispatch.qualification_change "
+                "WHERE atena_number = '1000000011' AND change_kind = 'lost'",
+            )
+
+            heading("5a. residency_sync — addressee history (＜宛名＞, My Number encrypted)")
+            rows = await fetch(
+                urls["residency_sync"],
+                """SELECT change_id, atena_number, reason, effective_date, name, is_resident, lives_in_japan,
+                          left(my_number_sealed, 14) || '…' AS my_number_at_rest
+                   FROM residency.person_version WHERE change_id LIKE 'DEMO-%' ORDER BY change_id""",
+            )
+            table(
+                rows,
+                ["change_id", "atena_number", "reason", "effective_date", "name", "is_resident", "my_number_at_rest"],
+            )
+
+            heading("5b. eligibility — qualification (資格情報)")
+            rows = await fetch(
+                urls["eligibility"],
+                """SELECT atena_number, category, acquired_on, acquisition_reason, lost_on, loss_reason,
+                          superseded_at IS NOT NULL AS superseded
+                   FROM eligibility.qualification_version WHERE atena_number LIKE '10000000%'
+                   ORDER BY atena_number, version_id""",
+            )
+            table(
+                rows,
+                [
+                    "atena_number",
+                    "category",
+                    "acquired_on",
+                    "acquisition_reason",
+                    "lost_on",
+                    "loss_reason",
+                    "superseded",
+                ],
+            )
+            flags = await fetch(
+                urls["eligibility"],
+                "SELECT atena_number FROM eligibility.person WHERE address_unknown AND atena_number LIKE '10000000%'",
+            )
+            say(f"  住所不明候補 (職権消除: no loss, flagged for investigation): {[f['atena_number'] for f in flags]}")
+            died = next(c for c in changes if c.reason is ChangeReason.DEATH)
+            lost_on = died.effective_date + timedelta(days=1)
+            say(f"  死亡 {died.effective_date} → 資格喪失日 {lost_on} (国民年金法9条1号: the day after death)")
+
+            heading(f"5c. transfer_dispatch — monthly 移転4 to 国保年金課 for {month}")
+            dispatch_env = service_env("transfer_dispatch", bootstrap, admin_url, keys)
+            code, output = await run_cli(dispatch_env, "-m", "transfer_dispatch", "monthly-nhi", "--month", month)
+            if code != 0:
+                raise RuntimeError(f"monthly-nhi failed: {output}")
+            say("  " + output)
+            rows = await fetch(
+                urls["transfer_dispatch"],
+                """SELECT i.batch_id, q.basic_pension_number, q.atena_number, q.insured_category, q.acquired_on,
+                          q.acquisition_reason, q.lost_on, q.loss_reason
+                   FROM dispatch.transfer_item i JOIN dispatch.qualification_change q USING (record_id)
+                   WHERE q.atena_number LIKE '10000000%' ORDER BY q.lost_on NULLS FIRST""",
+            )
+            table(
+                rows,
+                [
+                    "batch_id",
+                    "basic_pension_number",
+                    "atena_number",
+                    "insured_category",
+                    "acquired_on",
+                    "acquisition_reason",
+                    "lost_on",
+                    "loss_reason",
+                ],
+            )
+            say("  (exactly the seven fields of 移転4; no My Number, no name, no address)")
+            log_rows = await fetch(
+                urls["transfer_dispatch"],
+                """SELECT seq, batch_id, recipient, legal_basis, record_count, encode(entry_hash, 'hex') AS hash
+                   FROM dispatch.transfer_log ORDER BY seq""",
+            )
+            for row in log_rows:
+                row["hash"] = row["hash"][:16] + "…"
+            say("  提供・移転の記録 (transfer log, hash-chained):")
+            table(log_rows, ["seq", "batch_id", "recipient", "legal_basis", "record_count", "hash"])
+            code, output = await run_cli(dispatch_env, "-m", "transfer_dispatch", "verify-log")
+            say(f"  verify-log: {output} (exit {code})")
+
+            heading("5d. dead letters")
+            dead = await wait_for(
+                urls["residency_sync"],
+                """SELECT topic, convert_from(payload, 'UTF8') AS original, headers::text AS headers
+                   FROM residency.outbox WHERE topic LIKE '%.dlq' AND message_key = '1000000099'""",
+            )
+            for row in dead:
+                reason = next(base64.b64decode(v).decode() for k, v in json.loads(row["headers"]) if k == "dlq_reason")
+                say(f"  → {row['topic']}: {reason}")
+                say(f"    original bytes kept: {row['original']!r}")
+        finally:
+            heading("6. stopping")
+            for process in processes.values():
+                process.send_signal(signal.SIGTERM)
+            for service, process in processes.items():
+                try:
+                    await asyncio.wait_for(process.wait(), timeout=30)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+                say(f"{service:<18} stopped (exit {process.returncode})")
+    say("Kafka and PostgreSQL stopped. Done.")
+
+
+def main() -> int:
+    run_dir = Path(tempfile.mkdtemp(prefix="kokunen-demo-"))
+    say("kokunen demo — 国民年金に関する事務, event-driven")
+    say(f"working folder: {run_dir}")
+    asyncio.run(run(run_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
