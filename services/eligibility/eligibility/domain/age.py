@@ -10,8 +10,13 @@ on 29 February reaches every age on 28 February.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TypeVar
 
+from .parameters import DatedTable, NotInForceError
+
+T = TypeVar("T")
 _LEAP_DAY = (2, 29)
 
 
@@ -43,3 +48,16 @@ def age_on(birth: date, on: date) -> int:
     while age_reached_on(birth, age) > on:
         age -= 1
     return age
+
+
+def day_reaching_age(birth: date, table: DatedTable[T], age_of: Callable[[T], int]) -> date:
+    """The day a person reaches an age threshold kept in a dated table (e.g. 60 of 9条3号).
+
+    The threshold is the one in force on the day it is reached, so a change of the law applies to those who
+    reach the new age after it. Raises NotInForceError if no entry covers that day.
+    """
+    for entry in table.entries:
+        day = age_reached_on(birth, age_of(entry.value))
+        if entry.in_force_on(day):
+            return day
+    raise NotInForceError(f"{table.name}: nothing in force when a person born {birth.isoformat()} reaches it")

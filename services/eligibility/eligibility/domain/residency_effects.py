@@ -11,10 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from .categories import OtherCategoryStatus
 from .qualification import (
-    OtherCategory,
+    DesignatedActivity,
+    PersonSituation,
     acquisition_on_moving_in,
-    category1_candidate,
     loss_on_death,
     loss_on_moving_abroad,
 )
@@ -78,24 +79,25 @@ def on_moved_in_from_abroad(person: PersonFacts, moved_in_on: date, open_period:
     """国外転入: 資格取得 on the 転入日 (8条2号) when the person is a category-1 candidate that day."""
     if open_period is not None:
         return []
-    candidate = category1_candidate(
+    situation = PersonSituation(
         birth=person.birth_date,
-        on=moved_in_on,
-        lives_in_japan=True,
-        other_category=OtherCategory(person.other_category),
+        has_address_in_japan=True,
+        other_category=OtherCategoryStatus(person.other_category),
         residence_status=person.residence_status,
-        designated_activity=person.designated_activity,
+        designated_activity=DesignatedActivity.from_label(person.designated_activity),
     )
-    if not candidate.eligible:
+    acquisition = acquisition_on_moving_in(situation, moved_in_on)
+    if acquisition is None:
         return []
-    return [Acquire(acquisition_on_moving_in(moved_in_on), "moved_in_from_abroad")]
+    return [Acquire(acquisition.on, acquisition.reason.value)]
 
 
 def on_died(died_on: date, open_period: OpenPeriod | None) -> list[Decision]:
     """死亡: 資格喪失 on the day after death (9条1号)."""
     if open_period is None or died_on < open_period.acquired_on:
         return []
-    return [Lose(loss_on_death(died_on), "death")]
+    loss = loss_on_death(died_on)
+    return [Lose(loss.on, loss.reason.value)]
 
 
 def on_moved_out_abroad(moved_out_on: date, today: date, open_period: OpenPeriod | None) -> list[Decision]:
@@ -104,7 +106,8 @@ def on_moved_out_abroad(moved_out_on: date, today: date, open_period: OpenPeriod
         return []
     if moved_out_on > today:
         return [ScheduleMoveAbroad(moved_out_on)]
-    return [Lose(loss_on_moving_abroad(moved_out_on), "moved_abroad")]
+    loss = loss_on_moving_abroad(moved_out_on)
+    return [Lose(loss.on, loss.reason.value)]
 
 
 def on_removed_ex_officio() -> list[Decision]:
