@@ -49,7 +49,7 @@ demo: venv jars ## start Kafka, PostgreSQL and every service; publish sample res
 	$(PY) deploy/local/demo.py
 
 bench: venv jars ## throughput figures beside raw baselines measured in the same run
-	$(PY) -m kokunen_bench
+	$(PY) tests/bench/run_bench.py
 
 contracts: venv ## regenerate JSON Schema and AsyncAPI documents from the contract models
 	$(PY) -m kokunen_contracts.export --write

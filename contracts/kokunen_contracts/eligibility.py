@@ -10,7 +10,7 @@ from typing import ClassVar, Self
 from pydantic import Field, model_validator
 
 from .envelope import Event
-from .identifiers import AtenaNumber, BasicPensionNumber
+from .identifiers import AtenaNumber, BasicPensionNumber, PensionCode, SealedMyNumber
 
 
 class InsuredCategory(StrEnum):
@@ -80,6 +80,9 @@ class QualificationChanged(Event):
     basic_pension_number: BasicPensionNumber | None = Field(default=None, description="基礎年金番号")
     cause_event_id: uuid.UUID | None = Field(default=None, description="原因となったイベントID")
     replaces_event_id: uuid.UUID | None = Field(default=None, description="訂正・取消対象のイベントID")
+    my_number_sealed: SealedMyNumber | None = Field(
+        default=None, description="個人番号 (暗号化; 日本年金機構への提供にのみ用いる)"
+    )
 
     @model_validator(mode="after")
     def _period_is_consistent(self) -> Self:
@@ -92,3 +95,51 @@ class QualificationChanged(Event):
         ):
             raise ValueError("a correction or cancellation must name the event it replaces")
         return self
+
+
+class JpsReportKind(StrEnum):
+    """進達する届書等の種類: what the city reports to the Japan Pension Service (日本年金機構)."""
+
+    QUALIFICATION_ACQUISITION = "qualification_acquisition"  # 資格取得届
+    QUALIFICATION_LOSS = "qualification_loss"  # 資格喪失届
+    CATEGORY_CHANGE = "category_change"  # 種別変更届
+    NAME_CHANGE = "name_change"  # 氏名変更届
+    ADDRESS_CHANGE = "address_change"  # 住所変更届
+    RECORD_CORRECTION = "record_correction"  # 被保険者記録の訂正
+    ADDITIONAL_PREMIUM_APPLICATION = "additional_premium_application"  # 付加保険料納付申出
+    ADDITIONAL_PREMIUM_WITHDRAWAL = "additional_premium_withdrawal"  # 付加保険料納付辞退
+    PENSION_NUMBER_NOTICE_REISSUE = "pension_number_notice_reissue"  # 基礎年金番号通知書再交付申請
+    EXEMPTION_APPLICATION = "exemption_application"  # 免除・納付猶予・学生納付特例申請
+    STATUTORY_EXEMPTION = "statutory_exemption"  # 法定免除届
+    BENEFIT_CLAIM = "benefit_claim"  # 裁定請求
+
+
+class JpsReportDue(Event):
+    """進達対象: something received or decided at the city that must be reported to JPS.
+
+    ``transfer_dispatch`` gathers these into the weekly report batch (進達) and answers JPS inquiries
+    from them. ``effective_date`` is the date of the reported fact (取得日, 喪失日, …) or, for an
+    application, its 受付日. A report that corrects an earlier one names it in ``replaces_report_id``.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.jps-report-due.v1"
+
+    report_id: uuid.UUID = Field(description="受付番号 (報告ID)")
+    report_kind: JpsReportKind = Field(description="届書等の種類")
+    atena_number: AtenaNumber = Field(description="宛名番号")
+    my_number_sealed: SealedMyNumber | None = Field(default=None, description="個人番号 (暗号化)")
+    basic_pension_number: BasicPensionNumber | None = Field(default=None, description="基礎年金番号")
+    received_on: date = Field(description="受付日")
+    category: InsuredCategory | None = Field(default=None, description="被保険者種別")
+    acquired_on: date | None = Field(default=None, description="資格取得日")
+    acquisition_reason: AcquisitionReason | None = Field(default=None, description="資格取得事由")
+    lost_on: date | None = Field(default=None, description="資格喪失日")
+    loss_reason: LossReason | None = Field(default=None, description="資格喪失事由")
+    exemption_kind: str | None = Field(
+        default=None, description="免除等の種類 (全額免除, 4分の3免除, 半額免除, 4分の1免除, 納付猶予, 学生納付特例)"
+    )
+    exemption_from: date | None = Field(default=None, description="免除等の期間 (始期)")
+    exemption_to: date | None = Field(default=None, description="免除等の期間 (終期)")
+    pension_code: PensionCode | None = Field(default=None, description="年金コード (裁定請求)")
+    replaces_report_id: uuid.UUID | None = Field(default=None, description="訂正対象の報告ID")
+    note: str | None = Field(default=None, max_length=400, description="特記事項")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .eligibility import QualificationChanged
+from .eligibility import JpsReportDue, QualificationChanged
 from .envelope import Event
 from .residency import PersonChanged, ResidentChanged
 from .transfer import NhiQualificationTransfer
@@ -104,6 +104,16 @@ QUALIFICATION_CHANGED = TopicSpec(
     summary="資格異動: category-1 / voluntary insured periods acquired, lost, changed, corrected",
 )
 
+JPS_REPORT_DUE = TopicSpec(
+    name="eligibility.jps-report-due.v1",
+    model=JpsReportDue,
+    key_field="atena_number",
+    partitions=6,
+    producers=("eligibility",),
+    consumers=("transfer_dispatch",),
+    summary="進達対象: filings, decisions and applications the city must report to JPS (weekly 進達 or on inquiry)",
+)
+
 NHI_QUALIFICATION_TRANSFER = TopicSpec(
     name="transfer.nhi-qualification-changes.v1",
     model=NhiQualificationTransfer,
@@ -118,6 +128,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     RESIDENT_CHANGED,
     PERSON_CHANGED,
     QUALIFICATION_CHANGED,
+    JPS_REPORT_DUE,
     NHI_QUALIFICATION_TRANSFER,
 )
 
