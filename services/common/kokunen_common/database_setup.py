@@ -108,7 +108,9 @@ def _alembic_config(migrations_dir: Path, url: str, schema: str) -> Any:
     return config
 
 
-def upgrade_sync(migrations_dir: Path, url: str, schema: str, revision: str = "head") -> None:
+def upgrade_sync(migrations_dir: Path, url: str, schema: str, revision: str = "heads") -> None:
+    """Upgrade to every head: independent lines of migrations (Alembic branch labels) may coexist
+    in one service, e.g. a feature's own tables."""
     from alembic import command
 
     command.upgrade(_alembic_config(migrations_dir, url, schema), revision)
