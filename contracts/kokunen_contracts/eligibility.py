@@ -143,3 +143,49 @@ class JpsReportDue(Event):
     pension_code: PensionCode | None = Field(default=None, description="年金コード (裁定請求)")
     replaces_report_id: uuid.UUID | None = Field(default=None, description="訂正対象の報告ID")
     note: str | None = Field(default=None, max_length=400, description="特記事項")
+
+
+class CalendarFactKind(StrEnum):
+    """暦による事実: facts that arrive with a date rather than with a notification."""
+
+    REACHED_20 = "reached_20"  # 20歳到達 (8条1号)
+    REACHED_60 = "reached_60"  # 60歳到達 (9条3号)
+    MOVE_ABROAD_EFFECTIVE = "move_abroad_effective"  # 転出予定日の到来 (国外転出, 9条2号)
+
+
+class CalendarFact(Event):
+    """暦による事実: the eligibility scheduler's record that a dated fact has come about for a person.
+
+    Internal to eligibility (it publishes and consumes it), so that the facts are retained on Kafka and a
+    replay rebuilds the slice exactly; the event id is derived from (宛名番号, fact, date), so running the
+    scheduler twice, or replaying, changes nothing.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.calendar-fact.v1"
+
+    atena_number: AtenaNumber = Field(description="宛名番号")
+    fact: CalendarFactKind = Field(description="事実の種類")
+    scheduled_by_event_id: uuid.UUID | None = Field(
+        default=None, description="予定された異動のイベントID (転出予定日の到来)"
+    )
+
+
+class AdditionalPremiumChangeKind(StrEnum):
+    JOINED = "joined"  # 付加保険料の納付開始 (申出)
+    WITHDRAWN = "withdrawn"  # 付加保険料の納付終了 (辞退・基金加入・資格喪失)
+
+
+class AdditionalPremiumChanged(Event):
+    """付加情報の異動 (国民年金法87条の2): 付加保険料 paid from, or no longer paid from, a month."""
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.additional-premium-changed.v1"
+
+    atena_number: AtenaNumber = Field(description="宛名番号")
+    basic_pension_number: BasicPensionNumber | None = Field(default=None, description="基礎年金番号")
+    kind: AdditionalPremiumChangeKind = Field(description="付加加入・付加脱退の別")
+    from_month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="付加加入月 (YYYY-MM)")
+    until_month: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="付加脱退の前月 (最後の納付月, YYYY-MM)"
+    )
+    monthly_amount_yen: int = Field(ge=0, description="付加保険料月額 (円)")
+    reason: str = Field(max_length=200, description="事由")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .eligibility import JpsReportDue, QualificationChanged
+from .counter import FilingOutcome, FilingSubmitted
+from .eligibility import AdditionalPremiumChanged, CalendarFact, JpsReportDue, QualificationChanged
 from .envelope import Event
 from .residency import PersonChanged, ResidentChanged
 from .transfer import NhiQualificationTransfer
@@ -23,6 +24,7 @@ DLQ_PARTITIONS = 3
 # Systems outside this repository that publish or consume our topics.
 UPSTREAM_RESIDENT_RECORDS = "jumin-kiroku"  # 住民記録システム / 総合宛名システム
 DEPT_NHI = "dept-nhi"  # 福祉局 生活福祉部 国保年金課 (移転先4)
+COUNTER = "counter"  # 窓口 (staff over HTTP): publishes filings, reads their outcomes
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,46 @@ JPS_REPORT_DUE = TopicSpec(
     summary="進達対象: filings, decisions and applications the city must report to JPS (weekly 進達 or on inquiry)",
 )
 
+FILING_SUBMITTED = TopicSpec(
+    name="counter.filing-submitted.v1",
+    model=FilingSubmitted,
+    key_field="atena_number",
+    partitions=6,
+    producers=(COUNTER,),
+    consumers=("eligibility",),
+    summary="届出・申出・申請: filings received at the counter (資格取得届, 喪失届, 種別変更届, 訂正と確認, 付加 …)",
+)
+
+FILING_OUTCOME = TopicSpec(
+    name="eligibility.filing-outcome.v1",
+    model=FilingOutcome,
+    key_field="atena_number",
+    partitions=6,
+    producers=("eligibility",),
+    consumers=(COUNTER,),
+    summary="届出の処理結果: accepted, waiting for a second staff member's confirmation, or rejected with the rule",
+)
+
+CALENDAR_FACT = TopicSpec(
+    name="eligibility.calendar-fact.v1",
+    model=CalendarFact,
+    key_field="atena_number",
+    partitions=12,
+    producers=("eligibility",),
+    consumers=("eligibility",),
+    summary="暦による事実: 20歳・60歳到達, 転出予定日の到来 — produced by eligibility's scheduler, replay-safe",
+)
+
+ADDITIONAL_PREMIUM_CHANGED = TopicSpec(
+    name="eligibility.additional-premium-changed.v1",
+    model=AdditionalPremiumChanged,
+    key_field="atena_number",
+    partitions=6,
+    producers=("eligibility",),
+    consumers=(COUNTER,),
+    summary="付加情報: 付加保険料 paid from / no longer paid from a month (国民年金法87条の2)",
+)
+
 NHI_QUALIFICATION_TRANSFER = TopicSpec(
     name="transfer.nhi-qualification-changes.v1",
     model=NhiQualificationTransfer,
@@ -130,6 +172,10 @@ TOPICS: tuple[TopicSpec, ...] = (
     QUALIFICATION_CHANGED,
     JPS_REPORT_DUE,
     NHI_QUALIFICATION_TRANSFER,
+    FILING_SUBMITTED,
+    FILING_OUTCOME,
+    CALENDAR_FACT,
+    ADDITIONAL_PREMIUM_CHANGED,
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}

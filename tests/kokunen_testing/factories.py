@@ -13,8 +13,11 @@ from kokunen_contracts.residency import (
     Address,
     ChangeCategory,
     ChangeReason,
+    PersonChanged,
+    PersonChangeKind,
     PersonName,
     Removal,
+    ResidenceStatus,
     ResidentChanged,
     ResidentClass,
     ResidentRecord,
@@ -79,4 +82,39 @@ def change(
         processed_on=processed or max(effective, date.today()),
         cancels_change_id=cancels,
         resident=record,
+    )
+
+
+def person_changed(
+    atena: str,
+    kind: PersonChangeKind,
+    effective: date,
+    *,
+    birth: date = date(1985, 6, 15),
+    lives_in_japan: bool | None = None,
+    is_resident: bool | None = None,
+    nationality: str | None = "JP",
+    residence_status: ResidenceStatus | None = None,
+    cancels: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+) -> PersonChanged:
+    """A normalised person change, as residency_sync would publish it (for eligibility tests)."""
+    gone = kind in (PersonChangeKind.DIED, PersonChangeKind.MOVED_OUT_ABROAD, PersonChangeKind.REMOVED_EX_OFFICIO)
+    return PersonChanged(
+        event_id=event_id or uuid.uuid4(),
+        effective_date=effective,
+        recorded_at=datetime.now(JST),
+        atena_number=atena,
+        kind=kind,
+        cancels_event_id=cancels,
+        household_number=atena[::-1],
+        name="大宮 一郎",
+        sex=Sex.MALE,
+        birth_date=birth,
+        address=saitama_address(),
+        lives_in_japan=(kind is not PersonChangeKind.MOVED_OUT_ABROAD) if lives_in_japan is None else lives_in_japan,
+        is_resident=(not gone) if is_resident is None else is_resident,
+        resident_class=ResidentClass.JAPANESE if nationality == "JP" else ResidentClass.FOREIGN,
+        nationality=nationality,
+        residence_status=residence_status,
     )

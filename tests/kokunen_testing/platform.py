@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import os
 import sys
 import uuid
@@ -117,6 +118,18 @@ class Platform:
             return records
         finally:
             await consumer.stop()
+
+
+async def outbox_events(platform: Platform, service: str, schema: str, topic: str, key: str) -> list[dict[str, Any]]:
+    """Events a service has caused on ``topic`` for one key, in the order it wrote them (its outbox)."""
+    conn = await platform.connect_as(service)
+    try:
+        rows = await conn.fetch(
+            f"SELECT payload FROM {schema}.outbox WHERE topic = $1 AND message_key = $2 ORDER BY id", topic, key
+        )
+    finally:
+        await conn.close()
+    return [json.loads(bytes(r["payload"])) for r in rows]
 
 
 def partition_count(topic: str) -> int:

@@ -111,10 +111,18 @@ class OutboxBuffer:
     def rollback_to(self, mark: int) -> None:
         del self.rows[mark:]
 
-    async def flush(self, conn: asyncpg.Connection) -> int:
+    async def flush(self, conn: asyncpg.Connection, *, skip_duplicates: bool = False) -> int:
+        """Write the rows. ``skip_duplicates`` for producers whose event ids are deterministic (a rerun of a
+        scheduler writes the same ids again: the rows already there stay, nothing is doubled)."""
         if not self.rows:
             return 0
-        if len(self.rows) == 1:
+        if skip_duplicates:
+            await conn.executemany(
+                f"INSERT INTO {self.schema}.outbox (event_id, topic, message_key, payload, headers) "
+                "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (event_id) DO NOTHING",
+                self.rows,
+            )
+        elif len(self.rows) == 1:
             await conn.execute(
                 f"INSERT INTO {self.schema}.outbox (event_id, topic, message_key, payload, headers) "
                 "VALUES ($1, $2, $3, $4, $5::jsonb)",

@@ -1,25 +1,33 @@
-"""Wiring of eligibility (資格管理): subscriptions, migrations and the command line."""
+"""Wiring of eligibility (資格管理): subscriptions, the calendar scheduler, migrations and the command line."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 
+import asyncpg
 import typer
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
 from kokunen_common.settings import ServiceSettings
-from kokunen_contracts.registry import PERSON_CHANGED
+from kokunen_contracts.registry import CALENDAR_FACT, FILING_SUBMITTED, PERSON_CHANGED
 
-from .handlers import on_person_changed
+from .calendar import calendar_job, run_calendar
+from .handlers import on_calendar_fact, on_filing_submitted, on_person_changed, today_in_japan
 
 SERVICE = "eligibility"
 SCHEMA = "eligibility"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
-    runtime = ServiceRuntime(ServiceDefinition(name=SERVICE, schema=SCHEMA, migrations_dir=MIGRATIONS), settings)
+def build(settings: ServiceSettings | None = None, *, with_calendar: bool = True) -> ServiceRuntime:
+    definition = ServiceDefinition(
+        name=SERVICE, schema=SCHEMA, migrations_dir=MIGRATIONS, background_jobs=[calendar_job] if with_calendar else []
+    )
+    runtime = ServiceRuntime(definition, settings)
     runtime.consumer.subscribe(PERSON_CHANGED, on_person_changed)
+    runtime.consumer.subscribe(CALENDAR_FACT, on_calendar_fact)
+    runtime.consumer.subscribe(FILING_SUBMITTED, on_filing_submitted)
     return runtime
 
 
@@ -28,7 +36,7 @@ cli = typer.Typer(help="eligibility — 資格管理: category-1 qualification b
 
 @cli.command()
 def run() -> None:
-    """Consume person changes and publish qualification changes until stopped."""
+    """Consume person changes, calendar facts and filings; publish qualification changes until stopped."""
     asyncio.run(build().faststream_app().run())
 
 
@@ -36,6 +44,27 @@ def run() -> None:
 def migrate() -> None:
     """Apply this service's migrations (as its owner role: MIGRATION_DATABASE_URL)."""
     asyncio.run(build().migrate())
+
+
+@cli.command("run-calendar")
+def run_calendar_command(
+    through: str = typer.Option(None, "--date", help="cover facts up to this day (YYYY-MM-DD); default today (JST)"),
+) -> None:
+    """Issue the calendar facts (20歳・60歳到達, 転出予定日の到来) due up to a day; safe to repeat."""
+
+    async def go() -> None:
+        conn = await asyncpg.connect(ServiceSettings().database_url.get_secret_value())
+        try:
+            day = date.fromisoformat(through) if through else today_in_japan()
+            result = await run_calendar(conn, day)
+        finally:
+            await conn.close()
+        typer.echo(
+            f"covered {result.since} → {result.through}: reached 20 {result.reached_20}, "
+            f"reached 60 {result.reached_60}, moves due {result.moves_due}"
+        )
+
+    asyncio.run(go())
 
 
 if __name__ == "__main__":

@@ -1,25 +1,31 @@
-"""Service layer of eligibility: apply a person change to the qualification slice."""
+"""Service layer of eligibility: load a person's history, let the law decide, store the difference and
+announce it — qualification changes, JPS reports due, filing outcomes, 付加 changes — in one transaction."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from kokunen_common.messaging import Delivery, UnitOfWork
-from kokunen_contracts.eligibility import (
-    AcquisitionReason,
-    InsuredCategory,
-    LossReason,
-    QualificationChanged,
-    QualificationChangeKind,
-)
+from kokunen_contracts import counter as c
+from kokunen_contracts import eligibility as e
 from kokunen_contracts.envelope import now
-from kokunen_contracts.registry import QUALIFICATION_CHANGED
+from kokunen_contracts.registry import (
+    ADDITIONAL_PREMIUM_CHANGED,
+    FILING_OUTCOME,
+    JPS_REPORT_DUE,
+    QUALIFICATION_CHANGED,
+)
 from kokunen_contracts.residency import PersonChanged, PersonChangeKind
 
-from .adapters.repository import EligibilityRepository
+from .adapters.repository import EligibilityRepository, PersonRecord
+from .domain import filings as f
 from .domain import residency_effects as effects
+from .domain.categories import InsuredCategory
+from .domain.history_diff import ChangeKind, PeriodChange, diff, stored_history
+from .domain.qualification import AcquisitionReason, LossReason
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -28,101 +34,343 @@ def today_in_japan(at: datetime | None = None) -> date:
     return (at or datetime.now(JST)).astimezone(JST).date()
 
 
+# Changes the city reports to JPS on its own initiative (進達): those it learned from the resident record.
+# 20歳到達 is enrolled by JPS itself from 住基ネット (since 2019-10) and 60歳到達 is a matter of age, so
+# neither is reported.
+_REPORTED_ACQUISITIONS = {AcquisitionReason.MOVED_IN_FROM_ABROAD, AcquisitionReason.CEASED_EXCLUSION}
+_REPORTED_LOSSES = {LossReason.DEATH, LossReason.MOVED_ABROAD, LossReason.BECAME_EXCLUDED}
+
+
+def report_for_resident_change(change: PeriodChange) -> e.JpsReportKind | None:
+    period = change.period
+    match change.kind:
+        case ChangeKind.ACQUIRED if period.acquisition_reason in _REPORTED_ACQUISITIONS:
+            return e.JpsReportKind.QUALIFICATION_ACQUISITION
+        case ChangeKind.LOST if period.loss_reason in _REPORTED_LOSSES:
+            return e.JpsReportKind.QUALIFICATION_LOSS
+        case ChangeKind.CORRECTED | ChangeKind.CANCELLED:
+            return e.JpsReportKind.RECORD_CORRECTION
+    return None
+
+
+async def announce_history(
+    uow: UnitOfWork,
+    repo: EligibilityRepository,
+    atena_number: str,
+    person: PersonRecord,
+    changes: list[PeriodChange],
+    *,
+    cause_event_id: uuid.UUID,
+    report: Callable[[PeriodChange], e.JpsReportKind | None],
+    received_on: date,
+) -> list[uuid.UUID]:
+    """Store each change as a new version and publish it (and its JPS report, if any); event ids."""
+    published: list[uuid.UUID] = []
+    for change in changes:
+        event_id = uuid.uuid4()
+        await repo.record_change(atena_number, change, cause_event_id=cause_event_id, published_event_id=event_id)
+        period = change.period
+        uow.publish(
+            QUALIFICATION_CHANGED,
+            e.QualificationChanged(
+                event_id=event_id,
+                effective_date=period.lost_on
+                if change.kind is ChangeKind.LOST and period.lost_on
+                else period.acquired_on,
+                recorded_at=now(),
+                atena_number=atena_number,
+                kind=e.QualificationChangeKind(change.kind.value),
+                period_id=change.period_id,
+                category=e.InsuredCategory(period.category.value),
+                acquired_on=period.acquired_on,
+                acquisition_reason=e.AcquisitionReason(period.acquisition_reason.value),
+                lost_on=period.lost_on,
+                loss_reason=e.LossReason(period.loss_reason.value) if period.loss_reason else None,
+                basic_pension_number=person.state.basic_pension_number,
+                cause_event_id=cause_event_id,
+                replaces_event_id=change.replaces_event_id,
+                my_number_sealed=person.my_number_sealed,
+            ),
+        )
+        published.append(event_id)
+        kind = report(change)
+        if kind is not None:
+            uow.publish(JPS_REPORT_DUE, jps_report(kind, atena_number, person, received_on, change))
+    return published
+
+
+def jps_report(
+    kind: e.JpsReportKind,
+    atena_number: str,
+    person: PersonRecord,
+    received_on: date,
+    change: PeriodChange | None = None,
+    *,
+    report_id: uuid.UUID | None = None,
+    note: str | None = None,
+) -> e.JpsReportDue:
+    period = change.period if change else None
+    return e.JpsReportDue(
+        event_id=uuid.uuid4(),
+        effective_date=(period.lost_on or period.acquired_on) if period else received_on,
+        recorded_at=now(),
+        report_id=report_id or uuid.uuid4(),
+        report_kind=kind,
+        atena_number=atena_number,
+        my_number_sealed=person.my_number_sealed,
+        basic_pension_number=person.state.basic_pension_number,
+        received_on=received_on,
+        category=e.InsuredCategory(period.category.value) if period else None,
+        acquired_on=period.acquired_on if period else None,
+        acquisition_reason=e.AcquisitionReason(period.acquisition_reason.value) if period else None,
+        lost_on=period.lost_on if period else None,
+        loss_reason=e.LossReason(period.loss_reason.value) if period and period.loss_reason else None,
+        note=note,
+    )
+
+
+# --- resident-record changes ---------------------------------------------------------------------
+
+
 async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:
-    """人の異動の反映: decide and record 資格取得 / 資格喪失 and tell the other services."""
+    """人の異動の反映: 国外転入 → 取得 (8条2号), 死亡 → 翌日喪失 (9条1号), 国外転出 → 翌日喪失 on its date
+    (9条2号), 職権消除 → 住所不明候補, 在留資格の変更 → 適用除外の開始・終了, 取消し → undo."""
     event = delivery.event
     repo = EligibilityRepository(uow.conn)
+    before = await repo.person(event.atena_number)
     person = await repo.remember_person(event)
-    open_period = await repo.open_period(event.atena_number)
-    decisions: list[effects.Decision]
-    match event.kind:
-        case PersonChangeKind.MOVED_IN_FROM_ABROAD:
-            decisions = effects.on_moved_in_from_abroad(person, event.effective_date, open_period)
-        case PersonChangeKind.DIED:
-            decisions = effects.on_died(event.effective_date, open_period)
-        case PersonChangeKind.MOVED_OUT_ABROAD:
-            decisions = effects.on_moved_out_abroad(event.effective_date, today_in_japan(), open_period)
-        case PersonChangeKind.REMOVED_EX_OFFICIO:
-            decisions = effects.on_removed_ex_officio()
-        case _:
-            decisions = []
-    for decision in decisions:
-        await _apply(decision, event, person, open_period, repo, uow, delivery.event_id)
+    stored = await repo.history(event.atena_number)
+    caused: tuple[effects.CausedChange, ...] = ()
+    if event.kind is PersonChangeKind.CHANGE_CANCELLED and event.cancels_event_id is not None:
+        caused = await repo.changes_caused_by(event.cancels_event_id)
+        await repo.cancel_scheduled_move(event.cancels_event_id)
+    outcome = effects.on_person_change(
+        effects.PersonChange(event.kind.value),
+        event.effective_date,
+        before.state if before else None,
+        person.state,
+        stored_history(stored),
+        today_in_japan(),
+        caused,
+    )
+    if outcome.schedule_move_abroad_on is not None:
+        await repo.schedule_move(event.atena_number, outcome.schedule_move_abroad_on, delivery.event_id)
+    if outcome.flag_address_unknown:
+        await repo.flag_address_unknown(event.atena_number)
+    await announce_history(
+        uow,
+        repo,
+        event.atena_number,
+        person,
+        diff(stored, outcome.history),
+        cause_event_id=delivery.event_id,
+        report=report_for_resident_change,
+        received_on=today_in_japan(),
+    )
 
 
-async def _apply(
-    decision: effects.Decision,
-    event: PersonChanged,
-    person: effects.PersonFacts,
-    open_period: effects.OpenPeriod | None,
-    repo: EligibilityRepository,
-    uow: UnitOfWork,
-    cause: uuid.UUID,
-) -> None:
-    match decision:
-        case effects.Acquire(acquired_on=acquired_on, reason=reason):
-            period_id, event_id = uuid.uuid4(), uuid.uuid4()
-            await repo.add_version(
-                period_id=period_id,
-                atena_number=event.atena_number,
-                category=InsuredCategory.CATEGORY_1.value,
-                acquired_on=acquired_on,
-                acquisition_reason=reason,
-                lost_on=None,
-                loss_reason=None,
-                cause_event_id=cause,
-                published_event_id=event_id,
-            )
-            uow.publish(
-                QUALIFICATION_CHANGED,
-                QualificationChanged(
-                    event_id=event_id,
-                    effective_date=acquired_on,
-                    recorded_at=now(),
-                    atena_number=event.atena_number,
-                    kind=QualificationChangeKind.ACQUIRED,
-                    period_id=period_id,
-                    category=InsuredCategory.CATEGORY_1,
-                    acquired_on=acquired_on,
-                    acquisition_reason=AcquisitionReason(reason),
-                    basic_pension_number=person.basic_pension_number,
-                    cause_event_id=cause,
-                ),
-            )
-        case effects.Lose(lost_on=lost_on, reason=reason):
-            assert open_period is not None
-            event_id = uuid.uuid4()
-            await repo.add_version(
-                period_id=open_period.period_id,
-                atena_number=event.atena_number,
-                category=open_period.category,
-                acquired_on=open_period.acquired_on,
-                acquisition_reason=open_period.acquisition_reason,
-                lost_on=lost_on,
-                loss_reason=reason,
-                cause_event_id=cause,
-                published_event_id=event_id,
-                supersedes_version_id=open_period.version_id,
-            )
-            uow.publish(
-                QUALIFICATION_CHANGED,
-                QualificationChanged(
-                    event_id=event_id,
-                    effective_date=lost_on,
-                    recorded_at=now(),
-                    atena_number=event.atena_number,
-                    kind=QualificationChangeKind.LOST,
-                    period_id=open_period.period_id,
-                    category=InsuredCategory(open_period.category),
-                    acquired_on=open_period.acquired_on,
-                    acquisition_reason=AcquisitionReason(open_period.acquisition_reason),
-                    lost_on=lost_on,
-                    loss_reason=LossReason(reason),
-                    basic_pension_number=person.basic_pension_number,
-                    cause_event_id=cause,
-                ),
-            )
-        case effects.FlagAddressUnknown():
-            await repo.flag_address_unknown(event.atena_number)
-        case effects.ScheduleMoveAbroad():
-            pass  # applied by the calendar scheduler on its date (see the eligibility issue)
+# --- calendar facts ------------------------------------------------------------------------------
+
+
+async def on_calendar_fact(delivery: Delivery[e.CalendarFact], uow: UnitOfWork) -> None:
+    """暦による事実: 20歳到達 (8条1号), 60歳到達 (9条3号), 転出予定日の到来 (9条2号)."""
+    fact = delivery.event
+    repo = EligibilityRepository(uow.conn)
+    person = await repo.person(fact.atena_number)
+    if person is None:
+        return  # nobody to apply it to (the person left the slice before the day came)
+    stored = await repo.history(fact.atena_number)
+    history = stored_history(stored)
+    match fact.fact:
+        case e.CalendarFactKind.REACHED_20:
+            new = effects.reached_20(person.state, history)
+        case e.CalendarFactKind.REACHED_60:
+            new = effects.reached_60(person.state, history)
+        case e.CalendarFactKind.MOVE_ABROAD_EFFECTIVE:
+            assert fact.scheduled_by_event_id is not None
+            due = await repo.take_scheduled_move(fact.scheduled_by_event_id)
+            new = history if due is None else effects.moved_abroad(due, history)
+    await announce_history(
+        uow,
+        repo,
+        fact.atena_number,
+        person,
+        diff(stored, new),
+        cause_event_id=delivery.event_id,
+        report=report_for_resident_change,
+        received_on=fact.effective_date,
+    )
+
+
+# --- filings -------------------------------------------------------------------------------------
+
+
+def filing_facts(filing: c.FilingSubmitted) -> f.Filing:
+    """The filing as the rules read it (contract codes to domain codes, by value)."""
+    return f.Filing(
+        kind=f.FilingKind(filing.kind.value),
+        staff_id=filing.staff_id,
+        received_on=filing.received_on,
+        effective_date=filing.effective_date,
+        category=InsuredCategory(filing.category.value) if filing.category else None,
+        previous_category=InsuredCategory(filing.previous_category.value) if filing.previous_category else None,
+        acquired_on=filing.acquired_on,
+        acquisition_reason=AcquisitionReason(filing.acquisition_reason.value) if filing.acquisition_reason else None,
+        lost_on=filing.lost_on,
+        loss_reason=LossReason(filing.loss_reason.value) if filing.loss_reason else None,
+        corrects_period_acquired_on=filing.corrects_period_acquired_on,
+        pension_fund_joined_on=filing.pension_fund_joined_on,
+        basic_pension_number=filing.basic_pension_number,
+    )
+
+
+async def on_filing_submitted(delivery: Delivery[c.FilingSubmitted], uow: UnitOfWork) -> None:
+    """届出の処理: apply a filing, or refuse it with the rule — and tell the counter which."""
+    filing = delivery.event
+    repo = EligibilityRepository(uow.conn)
+
+    def outcome(
+        kind: c.FilingOutcomeKind,
+        message: str,
+        *,
+        rejection: f.Rejection | None = None,
+        rule: str | None = None,
+        caused: list[uuid.UUID] | None = None,
+    ) -> None:
+        uow.publish(
+            FILING_OUTCOME,
+            c.FilingOutcome(
+                event_id=uuid.uuid4(),
+                effective_date=filing.effective_date,
+                recorded_at=now(),
+                filing_id=filing.filing_id,
+                kind=filing.kind,
+                atena_number=filing.atena_number,
+                outcome=kind,
+                rejection=c.FilingRejection(rejection.value) if rejection else None,
+                rule=rule,
+                message=message,
+                caused_event_ids=caused or [],
+            ),
+        )
+
+    if not await repo.claim_filing(filing):
+        outcome(
+            c.FilingOutcomeKind.REJECTED,
+            "同じ受付番号の届出は処理済みです",
+            rejection=f.Rejection.DUPLICATE_FILING,
+            rule="受付処理簿",
+        )
+        return
+    person = await repo.person(filing.atena_number)
+    if person is None:
+        await repo.set_filing_status(filing.filing_id, "rejected", "unknown_person")
+        uow.publish(
+            FILING_OUTCOME,
+            c.FilingOutcome(
+                event_id=uuid.uuid4(),
+                effective_date=filing.effective_date,
+                recorded_at=now(),
+                filing_id=filing.filing_id,
+                kind=filing.kind,
+                atena_number=filing.atena_number,
+                outcome=c.FilingOutcomeKind.REJECTED,
+                rejection=c.FilingRejection.UNKNOWN_PERSON,
+                rule="住民記録との照合",
+                message="宛名番号に該当する住民の記録がありません",
+            ),
+        )
+        return
+    stored = await repo.history(filing.atena_number)
+    premium = await repo.additional_premium(filing.atena_number)
+    pending = None
+    if filing.kind is c.FilingKind.CONFIRMATION and filing.confirms_filing_id is not None:
+        correction = await repo.pending_correction(filing.confirms_filing_id, filing.atena_number)
+        pending = filing_facts(correction) if correction else None
+    result = f.on_filing(
+        filing_facts(filing),
+        person.state,
+        stored_history(stored),
+        is_japanese_national=person.nationality == "JP",
+        additional_premium=premium[1] if premium else None,
+        is_pension_fund_member=person.pension_fund_member or filing.pension_fund_joined_on is not None,
+        pending_correction=pending,
+    )
+    if isinstance(result, f.Refused):
+        await repo.set_filing_status(filing.filing_id, "rejected", result.reason.value)
+        outcome(c.FilingOutcomeKind.REJECTED, result.message, rejection=result.reason, rule=result.rule)
+        return
+    await repo.update_pension_basics(
+        filing.atena_number,
+        basic_pension_number=filing.basic_pension_number,
+        phone=filing.phone,
+        note=filing.note,
+        other_category=result.other_category,
+        pension_fund_member=True if filing.pension_fund_joined_on else None,
+    )
+    person = await repo.person(filing.atena_number, lock=False) or person
+    if result.pending_confirmation:
+        await repo.set_filing_status(filing.filing_id, "pending_confirmation")
+        outcome(c.FilingOutcomeKind.PENDING_CONFIRMATION, result.message)
+        return
+    if filing.kind is c.FilingKind.CONFIRMATION and filing.confirms_filing_id is not None:
+        await repo.confirm_correction(filing.confirms_filing_id, filing.staff_id)
+    changes = diff(stored, result.history)
+    caused = await announce_history(
+        uow,
+        repo,
+        filing.atena_number,
+        person,
+        changes,
+        cause_event_id=delivery.event_id,
+        report=lambda _change: None,
+        received_on=filing.received_on,
+    )
+    if result.report is not None:
+        main = changes[0] if changes else None
+        uow.publish(
+            JPS_REPORT_DUE,
+            jps_report(
+                e.JpsReportKind(result.report),
+                filing.atena_number,
+                person,
+                filing.received_on,
+                main,
+                report_id=filing.filing_id,
+                note=filing.note,
+            ),
+        )
+    if result.additional_premium is not None:
+        await repo.save_additional_premium(
+            filing.atena_number,
+            result.additional_premium,
+            supersedes=premium[0] if premium else None,
+            cause_filing_id=filing.filing_id,
+        )
+        caused.append(_announce_additional_premium(uow, filing, person, result))
+    await repo.set_filing_status(filing.filing_id, "accepted")
+    outcome(c.FilingOutcomeKind.ACCEPTED, result.message, caused=caused)
+
+
+def _announce_additional_premium(
+    uow: UnitOfWork, filing: c.FilingSubmitted, person: PersonRecord, result: f.Accepted
+) -> uuid.UUID:
+    premium = result.additional_premium
+    assert premium is not None
+    joined = premium.until_month is None
+    event = e.AdditionalPremiumChanged(
+        event_id=uuid.uuid4(),
+        effective_date=filing.effective_date,
+        recorded_at=now(),
+        atena_number=filing.atena_number,
+        basic_pension_number=person.state.basic_pension_number,
+        kind=e.AdditionalPremiumChangeKind.JOINED if joined else e.AdditionalPremiumChangeKind.WITHDRAWN,
+        from_month=str(premium.from_month),
+        until_month=str(premium.until_month) if premium.until_month else None,
+        monthly_amount_yen=result.additional_premium_amount_yen or 0,
+        reason="付加保険料納付申出"
+        if joined
+        else "付加保険料納付辞退" + ("（基金加入）" if filing.pension_fund_joined_on else ""),
+    )
+    uow.publish(ADDITIONAL_PREMIUM_CHANGED, event)
+    return event.event_id

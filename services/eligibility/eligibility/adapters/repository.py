@@ -2,49 +2,112 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import asyncpg
+from kokunen_contracts.counter import FilingSubmitted
 from kokunen_contracts.residency import PersonChanged
 
-from ..domain.residency_effects import OpenPeriod, PersonFacts
+from ..domain.categories import InsuredCategory, OtherCategoryStatus
+from ..domain.filings import AdditionalPremium
+from ..domain.history_diff import PeriodChange, StoredPeriod
+from ..domain.months import YearMonth
+from ..domain.periods import QualificationPeriod
+from ..domain.qualification import AcquisitionReason, LossReason
+from ..domain.residency_effects import CausedChange, PersonState
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """The person as eligibility keeps them: the state the law reads, plus 年金基本 and the sealed My Number."""
+
+    state: PersonState
+    nationality: str | None
+    my_number_sealed: str | None
+    pension_fund_member: bool
+
+
+def _state(row: asyncpg.Record) -> PersonState:
+    status = json.loads(row["residence_status"]) if row["residence_status"] else None
+    return PersonState(
+        birth=row["birth_date"],
+        lives_in_japan=row["lives_in_japan"],
+        is_resident=row["is_resident"],
+        other_category=OtherCategoryStatus(row["other_category"]),
+        residence_status=status["status"] if status else None,
+        designated_activity=status.get("designated_activity") if status else None,
+        can_receive_kosei_old_age_benefit=row["can_receive_kosei_old_age_benefit"],
+        basic_pension_number=row["basic_pension_number"],
+    )
 
 
 class EligibilityRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def remember_person(self, event: PersonChanged) -> PersonFacts:
-        """Keep what qualification needs from a person change; return the person as eligibility knows them."""
+    # --- persons -------------------------------------------------------------------------------
+
+    async def person(self, atena_number: str, *, lock: bool = True) -> PersonRecord | None:
+        row = await self.conn.fetchrow(
+            f"SELECT * FROM eligibility.person WHERE atena_number = $1{' FOR UPDATE' if lock else ''}", atena_number
+        )
+        if row is None:
+            return None
+        return PersonRecord(_state(row), row["nationality"], row["my_number_sealed"], row["pension_fund_member"])
+
+    async def remember_person(self, event: PersonChanged) -> PersonRecord:
+        """Keep what qualification needs from a person change (minimised: no name, no address)."""
+        status = event.residence_status
         row = await self.conn.fetchrow(
             """INSERT INTO eligibility.person (atena_number, birth_date, lives_in_japan, is_resident, resident_class,
-                                              nationality, residence_status, my_number_sealed, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, now())
+                                              nationality, residence_status, designated_activity, my_number_sealed,
+                                              updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, now())
                ON CONFLICT (atena_number) DO UPDATE SET birth_date = excluded.birth_date,
                    lives_in_japan = excluded.lives_in_japan, is_resident = excluded.is_resident,
                    resident_class = excluded.resident_class, nationality = excluded.nationality,
-                   residence_status = excluded.residence_status,
+                   residence_status = excluded.residence_status, designated_activity = excluded.designated_activity,
                    my_number_sealed = coalesce(excluded.my_number_sealed, eligibility.person.my_number_sealed),
                    updated_at = now()
-               RETURNING birth_date, other_category, basic_pension_number, residence_status::text""",
+               RETURNING *""",
             event.atena_number,
             event.birth_date,
             event.lives_in_japan,
             event.is_resident,
             event.resident_class.value,
             event.nationality,
-            event.residence_status.model_dump_json() if event.residence_status else None,
+            status.model_dump_json() if status else None,
+            status.designated_activity if status else None,
             event.my_number_sealed,
         )
-        status = event.residence_status
-        return PersonFacts(
-            birth_date=row["birth_date"],
-            other_category=row["other_category"],
-            basic_pension_number=row["basic_pension_number"],
-            residence_status=status.status if status else None,
-            designated_activity=status.designated_activity if status else None,
+        return PersonRecord(_state(row), row["nationality"], row["my_number_sealed"], row["pension_fund_member"])
+
+    async def update_pension_basics(
+        self,
+        atena_number: str,
+        *,
+        basic_pension_number: str | None = None,
+        phone: str | None = None,
+        note: str | None = None,
+        other_category: OtherCategoryStatus | None = None,
+        pension_fund_member: bool | None = None,
+    ) -> None:
+        """＜年金基本＞ and the 第2号/第3号 status, as filings state them (None leaves a field as it is)."""
+        await self.conn.execute(
+            """UPDATE eligibility.person SET
+                   basic_pension_number = coalesce($2, basic_pension_number), phone = coalesce($3, phone),
+                   pension_note = coalesce($4, pension_note), other_category = coalesce($5, other_category),
+                   pension_fund_member = coalesce($6, pension_fund_member), updated_at = now()
+               WHERE atena_number = $1""",
+            atena_number,
+            basic_pension_number,
+            phone,
+            note,
+            other_category.value if other_category else None,
+            pension_fund_member,
         )
 
     async def flag_address_unknown(self, atena_number: str) -> None:
@@ -53,65 +116,214 @@ class EligibilityRepository:
             atena_number,
         )
 
-    async def open_period(self, atena_number: str) -> OpenPeriod | None:
-        """The current period with no loss date, if any (locks it against a concurrent change)."""
+    # --- qualification history -----------------------------------------------------------------
+
+    async def history(self, atena_number: str) -> list[StoredPeriod]:
+        rows = await self.conn.fetch(
+            """SELECT * FROM eligibility.qualification_version
+               WHERE atena_number = $1 AND superseded_at IS NULL ORDER BY acquired_on FOR UPDATE""",
+            atena_number,
+        )
+        return [
+            StoredPeriod(
+                period=QualificationPeriod(
+                    category=InsuredCategory(r["category"]),
+                    acquired_on=r["acquired_on"],
+                    acquisition_reason=AcquisitionReason(r["acquisition_reason"]),
+                    lost_on=r["lost_on"],
+                    loss_reason=LossReason(r["loss_reason"]) if r["loss_reason"] else None,
+                ),
+                period_id=r["period_id"],
+                version_id=r["version_id"],
+                last_event_id=r["published_event_id"],
+            )
+            for r in rows
+        ]
+
+    async def record_change(
+        self, atena_number: str, change: PeriodChange, *, cause_event_id: uuid.UUID, published_event_id: uuid.UUID
+    ) -> None:
+        """Supersede the period's current version and, unless the period is gone, add its new one."""
+        if change.supersedes_version_id is not None:
+            await self.conn.execute(
+                "UPDATE eligibility.qualification_version SET superseded_at = clock_timestamp() WHERE version_id = $1",
+                change.supersedes_version_id,
+            )
+        if change.removed:
+            return
+        p = change.period
+        await self.conn.execute(
+            """INSERT INTO eligibility.qualification_version
+                   (period_id, atena_number, category, acquired_on, acquisition_reason, lost_on, loss_reason,
+                    cause_event_id, published_event_id, change_kind)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+            change.period_id,
+            atena_number,
+            p.category.value,
+            p.acquired_on,
+            p.acquisition_reason.value,
+            p.lost_on,
+            p.loss_reason.value if p.loss_reason else None,
+            cause_event_id,
+            published_event_id,
+            change.kind.value,
+        )
+
+    async def changes_caused_by(self, cause_event_id: uuid.UUID) -> tuple[CausedChange, ...]:
+        """What an event did to the history (to undo it when it is cancelled)."""
+        rows = await self.conn.fetch(
+            """SELECT category, acquired_on, lost_on, change_kind FROM eligibility.qualification_version
+               WHERE cause_event_id = $1 AND change_kind IN ('acquired', 'lost', 'category_changed')""",
+            cause_event_id,
+        )
+        return tuple(
+            CausedChange(
+                InsuredCategory(r["category"]),
+                r["acquired_on"],
+                r["lost_on"] if r["change_kind"] != "acquired" else None,
+            )
+            for r in rows
+        )
+
+    # --- scheduled moves and the calendar --------------------------------------------------------
+
+    async def schedule_move(self, atena_number: str, due_on: date, cause_event_id: uuid.UUID) -> None:
+        await self.conn.execute(
+            """INSERT INTO eligibility.scheduled_move (cause_event_id, atena_number, due_on) VALUES ($1, $2, $3)
+               ON CONFLICT (cause_event_id) DO NOTHING""",
+            cause_event_id,
+            atena_number,
+            due_on,
+        )
+
+    async def cancel_scheduled_move(self, cause_event_id: uuid.UUID) -> bool:
+        status: str = await self.conn.execute(
+            "UPDATE eligibility.scheduled_move SET cancelled_at = clock_timestamp() "
+            "WHERE cause_event_id = $1 AND applied_at IS NULL AND cancelled_at IS NULL",
+            cause_event_id,
+        )
+        return status.endswith(" 1")
+
+    async def take_scheduled_move(self, cause_event_id: uuid.UUID) -> date | None:
+        """The 転出日 of a scheduled move still to apply, marking it applied; None if cancelled or done."""
+        due: date | None = await self.conn.fetchval(
+            """UPDATE eligibility.scheduled_move SET applied_at = clock_timestamp()
+               WHERE cause_event_id = $1 AND applied_at IS NULL AND cancelled_at IS NULL RETURNING due_on""",
+            cause_event_id,
+        )
+        return due
+
+    async def due_moves(self, today: date) -> list[asyncpg.Record]:
+        return list(
+            await self.conn.fetch(
+                """SELECT cause_event_id, atena_number, due_on FROM eligibility.scheduled_move
+                   WHERE due_on <= $1 AND applied_at IS NULL AND cancelled_at IS NULL ORDER BY due_on""",
+                today,
+            )
+        )
+
+    async def scanned_to(self) -> date | None:
+        value: date | None = await self.conn.fetchval("SELECT scanned_to FROM eligibility.calendar_watermark")
+        return value
+
+    async def set_scanned_to(self, day: date) -> None:
+        await self.conn.execute(
+            """INSERT INTO eligibility.calendar_watermark (id, scanned_to) VALUES (true, $1)
+               ON CONFLICT (id) DO UPDATE SET scanned_to = greatest(eligibility.calendar_watermark.scanned_to, $1)""",
+            day,
+        )
+
+    async def born_between(self, first: date, last: date, *, with_open_category_1: bool) -> list[asyncpg.Record]:
+        """Persons born in [first, last] (a candidate window the caller narrows with the exact age rule)."""
+        if with_open_category_1:
+            query = """SELECT p.atena_number, p.birth_date FROM eligibility.person p
+                       WHERE p.birth_date BETWEEN $1 AND $2 AND EXISTS (
+                           SELECT 1 FROM eligibility.qualification_version q
+                           WHERE q.atena_number = p.atena_number AND q.superseded_at IS NULL
+                             AND q.lost_on IS NULL AND q.category = 'category_1')"""
+        else:
+            query = """SELECT atena_number, birth_date FROM eligibility.person
+                       WHERE birth_date BETWEEN $1 AND $2 AND is_resident AND lives_in_japan"""
+        return list(await self.conn.fetch(query, first, last))
+
+    # --- filings and 付加情報 ----------------------------------------------------------------------
+
+    async def claim_filing(self, filing: FilingSubmitted) -> bool:
+        """Record a filing once; False if its 受付番号 was already processed (a duplicate filing)."""
+        inserted = await self.conn.fetchval(
+            """INSERT INTO eligibility.filing (filing_id, event_id, atena_number, kind, staff_id, department,
+                                               received_on, status, payload)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', $8::jsonb)
+               ON CONFLICT (filing_id) DO NOTHING RETURNING 1""",
+            filing.filing_id,
+            filing.event_id,
+            filing.atena_number,
+            filing.kind.value,
+            filing.staff_id,
+            filing.department,
+            filing.received_on,
+            filing.model_dump_json(),
+        )
+        return bool(inserted)
+
+    async def set_filing_status(self, filing_id: uuid.UUID, status: str, rejection: str | None = None) -> None:
+        await self.conn.execute(
+            "UPDATE eligibility.filing SET status = $2, rejection = $3 WHERE filing_id = $1",
+            filing_id,
+            status,
+            rejection,
+        )
+
+    async def pending_correction(self, filing_id: uuid.UUID, atena_number: str) -> FilingSubmitted | None:
+        """A correction waiting for a second staff member's confirmation, as it was filed."""
         row = await self.conn.fetchrow(
-            """SELECT version_id, period_id, category, acquired_on, acquisition_reason, published_event_id
-               FROM eligibility.qualification_version
-               WHERE atena_number = $1 AND superseded_at IS NULL AND lost_on IS NULL
-               FOR UPDATE""",
+            """SELECT payload::text AS payload FROM eligibility.filing
+               WHERE filing_id = $1 AND atena_number = $2 AND kind = 'record_correction'
+                 AND status = 'pending_confirmation' FOR UPDATE""",
+            filing_id,
+            atena_number,
+        )
+        return None if row is None else FilingSubmitted.model_validate_json(row["payload"])
+
+    async def confirm_correction(self, filing_id: uuid.UUID, confirmed_by: str) -> None:
+        await self.conn.execute(
+            """UPDATE eligibility.filing SET status = 'accepted', confirmed_by = $2, confirmed_at = clock_timestamp()
+               WHERE filing_id = $1""",
+            filing_id,
+            confirmed_by,
+        )
+
+    async def additional_premium(self, atena_number: str) -> tuple[int, AdditionalPremium] | None:
+        row = await self.conn.fetchrow(
+            """SELECT version_id, from_month, until_month FROM eligibility.additional_premium_version
+               WHERE atena_number = $1 AND superseded_at IS NULL ORDER BY from_month DESC LIMIT 1 FOR UPDATE""",
             atena_number,
         )
         if row is None:
             return None
-        return OpenPeriod(
-            version_id=row["version_id"],
-            period_id=row["period_id"],
-            category=row["category"],
-            acquired_on=row["acquired_on"],
-            acquisition_reason=row["acquisition_reason"],
-            last_event_id=row["published_event_id"],
-        )
+        until = _year_month(row["until_month"]) if row["until_month"] else None
+        return row["version_id"], AdditionalPremium(_year_month(row["from_month"]), until)
 
-    async def add_version(
-        self,
-        *,
-        period_id: uuid.UUID,
-        atena_number: str,
-        category: str,
-        acquired_on: date,
-        acquisition_reason: str,
-        lost_on: date | None,
-        loss_reason: str | None,
-        cause_event_id: uuid.UUID | None,
-        published_event_id: uuid.UUID,
-        supersedes_version_id: int | None = None,
+    async def save_additional_premium(
+        self, atena_number: str, premium: AdditionalPremium, *, supersedes: int | None, cause_filing_id: uuid.UUID
     ) -> None:
-        if supersedes_version_id is not None:
+        if supersedes is not None:
             await self.conn.execute(
-                "UPDATE eligibility.qualification_version SET superseded_at = clock_timestamp() WHERE version_id = $1",
-                supersedes_version_id,
+                "UPDATE eligibility.additional_premium_version SET superseded_at = clock_timestamp() "
+                "WHERE version_id = $1",
+                supersedes,
             )
         await self.conn.execute(
-            """INSERT INTO eligibility.qualification_version
-                   (period_id, atena_number, category, acquired_on, acquisition_reason, lost_on, loss_reason,
-                    cause_event_id, published_event_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-            period_id,
+            """INSERT INTO eligibility.additional_premium_version (atena_number, from_month, until_month,
+                                                                   cause_filing_id)
+               VALUES ($1, $2, $3, $4)""",
             atena_number,
-            category,
-            acquired_on,
-            acquisition_reason,
-            lost_on,
-            loss_reason,
-            cause_event_id,
-            published_event_id,
+            str(premium.from_month),
+            str(premium.until_month) if premium.until_month else None,
+            cause_filing_id,
         )
 
-    async def current_periods(self, atena_number: str) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
-            """SELECT * FROM eligibility.qualification_version
-               WHERE atena_number = $1 AND superseded_at IS NULL ORDER BY acquired_on""",
-            atena_number,
-        )
-        return [dict(r) for r in rows]
+
+def _year_month(text: str) -> YearMonth:
+    year, month = text.split("-")
+    return YearMonth(int(year), int(month))
