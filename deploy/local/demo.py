@@ -34,9 +34,11 @@ from aiokafka import AIOKafkaProducer
 from kokunen_common.database_setup import BY_SERVICE, url_for_role
 from kokunen_common.messaging import publish_events
 from kokunen_common.platform import prepare
+from kokunen_contracts.counter import FilingKind, FilingSubmitted
+from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, LossReason
 from kokunen_contracts.envelope import cloudevent_headers
 from kokunen_contracts.identifiers import my_number_check_digit
-from kokunen_contracts.registry import RESIDENT_CHANGED
+from kokunen_contracts.registry import FILING_SUBMITTED, RESIDENT_CHANGED
 from kokunen_contracts.residency import (
     Address,
     BecameResident,
@@ -193,6 +195,43 @@ def sample_changes(today: date) -> list[ResidentChanged]:
     ]
 
 
+def sample_filings(today: date) -> list[FilingSubmitted]:
+    def filing(n: int, atena: str, kind: FilingKind, **fields: Any) -> FilingSubmitted:
+        return FilingSubmitted(
+            event_id=uuid.uuid4(),
+            effective_date=fields.pop("on", today),
+            recorded_at=datetime.now(JST),
+            filing_id=uuid.UUID(int=n),
+            kind=kind,
+            atena_number=atena,
+            received_on=today,
+            staff_id="omiya-0101",
+            department="大宮区役所 保険年金課",
+            **fields,
+        )
+
+    return [
+        filing(
+            1,
+            "1000000011",
+            FilingKind.QUALIFICATION_ACQUISITION,
+            on=date(2024, 4, 1),
+            category=InsuredCategory.CATEGORY_1,
+            acquired_on=date(2024, 4, 1),
+            acquisition_reason=AcquisitionReason.MOVED_IN_FROM_ABROAD,
+            basic_pension_number="1234-567890",
+        ),
+        filing(
+            2,
+            "1000000022",
+            FilingKind.QUALIFICATION_LOSS,
+            on=date(2026, 1, 31),
+            lost_on=date(2026, 1, 31),
+            loss_reason=LossReason.FILED,
+        ),
+    ]
+
+
 @contextlib.contextmanager
 def servers(run_dir: Path) -> Iterator[tuple[str, str]]:
     bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
@@ -282,7 +321,19 @@ async def run(run_dir: Path) -> None:
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
             await producer.start()
             try:
-                await publish_events(producer, RESIDENT_CHANGED, changes, source="/jumin-kiroku/demo")
+                *before_death, death = changes
+                await publish_events(producer, RESIDENT_CHANGED, before_death, source="/jumin-kiroku/demo")
+                # 大宮 太郎 files his 資格取得届 at the counter, with his 基礎年金番号, before the death is recorded.
+                await wait_for(
+                    url_for_role(admin_url, BY_SERVICE["eligibility"].app_role),
+                    "SELECT 1 FROM eligibility.qualification_version WHERE atena_number = '1000000011'",
+                )
+                await publish_events(producer, FILING_SUBMITTED, sample_filings(today), source="/counter/demo")
+                await wait_for(
+                    url_for_role(admin_url, BY_SERVICE["eligibility"].app_role),
+                    "SELECT 1 FROM eligibility.filing WHERE atena_number = '1000000011' AND status <> 'received'",
+                )
+                await publish_events(producer, RESIDENT_CHANGED, [death], source="/jumin-kiroku/demo")
                 broken = changes[-1].model_copy(update={"event_id": uuid.uuid4()})
                 await producer.send_and_wait(
                     RESIDENT_CHANGED.name,
@@ -298,6 +349,8 @@ async def run(run_dir: Path) -> None:
                     f"  宛名番号 {c.resident.atena_number}  {c.resident.name.name}"
                 )
             say("  (and one malformed message, as a broken upstream batch might send)")
+            say("  counter: 資格取得届 for 1000000011 with 基礎年金番号 1234-567890; a 資格喪失届 for 1000000022 that")
+            say("           names a loss before any acquisition (refused)")
 
             urls = {s: url_for_role(admin_url, BY_SERVICE[s].app_role) for s in SERVICES}
             await wait_for(
@@ -343,6 +396,13 @@ async def run(run_dir: Path) -> None:
                 "SELECT atena_number FROM eligibility.person WHERE address_unknown AND atena_number LIKE '10000000%'",
             )
             say(f"  住所不明候補 (職権消除: no loss, flagged for investigation): {[f['atena_number'] for f in flags]}")
+            outcomes = await fetch(
+                urls["eligibility"],
+                """SELECT atena_number, kind, status, coalesce(rejection, '') AS rejection FROM eligibility.filing
+                   WHERE atena_number LIKE '10000000%' ORDER BY recorded_at""",
+            )
+            say("  届出の処理結果 (filing outcomes for the counter):")
+            table(outcomes, ["atena_number", "kind", "status", "rejection"])
             died = next(c for c in changes if c.reason is ChangeReason.DEATH)
             lost_on = died.effective_date + timedelta(days=1)
             say(f"  死亡 {died.effective_date} → 資格喪失日 {lost_on} (国民年金法9条1号: the day after death)")
