@@ -1,15 +1,26 @@
 #!/usr/bin/env python3
-"""A private Apache Kafka broker and PostgreSQL server on free 127.0.0.1 ports, without Docker.
+"""A private Apache Kafka broker and PostgreSQL cluster on free 127.0.0.1 ports, without Docker.
 
-Kafka 4.x (KRaft, one combined broker+controller node) runs from Maven Central jars fetched with
-Maven into ``.cache/kafka/<pom hash>/libs``; PostgreSQL from Debian's packages (installed with apt-get
-when missing), as the ``postgres`` user when run as root (initdb refuses root).
+Kafka 4.x (KRaft, one combined broker+controller node) runs from Maven Central jars that Maven copies
+into ``.cache/kafka/<sha256 of kafka/pom.xml, 16 hex>/libs``; PostgreSQL from Debian's packages
+(installed with apt-get when missing), as the ``postgres`` user when run as root (initdb refuses root).
 
 Standard library only: ``make`` calls it before the project's venv exists.
 
-    python3 deploy/local/localstack.py fetch                 # the jars only
-    python3 deploy/local/localstack.py up --dir .local/run   # both servers; prints export lines
-    python3 deploy/local/localstack.py down --dir .local/run # stop what state.json lists
+    python3 deploy/local/localstack.py fetch                          # the Kafka jars only
+    python3 deploy/local/localstack.py up --dir DIR [--only kafka|postgres] [--fast]
+    python3 deploy/local/localstack.py status --dir DIR               # exit 0 only if all listed run
+    python3 deploy/local/localstack.py down --dir DIR                 # idempotent
+
+``up`` writes DIR/state.json (pids, ports, urls, versions, start times) and DIR/env.sh, and prints
+``export KAFKA_BOOTSTRAP_SERVERS=...`` and ``export DATABASE_URL=...``: ``eval "$(... up --dir DIR)"``.
+
+From Python (pytest fixtures, demo, benchmarks; put this folder on sys.path):
+
+    with start_kafka(run_dir / "kafka") as kafka, start_postgres(run_dir / "postgres", fast=True) as pg:
+        kafka.bootstrap  # "127.0.0.1:PORT"
+        pg.url           # "postgresql://postgres@127.0.0.1:PORT/kokunen"
+        pg.stop(); pg.start()  # same port, same data: for outage tests
 """
 
 from __future__ import annotations
@@ -17,10 +28,14 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import pwd
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -29,15 +44,24 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 POM = HERE / "kafka" / "pom.xml"
 LOG4J = HERE / "kafka" / "log4j2.properties"
 CACHE = REPO / ".cache" / "kafka"
-READY_TIMEOUT_S = 90.0
+MAVEN_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
+KAFKA_READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+LOG_TAIL_LINES = 60
+DATABASE = "kokunen"
+MIN_JAVA_FOR_KAFKA_4 = 17
+# Linux caps a unix socket path at 107 bytes: longer run folders get TCP only.
+MAX_SOCKET_DIR = 107 - len("/.s.PGSQL.65535")
 
 
 class LocalStackError(RuntimeError):
@@ -48,134 +72,315 @@ def _log(message: str) -> None:
     print(f"[localstack] {message}", file=sys.stderr, flush=True)
 
 
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"--- {path}: (missing)"
+    return f"--- last {lines} lines of {path}\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports on 127.0.0.1 (all sockets held open together so they differ)."""
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone; our own zombies are reaped here)."""
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _cmdline(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
 
 
 def _wait_for_exit(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            finished, _ = os.waitpid(pid, os.WNOHANG)
-            if finished == pid:
-                return True
-        except ChildProcessError:
-            # Not our child (stopped from another process): poll for existence instead.
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
+    while pid_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.1)
-    return False
+    return True
 
 
-def _terminate(pid: int, what: str, timeout_s: float = 30.0) -> None:
+def terminate(pid: int, what: str, timeout_s: float = STOP_TIMEOUT_S, sig: int = signal.SIGTERM) -> None:
+    """Send ``sig``, wait up to ``timeout_s`` for the exit, then SIGKILL as the last resort."""
     try:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     except ProcessLookupError:
         return
-    if not _wait_for_exit(pid, timeout_s):
-        _log(f"{what} (pid {pid}) did not stop within {timeout_s:.0f} s: SIGKILL")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        _wait_for_exit(pid, 10)
+    if _wait_for_exit(pid, timeout_s):
+        return
+    _log(f"{what} (pid {pid}) did not stop within {timeout_s:.0f} s: SIGKILL")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if not _wait_for_exit(pid, 10):
+        raise LocalStackError(f"{what} (pid {pid}) survived SIGKILL")
 
 
-# --- Kafka -------------------------------------------------------------------------------------
+def _run(command: Sequence[str], what: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(list(command), capture_output=True, text=True, check=False, **kwargs)
+    except OSError as exc:
+        raise LocalStackError(f"{what}: cannot run `{shlex.join(command)}`: {exc}") from exc
+
+
+def _apt_install(packages: list[str], why: str) -> None:
+    """Debian's packages, non-interactively; only root may (this machine kind runs as root)."""
+    if os.geteuid() != 0:
+        raise LocalStackError(f"{why}, and only root can install it: apt-get install -y {' '.join(packages)}")
+    _log(f"{why}: apt-get install {' '.join(packages)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", *packages],
+    ):
+        result = _run(command, "apt-get", env=env)
+        if result.returncode != 0:
+            raise LocalStackError(f"`{shlex.join(command)}` failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+# --- Kafka: jars -------------------------------------------------------------------------------
 
 
 def kafka_version() -> str:
-    text = POM.read_text()
-    marker = "<artifactId>kafka_2.13</artifactId><version>"
-    start = text.index(marker) + len(marker)
-    return text[start : text.index("<", start)]
+    """The ``kafka.version`` property of deploy/local/kafka/pom.xml."""
+    found = re.search(r"<kafka\.version>\s*([0-9][^<\s]*)\s*</kafka\.version>", POM.read_text())
+    if found is None:
+        raise LocalStackError(f"{POM} has no <properties><kafka.version>")
+    return found.group(1)
+
+
+def kafka_cache_dir() -> Path:
+    return CACHE / hashlib.sha256(POM.read_bytes()).hexdigest()[:16]
+
+
+def _require(tool: str, package: str, why: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        _apt_install([package], why)
+        found = shutil.which(tool)
+    if found is None:
+        raise LocalStackError(f"{tool} is still missing after installing {package}")
+    return found
 
 
 def ensure_kafka_jars() -> Path:
-    """The broker's classpath folder, fetched once with Maven and cached by the POM's hash."""
-    digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:16]
-    libs = CACHE / digest / "libs"
-    marker = CACHE / digest / "complete"
-    if marker.exists():
+    """The broker's classpath folder: fetched once with Maven, cached by the POM's hash.
+
+    The ``complete`` marker is written only after a whole fetch; a file lock serialises concurrent
+    fetches (several worktrees or test sessions starting at once).
+    """
+    cache = kafka_cache_dir()
+    libs = cache / "libs"
+    marker = cache / "complete"
+    if marker.is_file():
         return libs
-    if shutil.which("mvn") is None:
-        raise LocalStackError("Maven (mvn) is not installed: apt-get install -y maven")
-    if libs.exists():
-        shutil.rmtree(libs)
-    libs.mkdir(parents=True)
-    started = time.monotonic()
-    command = [
-        "mvn",
-        "-B",
-        "-q",
-        "-f",
-        str(POM),
-        "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-        "-DincludeScope=runtime",
-        f"-DoutputDirectory={libs}",
-    ]
-    _log(f"fetching Kafka {kafka_version()} jars from Maven Central")
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise LocalStackError(f"`{' '.join(command)}` failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    jars = list(libs.glob("*.jar"))
-    if not any(j.name.startswith("kafka_2.13-") for j in jars):
-        raise LocalStackError(f"Maven finished but {libs} has no kafka_2.13 jar")
-    marker.write_text(f"{len(jars)} jars, fetched in {time.monotonic() - started:.1f} s\n")
-    _log(f"{len(jars)} jars in {time.monotonic() - started:.1f} s")
-    return libs
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file():
+            return libs
+        mvn = _require("mvn", "maven", "Maven (mvn) is needed to fetch the Kafka jars")
+        if libs.exists():
+            shutil.rmtree(libs)
+        libs.mkdir()
+        version = kafka_version()
+        command = [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            MAVEN_GOAL,
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={libs}",
+        ]
+        _log(f"fetching Kafka {version} jars from Maven Central into {libs}")
+        started = time.monotonic()
+        result = _run(command, "Maven")
+        seconds = round(time.monotonic() - started, 1)
+        if result.returncode != 0:
+            raise LocalStackError(
+                f"`{shlex.join(command)}` failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
+        names = sorted(p.name for p in libs.glob("*.jar"))
+        for prefix in (f"kafka_2.13-{version}", "log4j-core-", "log4j-slf4j"):
+            if not any(name.startswith(prefix) for name in names):
+                raise LocalStackError(f"Maven finished but {libs} has no {prefix}*.jar: check {POM}")
+        partial = cache / "complete.partial"
+        partial.write_text(
+            json.dumps({"kafka": version, "jars": len(names), "fetch_seconds": seconds, "at": _now()}) + "\n"
+        )
+        partial.replace(marker)
+        _log(f"{len(names)} jars fetched in {seconds} s")
+        return libs
 
 
-def _api_versions_ok(port: int) -> bool:
-    """A real Kafka protocol round trip: ApiVersions v0 (every broker version answers it)."""
-    correlation_id = 7
+def _java() -> str:
+    java = _require("java", "openjdk-17-jre-headless", "Java 17+ is needed to run Kafka 4.x")
+    result = _run([java, "-version"], "java")
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
+    if found:
+        major = int(found.group(1)) if found.group(1) != "1" else int(found.group(2) or 0)
+        if major < MIN_JAVA_FOR_KAFKA_4 and kafka_version().startswith("4."):
+            raise LocalStackError(f"{java} is Java {major}; Kafka {kafka_version()} needs Java 17+")
+    return java
+
+
+# --- Kafka: a protocol probe -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KafkaProbe:
+    """What a broker answered: ApiVersions (v0) then Metadata (v4), encoded by hand."""
+
+    api_count: int
+    brokers: tuple[tuple[int, str, int], ...]
+    controller_id: int
+    cluster_id: str | None
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed mid-response")
+        data += chunk
+    return bytes(data)
+
+
+def _kafka_call(sock: socket.socket, api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
     client_id = b"localstack"
-    header = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
+    request = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id + body
+    sock.sendall(struct.pack(">i", len(request)) + request)
+    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+    response = _recv_exact(sock, size)
+    (received,) = struct.unpack_from(">i", response)
+    if received != correlation_id:
+        raise ConnectionError(f"correlation id {received} != {correlation_id}")
+    return response[4:]
+
+
+def _string(buf: bytes, at: int) -> tuple[str | None, int]:
+    (length,) = struct.unpack_from(">h", buf, at)
+    at += 2
+    if length < 0:
+        return None, at
+    return buf[at : at + length].decode(), at + length
+
+
+def kafka_probe(port: int, host: str = "127.0.0.1", timeout_s: float = 3.0) -> KafkaProbe | None:
+    """None unless the broker answers ApiVersions without error and Metadata names its brokers."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-            sock.sendall(struct.pack(">i", len(header)) + header)
-            size_bytes = sock.recv(4)
-            if len(size_bytes) < 4:
-                return False
-            (size,) = struct.unpack(">i", size_bytes)
-            body = b""
-            while len(body) < size:
-                chunk = sock.recv(size - len(body))
-                if not chunk:
-                    return False
-                body += chunk
-            received_id, error_code = struct.unpack(">ih", body[:6])
-            return bool(received_id == correlation_id and error_code == 0)
-    except OSError:
-        return False
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            body = _kafka_call(sock, 18, 0, 1, b"")  # ApiVersions v0: header v0, no tagged fields
+            error, api_count = struct.unpack_from(">hi", body)
+            if error != 0:
+                return None
+            ranges = {
+                struct.unpack_from(">h", body, 6 + 6 * i)[0]: struct.unpack_from(">hh", body, 8 + 6 * i)
+                for i in range(api_count)
+            }
+            low, high = ranges.get(3, (0, -1))
+            if not low <= 4 <= high:
+                return None
+            # Metadata v4: topics = null (all), allow_auto_topic_creation = false.
+            body = _kafka_call(sock, 3, 4, 2, struct.pack(">ib", -1, 0))
+            at = 4  # throttle_time_ms
+            (count,) = struct.unpack_from(">i", body, at)
+            at += 4
+            brokers = []
+            for _ in range(count):
+                (node_id,) = struct.unpack_from(">i", body, at)
+                broker_host, at = _string(body, at + 4)
+                (broker_port,) = struct.unpack_from(">i", body, at)
+                _rack, at = _string(body, at + 4)
+                brokers.append((int(node_id), broker_host or "", int(broker_port)))
+            cluster_id, at = _string(body, at)
+            (controller_id,) = struct.unpack_from(">i", body, at)
+            return KafkaProbe(api_count, tuple(brokers), int(controller_id), cluster_id)
+    except (OSError, struct.error, UnicodeDecodeError):
+        return None
+
+
+# --- Kafka: the broker -------------------------------------------------------------------------
 
 
 class KafkaServer:
-    """One KRaft node (broker and controller) with its data under ``run_dir``."""
+    """One KRaft node (broker and controller) with its config, data and logs under ``run_dir``."""
 
-    def __init__(self, run_dir: Path, port: int | None = None) -> None:
+    node_id = 1
+
+    def __init__(self, run_dir: Path, port: int | None = None, controller_port: int | None = None) -> None:
         self.run_dir = run_dir.resolve()
-        self.port = port or free_port()
-        self.controller_port = free_port()
+        self._ports_fixed = port is not None
+        self.port, self.controller_port = (
+            (port, controller_port or free_port()) if port is not None else tuple(free_ports(2))
+        )
         self.version = kafka_version()
-        self.bootstrap = f"127.0.0.1:{self.port}"
         self.pid: int | None = None
         self.start_seconds: float | None = None
+        self.cluster_id: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._stdout: IO[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     @property
     def log_file(self) -> Path:
         return self.run_dir / "logs" / "server.log"
 
-    def _properties(self) -> str:
+    @property
+    def config_file(self) -> Path:
+        return self.run_dir / "server.properties"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "kafka.pid"
+
+    def properties(self) -> str:
         return "\n".join(
             [
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                f"node.id={self.node_id}",
+                f"controller.quorum.voters={self.node_id}@127.0.0.1:{self.controller_port}",
                 f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
                 f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
                 "controller.listener.names=CONTROLLER",
@@ -184,6 +389,7 @@ class KafkaServer:
                 f"log.dirs={self.run_dir / 'data'}",
                 "num.partitions=1",
                 "default.replication.factor=1",
+                "min.insync.replicas=1",
                 "offsets.topic.replication.factor=1",
                 "offsets.topic.num.partitions=1",
                 "transaction.state.log.replication.factor=1",
@@ -191,50 +397,75 @@ class KafkaServer:
                 "transaction.state.log.num.partitions=1",
                 "share.coordinator.state.topic.replication.factor=1",
                 "share.coordinator.state.topic.min.isr=1",
-                "min.insync.replicas=1",
+                "share.coordinator.state.topic.num.partitions=1",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=false",
                 "num.network.threads=2",
                 "num.io.threads=2",
                 "background.threads=4",
+                "num.replica.fetchers=1",
                 "num.recovery.threads.per.data.dir=1",
+                "log.cleaner.threads=1",
                 "log.cleaner.dedupe.buffer.size=16777216",
-                "log.retention.hours=-1",
                 "",
             ]
         )
 
+    def is_running(self) -> bool:
+        return self.pid is not None and pid_alive(self.pid)
+
     def start(self) -> KafkaServer:
+        """Format (first start only), launch and wait for a real protocol answer; raise with the log tail."""
+        if self.is_running():
+            return self
         libs = ensure_kafka_jars()
-        java = shutil.which("java")
-        if java is None:
-            raise LocalStackError("java is not installed (Kafka 4.x needs Java 17+): apt-get install -y openjdk-17-jre")
+        java = _java()
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        config = self.run_dir / "server.properties"
-        config.write_text(self._properties())
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        classpath = f"{libs}/*"
         started = time.monotonic()
-        fmt = subprocess.run(
-            [
-                java,
-                "-Xmx512m",
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(config),
-                "--ignore-formatted",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if fmt.returncode != 0:
-            raise LocalStackError(f"kafka storage format failed:\n{fmt.stdout[-2000:]}{fmt.stderr[-2000:]}")
+        for attempt in range(3):
+            self.config_file.write_text(self.properties())
+            self._format(java, libs)
+            try:
+                if self._launch_and_wait(java, libs, started):
+                    return self
+            except BaseException:
+                self.stop()
+                raise
+            # The process exited because a port was taken between choosing and binding it: new ports.
+            if self._ports_fixed or attempt == 2:
+                break
+            _log(f"Kafka port {self.port} or {self.controller_port} was taken meanwhile: retrying on new ports")
+            self.port, self.controller_port = free_ports(2)
+        raise LocalStackError(f"Kafka could not bind its ports:\n{_tail(self.log_file)}")
+
+    def _format(self, java: str, libs: Path) -> None:
+        meta = self.run_dir / "data" / "meta.properties"
+        if meta.exists():
+            return
+        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        command = [
+            java,
+            "-Xmx512m",
+            f"-Dkafka.logs.dir={self.run_dir / 'logs'}",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            "-cp",
+            f"{libs}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            self.cluster_id,
+            "-c",
+            str(self.config_file),
+            "--ignore-formatted",
+        ]
+        result = _run(command, "Kafka storage format", cwd=self.run_dir)
+        if result.returncode != 0:
+            raise LocalStackError(
+                f"`{shlex.join(command)}` failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
+
+    def _launch_and_wait(self, java: str, libs: Path, started: float) -> bool:
+        """True when ready; False when the process exited over a taken port; raises otherwise."""
         command = [
             java,
             "-Xms512m",
@@ -242,48 +473,89 @@ class KafkaServer:
             "-server",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35",
+            "-XX:+ExplicitGCInvokesConcurrent",
+            "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={self.run_dir / 'logs'}",
             f"-Dlog4j2.configurationFile={LOG4J}",
             "-cp",
-            classpath,
+            f"{libs}/*",
             "kafka.Kafka",
-            str(config),
+            str(self.config_file),
         ]
-        stdout = (self.run_dir / "logs" / "stdout.log").open("ab")
-        self._process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
+        self._stdout = (self.run_dir / "logs" / "stdout.log").open("ab")
+        # A session of its own: a Ctrl-C in the terminal reaches Python, which then stops Kafka in order.
+        self._process = subprocess.Popen(
+            command, stdout=self._stdout, stderr=subprocess.STDOUT, cwd=self.run_dir, start_new_session=True
+        )
         self.pid = self._process.pid
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        self.pid_file.write_text(f"{self.pid}\n")
+        deadline = time.monotonic() + KAFKA_READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise LocalStackError(f"Kafka exited with {self._process.returncode} while starting:\n{self.tail()}")
-            if _api_versions_ok(self.port) and "Kafka Server started" in self._log_text():
+            code = self._process.poll()
+            if code is not None:
+                self._forget_process()
+                logs = _tail(self.log_file) + "\n" + _tail(self.run_dir / "logs" / "stdout.log")
+                if "Address already in use" in logs or "BindException" in logs:
+                    return False
+                _log(f"Kafka exited with {code} while starting:\n{logs}")
+                raise LocalStackError(f"Kafka exited with {code} while starting:\n{logs}")
+            probe = kafka_probe(self.port)
+            if (
+                probe is not None
+                and (self.node_id, "127.0.0.1", self.port) in probe.brokers
+                and probe.controller_id >= 0
+            ):
+                self.cluster_id = probe.cluster_id
                 self.start_seconds = round(time.monotonic() - started, 1)
                 _log(f"Kafka {self.version} on {self.bootstrap} (pid {self.pid}) ready in {self.start_seconds} s")
-                return self
-            time.sleep(0.25)
-        self.stop()
-        raise LocalStackError(f"Kafka did not become ready within {READY_TIMEOUT_S:.0f} s:\n{self.tail()}")
+                return True
+            time.sleep(0.2)
+        tail = _tail(self.log_file)
+        _log(f"Kafka did not answer within {KAFKA_READY_TIMEOUT_S:.0f} s:\n{tail}")
+        raise LocalStackError(f"Kafka on {self.bootstrap} did not answer within {KAFKA_READY_TIMEOUT_S:.0f} s:\n{tail}")
 
-    def _log_text(self) -> str:
-        for path in (self.log_file, self.run_dir / "logs" / "stdout.log"):
-            with contextlib.suppress(OSError):
-                text = path.read_text(errors="replace")
-                if "Kafka Server started" in text:
-                    return text
-        return ""
-
-    def tail(self, lines: int = 60) -> str:
-        chunks = []
-        for path in (self.log_file, self.run_dir / "logs" / "stdout.log"):
-            with contextlib.suppress(OSError):
-                chunks.append(f"--- {path}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
-        return "\n".join(chunks)
+    def _forget_process(self) -> None:
+        if self._stdout is not None:
+            self._stdout.close()
+            self._stdout = None
+        self._process = None
+        self.pid = None
+        self.pid_file.unlink(missing_ok=True)
 
     def stop(self) -> None:
+        """SIGTERM (controlled shutdown), SIGKILL after 30 s; idempotent."""
         if self.pid is not None:
-            _terminate(self.pid, "Kafka")
-            self.pid = None
+            if self._process is not None and self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    _log(f"Kafka (pid {self.pid}) did not stop within {STOP_TIMEOUT_S:.0f} s: SIGKILL")
+                    self._process.kill()
+                    self._process.wait(10)
+            elif self._process is None:
+                terminate(self.pid, "Kafka")
+        self._forget_process()
+
+    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return _tail(self.log_file, lines)
+
+    def state(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "bootstrap": self.bootstrap,
+            "port": self.port,
+            "controller_port": self.controller_port,
+            "version": self.version,
+            "cluster_id": self.cluster_id,
+            "start_seconds": self.start_seconds,
+            "started_at": _now(),
+            "run_dir": str(self.run_dir),
+            "config": str(self.config_file),
+            "log": str(self.log_file),
+        }
 
     def __enter__(self) -> KafkaServer:
         return self
@@ -300,170 +572,243 @@ def start_kafka(run_dir: Path, port: int | None = None) -> KafkaServer:
 
 
 def postgres_bindir() -> Path:
-    """The newest Debian PostgreSQL installed; apt-get installs it when there is none."""
+    """The newest Debian PostgreSQL installed (by listing /usr/lib/postgresql); apt-get it when none."""
     root = Path("/usr/lib/postgresql")
 
-    def versions() -> list[Path]:
-        found = [p for p in root.glob("*/bin/initdb")] if root.exists() else []
-        return sorted((p.parent for p in found), key=lambda b: int(b.parent.name) if b.parent.name.isdigit() else 0)
+    def found() -> list[Path]:
+        dirs = [p.parent for p in root.glob("*/bin/initdb")] if root.is_dir() else []
+        return sorted(dirs, key=lambda b: [int(x) for x in re.findall(r"\d+", b.parent.name)] or [0])
 
-    if not versions():
-        if os.geteuid() != 0:
-            raise LocalStackError("PostgreSQL server is not installed and we are not root: apt-get install postgresql")
-        _log("installing PostgreSQL from Debian's packages")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
-            result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-            if result.returncode != 0:
-                raise LocalStackError(f"`{' '.join(command)}` failed:\n{result.stderr[-2000:]}")
-    found = versions()
-    if not found:
+    if not found():
+        _apt_install(["postgresql"], "the PostgreSQL server (initdb) is not installed")
+    if not found():
         raise LocalStackError("PostgreSQL installed but no /usr/lib/postgresql/*/bin/initdb found")
-    return found[-1]
+    return found()[-1]
 
 
 class PostgresServer:
-    """A private cluster (data under ``run_dir``) listening on 127.0.0.1 only."""
+    """A private cluster (data under ``run_dir``) listening on 127.0.0.1 only, database ``kokunen``.
 
-    def __init__(self, run_dir: Path, port: int | None = None, fast: bool = False) -> None:
+    ``stop()`` then ``start()`` brings the same cluster back on the same port (outage tests).
+    """
+
+    def __init__(self, run_dir: Path, port: int | None = None, fast: bool = False, bindir: Path | None = None) -> None:
         self.run_dir = run_dir.resolve()
+        self._port_fixed = port is not None
         self.port = port or free_port()
         self.fast = fast
-        self.bindir = postgres_bindir()
-        self.database = "kokunen"
+        self.bindir = bindir or postgres_bindir()
+        self.database = DATABASE
         self.start_seconds: float | None = None
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
 
-    admin_url = url
+    @property
+    def admin_url(self) -> str:
+        """The superuser on the maintenance database ``postgres`` (to create or drop databases)."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     @property
     def data_dir(self) -> Path:
         return self.run_dir / "data"
 
-    def _as_postgres(self, command: list[str]) -> subprocess.CompletedProcess[str]:
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "postgres.log"
+
+    @property
+    def version(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.data_dir / "PG_VERSION").read_text().strip()
+        return self.bindir.parent.name
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+            return pid if pid_alive(pid) else None
+        return None
+
+    def _as_postgres(self, command: list[str], what: str) -> subprocess.CompletedProcess[str]:
+        # initdb and postgres refuse root. cwd "/": postgres cannot enter root's home.
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, check=False)
+        return _run(command, what, cwd="/")
 
     def _prepare_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            # postgres must be able to reach the folder: open the parents for traversal only.
-            for parent in [self.run_dir, *self.run_dir.parents]:
-                if parent == Path("/"):
-                    break
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    os.chmod(parent, mode | 0o001)
-            os.chown(self.run_dir, user.pw_uid, user.pw_gid)
+        if os.geteuid() != 0:
+            return
+        user = pwd.getpwnam("postgres")
+        # postgres must reach the folder: open the parents for traversal (x) only, never for reading.
+        for parent in self.run_dir.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                _log(f"chmod o+x {parent} so that the postgres user can reach {self.run_dir}")
+                os.chmod(parent, mode | 0o001)
+        os.chown(self.run_dir, user.pw_uid, user.pw_gid)
+        os.chmod(self.run_dir, 0o700)
 
-    def start(self) -> PostgresServer:
-        started = time.monotonic()
-        if not (self.data_dir / "PG_VERSION").exists():
-            self._prepare_dir()
-            init = self._as_postgres(
-                [
-                    str(self.bindir / "initdb"),
-                    "-D",
-                    str(self.data_dir),
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                    "--no-sync",
-                ]
-            )
-            if init.returncode != 0:
-                raise LocalStackError(f"initdb failed:\n{init.stdout[-2000:]}{init.stderr[-2000:]}")
+    def _initdb(self) -> None:
+        self._prepare_dir()
+        for locale in ("C.UTF-8", "C"):
+            command = [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                f"--locale={locale}",
+            ]
+            if self.fast:
+                command.append("--no-sync")
+            result = self._as_postgres(command, "initdb")
+            if result.returncode == 0:
+                return
+            output = result.stdout[-2000:] + result.stderr[-2000:]
+            if locale == "C" or "locale" not in output.lower():
+                raise LocalStackError(f"`{shlex.join(command)}` failed ({result.returncode}):\n{output}")
+            _log(f"initdb --locale={locale} failed, retrying with --locale=C")
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _options(self) -> str:
         options = [
             f"-p {self.port}",
-            f"-k {self.run_dir}",
             "-c listen_addresses=127.0.0.1",
             "-c max_connections=200",
             "-c shared_buffers=256MB",
-            "-c max_wal_size=2GB",
         ]
+        if len(str(self.run_dir)) <= MAX_SOCKET_DIR:
+            options.append(f"-k {shlex.quote(str(self.run_dir))}")
+        else:
+            options.append("-c unix_socket_directories=''")
         if self.fast:
             # Throwaway test and benchmark clusters only: durability traded for speed.
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        result = self._as_postgres(
-            [
-                str(self.bindir / "pg_ctl"),
-                "-D",
-                str(self.data_dir),
-                "-o",
-                " ".join(options),
-                "-l",
-                str(self.run_dir / "postgres.log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        )
-        if result.returncode != 0:
-            raise LocalStackError(f"pg_ctl start failed:\n{result.stderr[-2000:]}\n{self.tail()}")
-        exists = self._as_postgres(
+        return " ".join(options)
+
+    def _psql(self, sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
+        return self._as_postgres(
             [
                 str(self.bindir / "psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
                 "-h",
                 "127.0.0.1",
                 "-p",
                 str(self.port),
                 "-U",
                 "postgres",
+                "-d",
+                database,
                 "-tAc",
-                f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
-            ]
+                sql,
+            ],
+            "psql",
         )
-        if exists.stdout.strip() != "1":
-            created = self._as_postgres(
-                [
-                    str(self.bindir / "createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    "postgres",
-                    self.database,
-                ]
-            )
-            if created.returncode != 0:
-                raise LocalStackError(f"createdb failed: {created.stderr}")
+
+    def start(self) -> PostgresServer:
+        """initdb on first use, start (same port and data on later calls), create the database, wait."""
+        if self.is_running():
+            return self
+        started = time.monotonic()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        for attempt in range(3):
+            command = [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                self._options(),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+            result = self._as_postgres(command, "pg_ctl start")
+            if result.returncode == 0:
+                break
+            tail = _tail(self.log_file, 20)
+            taken = "could not bind" in tail or "Address already in use" in tail
+            if taken and not self._port_fixed and attempt < 2:
+                _log(f"PostgreSQL port {self.port} was taken meanwhile: retrying on a new port")
+                self.port = free_port()
+                continue
+            with contextlib.suppress(LocalStackError):
+                self.stop()
+            raise LocalStackError(f"`{shlex.join(command)}` failed ({result.returncode}):\n{result.stderr}\n{tail}")
+        self._port_fixed = True  # later start() calls come back on this port
+        try:
+            exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'")
+            if exists.returncode != 0:
+                raise LocalStackError(f"PostgreSQL started but does not answer:\n{exists.stderr}")
+            if exists.stdout.strip() != "1":
+                created = self._psql(f'CREATE DATABASE "{self.database}"')
+                if created.returncode != 0:
+                    raise LocalStackError(f"CREATE DATABASE {self.database} failed:\n{created.stderr}")
+        except BaseException:
+            with contextlib.suppress(LocalStackError):
+                self.stop()
+            raise
         self.start_seconds = round(time.monotonic() - started, 1)
-        _log(f"PostgreSQL {self.bindir.parent.name} on 127.0.0.1:{self.port} ready in {self.start_seconds} s")
+        _log(f"PostgreSQL {self.version} on 127.0.0.1:{self.port} (pid {self.pid}) ready in {self.start_seconds} s")
         return self
 
     def is_running(self) -> bool:
-        return self._as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "status"]).returncode == 0
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
+        status = self._as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "status"], "pg_ctl")
+        return status.returncode == 0
 
     def stop(self) -> None:
-        if self.data_dir.exists() and self.is_running():
-            result = self._as_postgres(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
-            )
-            if result.returncode != 0:
-                raise LocalStackError(f"pg_ctl stop failed: {result.stderr}")
+        """``pg_ctl -m fast stop`` with a 30 s wait, then immediate mode, then SIGKILL; idempotent."""
+        if not self.is_running():
+            return
+        pid = self.pid
+        command = [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop"]
+        result = self._as_postgres(command, "pg_ctl stop")
+        if result.returncode == 0:
+            return
+        _log(f"`{shlex.join(command)}` failed: {result.stderr.strip()}; trying immediate mode")
+        self._as_postgres([*command[:4], "immediate", "-w", "-t", "10", "stop"], "pg_ctl stop")
+        if pid is not None and pid_alive(pid):
+            terminate(pid, "PostgreSQL", timeout_s=1, sig=signal.SIGKILL)
 
-    def tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join((self.run_dir / "postgres.log").read_text(errors="replace").splitlines()[-lines:])
-        return ""
+    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return _tail(self.log_file, lines)
+
+    def state(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "port": self.port,
+            "url": self.url,
+            "admin_url": self.admin_url,
+            "version": self.version,
+            "fast": self.fast,
+            "start_seconds": self.start_seconds,
+            "started_at": _now(),
+            "run_dir": str(self.run_dir),
+            "data_dir": str(self.data_dir),
+            "bindir": str(self.bindir),
+            "log": str(self.log_file),
+        }
 
     def __enter__(self) -> PostgresServer:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stop()
 
 
@@ -474,85 +819,157 @@ def start_postgres(run_dir: Path, fast: bool = False, port: int | None = None) -
 # --- command line ------------------------------------------------------------------------------
 
 
-def _up(run_dir: Path, only: str | None, fast: bool) -> dict[str, object]:
+def _read_state(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "state.json"
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LocalStackError(f"{path} is unreadable: {exc}") from exc
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    path = run_dir / "state.json"
+    partial = run_dir / "state.json.partial"
+    partial.write_text(json.dumps(state, indent=2) + "\n")
+    partial.replace(path)
+
+
+def _kafka_pid(run_dir: Path, state: dict[str, Any]) -> int | None:
+    """The broker's pid from state.json, else from the pid file a start that died left behind."""
+    pid = (state.get("kafka") or {}).get("pid")
+    if pid is None:
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((run_dir / "kafka" / "kafka.pid").read_text())
+    if not isinstance(pid, int) or not pid_alive(pid):
+        return None
+    cmdline = _cmdline(pid)
+    if cmdline is not None and ("kafka.Kafka" not in cmdline or str(run_dir.resolve()) not in cmdline):
+        _log(f"pid {pid} is no longer this Kafka (pid reused?): leaving it alone")
+        return None
+    return pid
+
+
+def _postgres(run_dir: Path, state: dict[str, Any]) -> PostgresServer | None:
+    entry = state.get("postgres") or {}
+    folder = Path(entry["run_dir"]) if "run_dir" in entry else run_dir / "postgres"
+    if not (folder / "data" / "PG_VERSION").exists():
+        return None
+    bindir = Path(entry["bindir"]) if "bindir" in entry else None
+    if bindir is None or not (bindir / "pg_ctl").exists():
+        bindir = postgres_bindir()
+    return PostgresServer(folder, int(entry.get("port", 0)) or None, bool(entry.get("fast")), bindir)
+
+
+def _status(run_dir: Path) -> tuple[dict[str, Any], bool]:
+    state = _read_state(run_dir)
+    listed = False
+    all_up = True
+    if "kafka" in state:
+        listed = True
+        pid = _kafka_pid(run_dir, state)
+        port = int(state["kafka"].get("port", 0))
+        state["kafka"]["running"] = pid is not None and port > 0 and kafka_probe(port) is not None
+        all_up &= bool(state["kafka"]["running"])
+    if "postgres" in state:
+        listed = True
+        pg = _postgres(run_dir, state)
+        state["postgres"]["running"] = pg is not None and pg.is_running()
+        all_up &= bool(state["postgres"]["running"])
+    return state, listed and all_up
+
+
+def up(run_dir: Path, only: str | None = None, fast: bool = False) -> dict[str, Any]:
+    """Start what is asked, write state.json (after each server) and env.sh; stop everything on failure."""
+    run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    state: dict[str, object] = {"run_dir": str(run_dir.resolve())}
-    state_file = run_dir / "state.json"
-    # Written after each server starts, so that `down` stops whatever did start if a later step fails.
-    if only in (None, "kafka"):
-        kafka = start_kafka(run_dir / "kafka")
-        state["kafka"] = {
-            "pid": kafka.pid,
-            "bootstrap": kafka.bootstrap,
-            "version": kafka.version,
-            "start_seconds": kafka.start_seconds,
-        }
-        state_file.write_text(json.dumps(state, indent=2))
-    if only in (None, "postgres"):
-        pg = start_postgres(run_dir / "postgres", fast=fast)
-        state["postgres"] = {
-            "data_dir": str(pg.data_dir),
-            "port": pg.port,
-            "url": pg.url,
-            "bindir": str(pg.bindir),
-            "start_seconds": pg.start_seconds,
-        }
-        state_file.write_text(json.dumps(state, indent=2))
+    state, _ = _status(run_dir)
+    running = [name for name in ("kafka", "postgres") if state.get(name, {}).get("running")]
+    if running:
+        raise LocalStackError(f"{' and '.join(running)} already running from {run_dir}: `down --dir {run_dir}` first")
+    state = {"run_dir": str(run_dir), "started_at": _now()}
+    try:
+        if only in (None, "kafka"):
+            kafka = start_kafka(run_dir / "kafka")
+            state["kafka"] = kafka.state()
+            _write_state(run_dir, state)
+        if only in (None, "postgres"):
+            pg = start_postgres(run_dir / "postgres", fast=fast)
+            state["postgres"] = pg.state()
+            _write_state(run_dir, state)
+    except BaseException:
+        _write_state(run_dir, state)
+        down(run_dir)
+        raise
     exports = []
     if "kafka" in state:
-        exports.append(f"export KAFKA_BOOTSTRAP_SERVERS={state['kafka']['bootstrap']}")  # type: ignore[index]
+        exports.append(f"export KAFKA_BOOTSTRAP_SERVERS={shlex.quote(str(state['kafka']['bootstrap']))}")
     if "postgres" in state:
-        exports.append(f"export DATABASE_URL={state['postgres']['url']}")  # type: ignore[index]
+        exports.append(f"export DATABASE_URL={shlex.quote(str(state['postgres']['url']))}")
     (run_dir / "env.sh").write_text("\n".join(exports) + "\n")
-    print("\n".join(exports))
+    print("\n".join(exports), flush=True)
     return state
 
 
-def _down(run_dir: Path) -> None:
-    state_file = run_dir / "state.json"
-    if not state_file.exists():
-        _log(f"nothing to stop: {state_file} does not exist")
-        return
-    state = json.loads(state_file.read_text())
-    if "kafka" in state and state["kafka"].get("pid"):
-        _terminate(int(state["kafka"]["pid"]), "Kafka")
-        _log("Kafka stopped")
-    if "postgres" in state:
-        pg = state["postgres"]
-        server = PostgresServer(Path(pg["data_dir"]).parent, int(pg["port"]))
-        server.stop()
-        _log("PostgreSQL stopped")
-    state_file.rename(run_dir / "state.stopped.json")
+def down(run_dir: Path) -> None:
+    """Stop whatever state.json (or a half-finished start's pid files) lists; idempotent."""
+    run_dir = run_dir.resolve()
+    state = _read_state(run_dir)
+    pid = _kafka_pid(run_dir, state)
+    if pid is not None:
+        terminate(pid, "Kafka")
+        (run_dir / "kafka" / "kafka.pid").unlink(missing_ok=True)
+        _log(f"Kafka (pid {pid}) stopped")
+    pg = _postgres(run_dir, state)
+    if pg is not None and pg.is_running():
+        pg.stop()
+        _log(f"PostgreSQL on port {pg.port} stopped")
+    if state:
+        for name in ("kafka", "postgres"):
+            if name in state:
+                state[name]["pid"] = None
+        state["stopped_at"] = _now()
+        _write_state(run_dir, state)
+    (run_dir / "env.sh").unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start Kafka and PostgreSQL")
-    up.add_argument("--dir", type=Path, required=True)
-    up.add_argument("--only", choices=["kafka", "postgres"])
-    up.add_argument("--fast", action="store_true", help="fsync off (tests and benchmarks only)")
-    down = sub.add_parser("down", help="stop what state.json lists")
-    down.add_argument("--dir", type=Path, required=True)
-    status = sub.add_parser("status", help="print state.json")
-    status.add_argument("--dir", type=Path, required=True)
-    sub.add_parser("fetch", help="fetch the Kafka jars into the cache")
+    up_cmd = sub.add_parser("up", help="start Kafka and PostgreSQL; print export lines")
+    up_cmd.add_argument("--dir", type=Path, required=True, help="run folder: data, logs, state.json, env.sh")
+    up_cmd.add_argument("--only", choices=["kafka", "postgres"])
+    up_cmd.add_argument("--fast", action="store_true", help="PostgreSQL fsync off (tests and benchmarks only)")
+    down_cmd = sub.add_parser("down", help="stop what state.json lists (idempotent)")
+    down_cmd.add_argument("--dir", type=Path, required=True)
+    status_cmd = sub.add_parser("status", help="print state.json with liveness; exit 3 unless all run")
+    status_cmd.add_argument("--dir", type=Path, required=True)
+    sub.add_parser("fetch", help="fetch the Kafka jars into the cache and print the folder")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
-            print(ensure_kafka_jars())
+            started = time.monotonic()
+            libs = ensure_kafka_jars()
+            _log(f"Kafka {kafka_version()} classpath ready in {time.monotonic() - started:.1f} s")
+            print(libs)
         elif args.command == "up":
-            try:
-                _up(args.dir, args.only, args.fast)
-            except BaseException:
-                _down(args.dir)
-                raise
+            up(args.dir, args.only, args.fast)
         elif args.command == "down":
-            _down(args.dir)
+            down(args.dir)
         elif args.command == "status":
-            print((args.dir / "state.json").read_text() if (args.dir / "state.json").exists() else "{}")
+            state, all_up = _status(args.dir.resolve())
+            print(json.dumps(state, indent=2))
+            return 0 if all_up else 3
     except LocalStackError as exc:
         _log(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _log("interrupted")
+        return 130
+    except OSError as exc:
+        _log(f"error: {args.command} failed: {exc}")
         return 1
     return 0
 
