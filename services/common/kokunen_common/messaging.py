@@ -150,13 +150,16 @@ class EventConsumer:
         self.settings = settings
         self._pool = pool_provider
         self.source = f"/kokunen/{service}"
+        self.topics: list[TopicSpec] = []
 
     def subscribe(self, spec: TopicSpec, handler: Handler, *, group_id: str | None = None) -> None:
+        self.topics.append(spec)
+
         # Offsets commit only after the batch's transaction (NACK_ON_ERROR: a failure seeks back).
         @self.broker.subscriber(
             spec.name,
             batch=True,
-            group_id=group_id or self.service,
+            group_id=group_id or self.settings.consumer_group or self.service,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_records=self.settings.consumer_max_records,
@@ -250,7 +253,7 @@ class EventConsumer:
                     "messaging.message.id": str(item.delivery.event_id),
                     "messaging.kafka.destination.partition": item.record.partition,
                     "messaging.kafka.offset": item.record.offset,
-                    "messaging.consumer.group.name": self.service,
+                    "messaging.consumer.group.name": self.settings.consumer_group or self.service,
                 },
             ) as span:
                 if not isolate:

@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
     migration_database_url: SecretStr | None = None
     database_pool_size: int = 10
 
+    consumer_group: str | None = None
+    """Kafka consumer group; the service name when unset (a replay uses a group of its own)."""
     consumer_max_records: int = 500
     """Largest batch applied in one database transaction."""
     transient_retry_budget_s: float = 30.0

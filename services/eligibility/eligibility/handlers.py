@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_contracts import counter as c
 from kokunen_contracts import eligibility as e
@@ -66,8 +68,11 @@ async def announce_history(
 ) -> list[uuid.UUID]:
     """Store each change as a new version and publish it (and its JPS report, if any); event ids."""
     published: list[uuid.UUID] = []
-    for change in changes:
-        event_id = uuid.uuid4()
+    for n, change in enumerate(changes):
+        # Ids derive from the cause, so a redelivery, a rerun or a replay names everything the same.
+        event_id = derived_id(cause_event_id, "qualification-changed", n)
+        if change.period_id is None:
+            change = replace(change, period_id=derived_id(cause_event_id, "period", n))
         await repo.record_change(atena_number, change, cause_event_id=cause_event_id, published_event_id=event_id)
         period = change.period
         uow.publish(
@@ -95,7 +100,10 @@ async def announce_history(
         published.append(event_id)
         kind = report(change)
         if kind is not None:
-            uow.publish(JPS_REPORT_DUE, jps_report(kind, atena_number, person, received_on, change))
+            uow.publish(
+                JPS_REPORT_DUE,
+                jps_report(kind, atena_number, person, received_on, change, cause=derived_id(event_id, "jps-report")),
+            )
     return published
 
 
@@ -106,15 +114,16 @@ def jps_report(
     received_on: date,
     change: PeriodChange | None = None,
     *,
+    cause: uuid.UUID,
     report_id: uuid.UUID | None = None,
     note: str | None = None,
 ) -> e.JpsReportDue:
     period = change.period if change else None
     return e.JpsReportDue(
-        event_id=uuid.uuid4(),
+        event_id=derived_id(cause, "event"),
         effective_date=(period.lost_on or period.acquired_on) if period else received_on,
         recorded_at=now(),
-        report_id=report_id or uuid.uuid4(),
+        report_id=report_id or derived_id(cause, "report"),
         report_kind=kind,
         atena_number=atena_number,
         my_number_sealed=person.my_number_sealed,
@@ -240,7 +249,7 @@ async def on_filing_submitted(delivery: Delivery[c.FilingSubmitted], uow: UnitOf
         uow.publish(
             FILING_OUTCOME,
             c.FilingOutcome(
-                event_id=uuid.uuid4(),
+                event_id=derived_id(delivery.event_id, "filing-outcome"),
                 effective_date=filing.effective_date,
                 recorded_at=now(),
                 filing_id=filing.filing_id,
@@ -264,21 +273,12 @@ async def on_filing_submitted(delivery: Delivery[c.FilingSubmitted], uow: UnitOf
         return
     person = await repo.person(filing.atena_number)
     if person is None:
-        await repo.set_filing_status(filing.filing_id, "rejected", "unknown_person")
-        uow.publish(
-            FILING_OUTCOME,
-            c.FilingOutcome(
-                event_id=uuid.uuid4(),
-                effective_date=filing.effective_date,
-                recorded_at=now(),
-                filing_id=filing.filing_id,
-                kind=filing.kind,
-                atena_number=filing.atena_number,
-                outcome=c.FilingOutcomeKind.REJECTED,
-                rejection=c.FilingRejection.UNKNOWN_PERSON,
-                rule="住民記録との照合",
-                message="宛名番号に該当する住民の記録がありません",
-            ),
+        await repo.set_filing_status(filing.filing_id, "rejected", f.Rejection.UNKNOWN_PERSON.value)
+        outcome(
+            c.FilingOutcomeKind.REJECTED,
+            "宛名番号に該当する住民の記録がありません",
+            rejection=f.Rejection.UNKNOWN_PERSON,
+            rule="住民記録との照合",
         )
         return
     stored = await repo.history(filing.atena_number)
@@ -336,6 +336,7 @@ async def on_filing_submitted(delivery: Delivery[c.FilingSubmitted], uow: UnitOf
                 person,
                 filing.received_on,
                 main,
+                cause=derived_id(delivery.event_id, "jps-report"),
                 report_id=filing.filing_id,
                 note=filing.note,
             ),
@@ -347,19 +348,19 @@ async def on_filing_submitted(delivery: Delivery[c.FilingSubmitted], uow: UnitOf
             supersedes=premium[0] if premium else None,
             cause_filing_id=filing.filing_id,
         )
-        caused.append(_announce_additional_premium(uow, filing, person, result))
+        caused.append(_announce_additional_premium(uow, filing, person, result, delivery.event_id))
     await repo.set_filing_status(filing.filing_id, "accepted")
     outcome(c.FilingOutcomeKind.ACCEPTED, result.message, caused=caused)
 
 
 def _announce_additional_premium(
-    uow: UnitOfWork, filing: c.FilingSubmitted, person: PersonRecord, result: f.Accepted
+    uow: UnitOfWork, filing: c.FilingSubmitted, person: PersonRecord, result: f.Accepted, cause: uuid.UUID
 ) -> uuid.UUID:
     premium = result.additional_premium
     assert premium is not None
     joined = premium.until_month is None
     event = e.AdditionalPremiumChanged(
-        event_id=uuid.uuid4(),
+        event_id=derived_id(cause, "additional-premium-changed"),
         effective_date=filing.effective_date,
         recorded_at=now(),
         atena_number=filing.atena_number,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kokunen_common.crypto import MyNumberVault
+from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_contracts.envelope import now
 from kokunen_contracts.registry import PERSON_CHANGED
@@ -80,7 +81,7 @@ class ResidentChangeHandler:
         cancelled_by = await repo.take_parked_cancellation(change.change_id)
         kind = NORMALISED_KIND[change.reason]
         # A change whose cancellation came first is recorded but never takes effect downstream.
-        event_id = uuid.uuid4() if kind is not None and cancelled_by is None else None
+        event_id = derived_id(change.event_id, "person-changed") if kind is not None and cancelled_by is None else None
         sealed = key_id = digest = None
         if change.resident.my_number is not None:
             sealed = self.vault.seal(change.resident.my_number, atena)
@@ -135,7 +136,7 @@ class ResidentChangeHandler:
             PERSON_CHANGED,
             person_changed(
                 kind=PersonChangeKind.CHANGE_CANCELLED,
-                event_id=uuid.uuid4(),
+                event_id=derived_id(change.event_id, "person-changed"),
                 atena_number=target["atena_number"],
                 effective_date=target["effective_date"],
                 state=state,

@@ -55,6 +55,7 @@ class FilingKind(StrEnum):
 class Rejection(StrEnum):
     """不受理の理由 (values of the counter contract)."""
 
+    UNKNOWN_PERSON = "unknown_person"
     DUPLICATE_FILING = "duplicate_filing"
     LOSS_BEFORE_ACQUISITION = "loss_before_acquisition"
     NO_OPEN_PERIOD = "no_open_period"

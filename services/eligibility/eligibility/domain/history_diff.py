@@ -39,7 +39,7 @@ class StoredPeriod:
 class PeriodChange:
     kind: ChangeKind
     period: QualificationPeriod  # as it now stands (as it stood, for a cancelled period)
-    period_id: uuid.UUID
+    period_id: uuid.UUID | None  # None for a new period: the service names it (from its cause)
     supersedes_version_id: int | None
     replaces_event_id: uuid.UUID | None
     removed: bool = False  # the period no longer exists
@@ -69,7 +69,7 @@ def diff(stored: list[StoredPeriod], new: QualificationHistory) -> list[PeriodCh
                 continue
             # A whole period learned at once (already ended) is one acquisition event carrying its loss too.
             kind = ChangeKind.CATEGORY_CHANGED if period.acquisition_reason.is_category_change else ChangeKind.ACQUIRED
-            changes.append(PeriodChange(kind, period, uuid.uuid4(), None, None))
+            changes.append(PeriodChange(kind, period, None, None, None))
             continue
         if old.period == period:
             continue

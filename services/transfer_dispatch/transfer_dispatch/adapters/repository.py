@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from kokunen_common.ids import derived_id
 from kokunen_contracts.eligibility import QualificationChanged
 
 from ..domain.transfer_log import GENESIS, entry_hash
@@ -25,7 +26,7 @@ class DispatchRepository:
                     processing_month)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                ON CONFLICT (source_event_id) DO NOTHING RETURNING 1""",
-            uuid.uuid4(),
+            derived_id(event.event_id, "transfer-record"),
             event.event_id,
             event.replaces_event_id,
             event.atena_number,
