@@ -51,6 +51,10 @@ demo: venv jars ## start Kafka, PostgreSQL and every service; publish sample res
 bench: venv jars ## throughput figures beside raw baselines measured in the same run
 	$(PY) tests/bench/run_bench.py
 
+replay: venv ## rebuild SERVICE's slice from the retained topics (uses the service's env: URLs and keys)
+	@test -n "$(SERVICE)" || { echo "usage: make replay SERVICE=eligibility"; exit 2; }
+	$(VENV)/bin/kokunen-admin replay --service $(SERVICE)
+
 contracts: venv ## regenerate JSON Schema and AsyncAPI documents from the contract models
 	$(PY) -m kokunen_contracts.export --write
 

@@ -150,10 +150,10 @@ class EventConsumer:
         self.settings = settings
         self._pool = pool_provider
         self.source = f"/kokunen/{service}"
-        self.topics: list[TopicSpec] = []
+        self.subscriptions: list[tuple[TopicSpec, Handler]] = []
 
     def subscribe(self, spec: TopicSpec, handler: Handler, *, group_id: str | None = None) -> None:
-        self.topics.append(spec)
+        self.subscriptions.append((spec, handler))
 
         # Offsets commit only after the batch's transaction (NACK_ON_ERROR: a failure seeks back).
         @self.broker.subscriber(

@@ -64,6 +64,20 @@ def prepare_command(
     typer.echo(f"prepared; topics created: {', '.join(created) or 'none (all existed)'}")
 
 
+@cli.command("replay")
+def replay_command(service: str = typer.Option(..., help="residency_sync, eligibility, transfer_dispatch, …")) -> None:
+    """Rebuild SERVICE's slice from the retained topics (run with the service stopped, with its own
+    settings: DATABASE_URL, MIGRATION_DATABASE_URL for its owner role, KAFKA_BOOTSTRAP_SERVERS, keys)."""
+    from .replay import replay
+
+    settings = ServiceSettings()
+    if settings.migration_database_url is None:
+        raise typer.BadParameter("MIGRATION_DATABASE_URL (the schema owner's URL) is needed to empty the slice")
+    runtime = service_app(service).build(settings)
+    report = asyncio.run(replay(runtime, settings.migration_database_url.get_secret_value()))
+    typer.echo(f"{report.service}: {report.records} records from {', '.join(report.topics)} in {report.seconds} s")
+
+
 @cli.command("new-key")
 def new_key() -> None:
     """Print a fresh random 256-bit key (base64) for MYNUMBER_KEYS or MYNUMBER_HASH_KEY."""

@@ -38,6 +38,9 @@ class ServiceDefinition:
     name: str
     schema: str
     migrations_dir: Path
+    kept_on_replay: tuple[str, ...] = ()
+    """Tables that record what the service did and no topic holds (sent batches, the transfer log, the
+    scheduler's watermark): a replay keeps them."""
     background_jobs: list[BackgroundJob] = field(default_factory=list)
     needs_vault: bool = False
 

@@ -22,7 +22,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: ServiceSettings | None = None, *, with_calendar: bool = True) -> ServiceRuntime:
     definition = ServiceDefinition(
-        name=SERVICE, schema=SCHEMA, migrations_dir=MIGRATIONS, background_jobs=[calendar_job] if with_calendar else []
+        name=SERVICE,
+        schema=SCHEMA,
+        migrations_dir=MIGRATIONS,
+        kept_on_replay=("calendar_watermark",),
+        background_jobs=[calendar_job] if with_calendar else [],
     )
     runtime = ServiceRuntime(definition, settings)
     runtime.consumer.subscribe(PERSON_CHANGED, on_person_changed)

@@ -23,7 +23,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
-    runtime = ServiceRuntime(ServiceDefinition(name=SERVICE, schema=SCHEMA, migrations_dir=MIGRATIONS), settings)
+    definition = ServiceDefinition(
+        name=SERVICE,
+        schema=SCHEMA,
+        migrations_dir=MIGRATIONS,
+        # What was sent, and its log, happened once: no topic holds it, a replay keeps it.
+        kept_on_replay=("transfer_batch", "transfer_item", "transfer_log"),
+    )
+    runtime = ServiceRuntime(definition, settings)
     runtime.consumer.subscribe(QUALIFICATION_CHANGED, on_qualification_changed)
     return runtime
 
