@@ -90,13 +90,18 @@ async def merged_runs(
     runtime: ServiceRuntime, topics: Sequence[str]
 ) -> collections.abc.AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """Every record of ``topics`` up to today's end offsets, in timestamp order, as runs of one topic."""
-    consumer = AIOKafkaConsumer(**kafka_client_kwargs(runtime.settings), enable_auto_commit=False)
+    # No group and "earliest": a reset racing the explicit seek below must still land on the first record.
+    consumer = AIOKafkaConsumer(
+        **kafka_client_kwargs(runtime.settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in range(BY_NAME[t].partitions)]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        # seek() to the known first offsets, not seek_to_beginning(): that one only asks for a lazy reset.
+        for tp, first in (await consumer.beginning_offsets(partitions)).items():
+            consumer.seek(tp, first)
         live = {tp for tp in partitions if ends[tp] > 0}
         buffers: dict[TopicPartition, collections.deque[ConsumerRecord[bytes, bytes]]] = {
             tp: collections.deque() for tp in live
