@@ -110,6 +110,19 @@ def test_a_late_death_corrects_a_loss_recorded_after_it() -> None:
     assert (history.periods[0].lost_on, history.periods[0].loss_reason.value) == (date(2026, 3, 2), "death")
 
 
+def test_a_late_move_abroad_shortens_a_period_without_touching_the_one_recorded_after_it() -> None:
+    # Found by hypothesis: reopening the period to re-end it collided with the later period.
+    person = PersonState(birth=date(1988, 1, 1))
+    history = moved_in_from_abroad(person, date(2008, 1, 1), QualificationHistory())
+    history = died(date(2008, 1, 2), history)
+    history = moved_in_from_abroad(person, date(2008, 1, 3), history)
+    history = moved_abroad(date(2008, 1, 1), history)
+    assert [(p.acquired_on, p.lost_on) for p in history.periods] == [
+        (date(2008, 1, 1), date(2008, 1, 2)),
+        (date(2008, 1, 3), None),
+    ]
+
+
 def test_a_move_abroad_after_returning_ends_only_the_period_it_falls_in() -> None:
     person = PersonState(birth=date(1980, 1, 1))
     history = moved_in_from_abroad(person, date(2020, 1, 10), QualificationHistory())

@@ -287,6 +287,15 @@ class QualificationHistory:
                 return self._replacing(period, replace(period, lost_on=None, loss_reason=None))
         raise NoSuchChangeError(f"no {category.label_ja} period lost on {lost_on}")
 
+    def bring_loss_forward(self, period: QualificationPeriod, loss: Loss) -> QualificationHistory:
+        """Correct a recorded loss to an earlier one learned late (a death or 転出 before a recorded 60歳到達).
+
+        Done in place rather than as cancel-then-lose: reopening the period even for a moment could
+        collide with a period recorded after it."""
+        if period.lost_on is None or loss.on >= period.lost_on:
+            raise NoSuchChangeError(f"{period.category.label_ja}: {loss.on} is not before the recorded loss")
+        return self._replacing(period, period.ended(loss))
+
     def cancel_category_change(self, change: CategoryChange) -> QualificationHistory:
         """異動の取消し of a 種別変更: undo the acquisition (2/3 → 1) or the loss (1 → 2/3) it made."""
         if change.into_category_1:

@@ -205,8 +205,7 @@ def _end_period_covering(history: QualificationHistory, fact_day: date, loss: Lo
     if period.lost_on <= loss.on:
         return history  # it had already ended by then
     # Ended later than the fact allows (e.g. 60歳到達 recorded before a late-reported death): correct it.
-    reopened = history.cancel_loss(period.category, period.lost_on)
-    return reopened.lose(loss)
+    return history.bring_loss_forward(period, loss)
 
 
 def _acquire_if_room(history: QualificationHistory, acquisition: Acquisition) -> QualificationHistory:
