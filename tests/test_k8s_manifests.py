@@ -1,0 +1,127 @@
+"""deploy/k8s cannot be applied here (no cluster): validate it against the Kubernetes API schemas
+(kubernetes-validate, strict) and keep it consistent with the code — services, commands, settings,
+roles, secrets, the image's user and ports, and who may hold the My Number keys."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from kokunen_common.database_setup import SERVICE_SCHEMAS
+from kokunen_common.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "k8s"
+KUSTOMIZATION = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+MANIFESTS = {name: yaml.safe_load((K8S / name).read_text()) for name in KUSTOMIZATION["resources"]}
+BY_KIND_NAME = {(m["kind"], m["metadata"]["name"]): m for m in MANIFESTS.values()}
+CONFIG = BY_KIND_NAME[("ConfigMap", "kokunen-config")]["data"]
+DEPLOYMENTS = {name: m for (kind, name), m in BY_KIND_NAME.items() if kind == "Deployment"}
+SETTINGS = {name.upper() for name in ServiceSettings.model_fields}
+KUBERNETES_VERSION = "1.33"
+
+# The seed allows My Number in this system's store (residency) and on the way to JPS (提供1, dispatch) only.
+HOLD_MY_NUMBER_KEYS = {"residency-sync", "transfer-dispatch"}
+
+
+def container(manifest: dict[str, Any]) -> dict[str, Any]:
+    (only,) = manifest["spec"]["template"]["spec"]["containers"]
+    return only  # type: ignore[no-any-return]
+
+
+def env_names(c: dict[str, Any]) -> set[str]:
+    return {e["name"] for e in c.get("env", [])}
+
+
+def test_every_file_is_listed_in_the_kustomization_and_exists() -> None:
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(KUSTOMIZATION["resources"]) == on_disk
+
+
+@pytest.mark.parametrize("name", sorted(MANIFESTS))
+def test_each_manifest_is_valid_against_the_kubernetes_schemas(name: str) -> None:
+    kubernetes_validate.validate(MANIFESTS[name], KUBERNETES_VERSION, strict=True)
+
+
+def test_the_schema_check_rejects_a_misspelt_field() -> None:
+    broken = yaml.safe_load((K8S / "eligibility.yaml").read_text())
+    container(broken)["imagePullPolicyy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_service_runs_as_a_deployment_with_its_console_script() -> None:
+    expected = {s.service.replace("_", "-") for s in SERVICE_SCHEMAS}
+    assert set(DEPLOYMENTS) == expected
+    for name, manifest in DEPLOYMENTS.items():
+        assert container(manifest)["command"] == [name, "run"]
+        service = name.replace("-", "_")
+        scripts = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())["project"]["scripts"]
+        assert scripts[name] == f"{service}.app:cli"
+
+
+def test_services_read_every_setting_they_are_given() -> None:
+    assert set(CONFIG) <= SETTINGS, set(CONFIG) - SETTINGS
+    for name, manifest in DEPLOYMENTS.items():
+        assert env_names(container(manifest)) <= SETTINGS, f"{name}: {env_names(container(manifest)) - SETTINGS}"
+        assert container(manifest)["envFrom"] == [{"configMapRef": {"name": "kokunen-config"}}]
+
+
+def test_secrets_come_from_the_secret_and_each_service_has_its_own_database_url() -> None:
+    for manifest in [*DEPLOYMENTS.values(), BY_KIND_NAME[("Job", "platform-init")]]:
+        for env in container(manifest).get("env", []):
+            if re.search(r"PASSWORD|KEYS?$|DATABASE_URL", env["name"]):
+                assert "value" not in env, f"{env['name']} must come from a Secret"
+                assert env["valueFrom"]["secretKeyRef"]["name"] == "kokunen-secrets"
+    for name, manifest in DEPLOYMENTS.items():
+        (url,) = [e for e in container(manifest)["env"] if e["name"] == "DATABASE_URL"]
+        assert url["valueFrom"]["secretKeyRef"]["key"] == f"{name}-database-url"
+
+
+def test_only_the_services_that_hold_my_number_get_its_keys() -> None:
+    for name, manifest in DEPLOYMENTS.items():
+        has_keys = {"MYNUMBER_KEYS", "MYNUMBER_HASH_KEY"} <= env_names(container(manifest))
+        assert has_keys == (name in HOLD_MY_NUMBER_KEYS), name
+        assert not any(k.startswith("MYNUMBER_KEYS") for k in CONFIG)
+
+
+def test_platform_init_prepares_everything_with_a_password_for_every_role() -> None:
+    job = container(BY_KIND_NAME[("Job", "platform-init")])
+    assert job["command"][:2] == ["kokunen-admin", "prepare"]
+    for schema in SERVICE_SCHEMAS:
+        for role in (schema.owner_role, schema.app_role):
+            assert f"{role.upper()}_PASSWORD" in env_names(job)
+    assert "ADMIN_DATABASE_URL" in env_names(job)
+
+
+def test_pods_run_as_the_image_user_read_only_and_unprivileged() -> None:
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    uid = int(re.search(r"useradd .*--uid (\d+)", dockerfile)[1])  # type: ignore[index]
+    for manifest in [*DEPLOYMENTS.values(), BY_KIND_NAME[("Job", "platform-init")]]:
+        pod = manifest["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == uid
+        assert pod["automountServiceAccountToken"] is False
+        security = container(manifest)["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+
+
+def test_metrics_port_is_the_one_the_services_serve_and_the_image_exposes() -> None:
+    port = int(CONFIG["METRICS_PORT"])
+    assert f"EXPOSE {port}" in (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    for manifest in DEPLOYMENTS.values():
+        assert container(manifest)["ports"] == [{"name": "metrics", "containerPort": port}]
+        assert manifest["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+
+
+def test_the_kafka_ca_file_is_inside_the_mounted_secret() -> None:
+    for manifest in DEPLOYMENTS.values():
+        mounts = {m["name"]: m["mountPath"] for m in container(manifest)["volumeMounts"]}
+        assert CONFIG["KAFKA_SSL_CAFILE"].startswith(mounts["kafka-ca"] + "/")
