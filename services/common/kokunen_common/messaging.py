@@ -114,6 +114,9 @@ def decode_record(spec: TopicSpec, record: ConsumerRecord[bytes, bytes]) -> _Acc
         event = spec.model.model_validate_json(record.value, extra="ignore")
     except ValidationError as exc:
         kind = "malformed_json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "validation"
+        if kind == "malformed_json" and not _is_utf8(record.value):
+            # Say so plainly: upstream systems in Japan still send Shift_JIS / CP932 by mistake.
+            return _Rejected(record, headers, key, "body: not UTF-8 (wrong encoding, e.g. Shift_JIS)", "encoding")
         return _Rejected(record, headers, key, f"body: {describe_validation_error(exc)}", kind)
     if event.event_id != event_id:
         return _Rejected(record, headers, key, "envelope: ce_id differs from the body's event_id", "envelope")
@@ -126,6 +129,14 @@ def decode_record(spec: TopicSpec, record: ConsumerRecord[bytes, bytes]) -> _Acc
         offset=record.offset,
     )
     return _Accepted(record, headers, key, delivery)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _Poison(Exception):

@@ -21,7 +21,7 @@ from kokunen_contracts.residency import (
 )
 
 from .adapters.repository import AddresseeRepository, addressee_values, decoded
-from .domain.changes import NORMALISED_KIND, classify_arrival, is_resident_after, lives_in_japan
+from .domain.changes import NORMALISED_KIND, Arrival, classify_arrival, is_resident_after, lives_in_japan
 
 
 def person_changed(
@@ -33,6 +33,7 @@ def person_changed(
     state: Mapping[str, Any],
     cause: ResidentChanged,
     cancels_event_id: uuid.UUID | None = None,
+    replaces_event_id: uuid.UUID | None = None,
 ) -> PersonChanged:
     """The normalised event, minimised: no 続柄, 世帯主, 筆頭者, 通称 or former addresses leave residency."""
     moved_out = kind in (PersonChangeKind.MOVED_OUT_ABROAD, PersonChangeKind.MOVED_OUT_DOMESTIC)
@@ -47,6 +48,7 @@ def person_changed(
         source_change_id=cause.change_id,
         cause_event_id=cause.event_id,
         cancels_event_id=cancels_event_id,
+        replaces_event_id=replaces_event_id,
         household_number=state["household_number"],
         name=state["name"],
         name_kana=state.get("name_kana"),
@@ -78,6 +80,8 @@ class ResidentChangeHandler:
             return  # the same 異動 re-sent under another event id: already applied
         atena = change.resident.atena_number
         arrival = classify_arrival(change, await repo.known_person(atena))
+        # A late change (異動日 before one we already hold) corrects what was announced for its date on.
+        replaces = await repo.event_in_force_on(atena, change.effective_date) if arrival is Arrival.LATE else None
         cancelled_by = await repo.take_parked_cancellation(change.change_id)
         kind = NORMALISED_KIND[change.reason]
         # A change whose cancellation came first is recorded but never takes effect downstream.
@@ -114,6 +118,7 @@ class ResidentChangeHandler:
                     effective_date=change.effective_date,
                     state=state,
                     cause=change,
+                    replaces_event_id=replaces,
                 ),
             )
 

@@ -48,6 +48,9 @@ JSON_FIELDS = frozenset(
         "residence_status",
     }
 )
+CURRENT_ORDER = "processed_on DESC, effective_date DESC, version_id DESC"
+"""Which version is the person's current 宛名: the one the upstream processed last (ADR 0010)."""
+
 VERSION_COLUMNS = (
     "atena_number",
     "change_id",
@@ -154,11 +157,13 @@ class AddresseeRepository:
         return version_id
 
     async def make_current(self, atena_number: str) -> dict[str, Any] | None:
-        """Point the person at their latest effective, uncancelled version; return it (decoded)."""
+        """Point the person at the uncancelled version the upstream processed last (処理日, then 異動日,
+        then arrival: ADR 0010); return it (decoded). ``latest_effective_date`` stays the latest 異動日
+        held, which is what tells a late change from one in order."""
         row = await self.conn.fetchrow(
-            """SELECT * FROM residency.person_version
+            f"""SELECT *, max(effective_date) OVER () AS latest_effective FROM residency.person_version
                WHERE atena_number = $1 AND cancelled_at IS NULL
-               ORDER BY effective_date DESC, version_id DESC LIMIT 1""",
+               ORDER BY {CURRENT_ORDER} LIMIT 1""",
             atena_number,
         )
         if row is None:
@@ -173,11 +178,26 @@ class AddresseeRepository:
                    my_number_hash = excluded.my_number_hash, updated_at = now()""",
             atena_number,
             row["version_id"],
-            row["effective_date"],
+            row["latest_effective"],
             row["is_resident"],
             row["my_number_hash"],
         )
-        return decoded(row)
+        current = decoded(row)
+        current.pop("latest_effective", None)
+        return current
+
+    async def event_in_force_on(self, atena_number: str, on: date) -> uuid.UUID | None:
+        """The published event that described the person on ``on`` before a late change arrived: the one a
+        late change corrects (its ``replaces_event_id``)."""
+        event_id: uuid.UUID | None = await self.conn.fetchval(
+            """SELECT published_event_id FROM residency.person_version
+               WHERE atena_number = $1 AND cancelled_at IS NULL AND effective_date <= $2
+                 AND published_event_id IS NOT NULL
+               ORDER BY effective_date DESC, processed_on DESC, version_id DESC LIMIT 1""",
+            atena_number,
+            on,
+        )
+        return event_id
 
     async def version_of_change(self, change_id: str) -> dict[str, Any] | None:
         row = await self.conn.fetchrow("SELECT * FROM residency.person_version WHERE change_id = $1", change_id)
