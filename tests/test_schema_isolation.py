@@ -11,6 +11,7 @@ pytestmark = pytest.mark.integration
 OWN_TABLE = {
     "residency_sync": "residency.person_version",
     "eligibility": "eligibility.qualification_version",
+    "tax_sync": "tax.income_assessment",
     "transfer_dispatch": "dispatch.transfer_log",
 }
 

@@ -14,6 +14,7 @@ from .counter import FilingOutcome, FilingSubmitted
 from .eligibility import AdditionalPremiumChanged, CalendarFact, JpsReportDue, QualificationChanged
 from .envelope import Event
 from .residency import PersonChanged, ResidentChanged
+from .tax import IncomeAssessed, IncomeDetermined
 from .transfer import NhiQualificationTransfer
 
 TOPIC_NAME = re.compile(r"^(?P<domain>[a-z]+)\.(?P<event>[a-z0-9]+(?:-[a-z0-9]+)*)\.v(?P<version>[1-9][0-9]*)$")
@@ -25,6 +26,7 @@ DLQ_PARTITIONS = 3
 UPSTREAM_RESIDENT_RECORDS = "jumin-kiroku"  # 住民記録システム / 総合宛名システム
 DEPT_NHI = "dept-nhi"  # 福祉局 生活福祉部 国保年金課 (移転先4)
 COUNTER = "counter"  # 窓口 (staff over HTTP): publishes filings, reads their outcomes
+UPSTREAM_TAX = "zei-system"  # 税システム (個人住民税の賦課): publishes income assessments
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ PERSON_CHANGED = TopicSpec(
     key_field="atena_number",
     partitions=12,
     producers=("residency_sync",),
-    consumers=("eligibility", "transfer_dispatch"),
+    consumers=("eligibility", "transfer_dispatch", "tax_sync"),
     summary="人の異動 (normalised): what a resident change means for pension work, minimised; My Number sealed",
 )
 
@@ -166,6 +168,28 @@ NHI_QUALIFICATION_TRANSFER = TopicSpec(
     summary="移転4: 国民年金資格異動情報 to 国保年金課 (monthly batch; seven fields; no My Number)",
 )
 
+INCOME_ASSESSED = TopicSpec(
+    name="tax.income-assessed.v1",
+    model=IncomeAssessed,
+    key_field="atena_number",
+    partitions=6,
+    producers=(UPSTREAM_TAX,),
+    consumers=("tax_sync",),
+    summary="所得情報 (住民税): income part of a resident-tax assessment or its correction (更正), as the tax "
+    "system publishes it; the annual run also arrives as a file",
+)
+
+INCOME_DETERMINED = TopicSpec(
+    name="tax.income-determined.v1",
+    model=IncomeDetermined,
+    key_field="atena_number",
+    partitions=6,
+    producers=("tax_sync",),
+    consumers=("eligibility",),
+    summary="所得確定: a person's income for an income year as exemption screening needs it (no name or "
+    "address); corrections name the figure they supersede",
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     RESIDENT_CHANGED,
     PERSON_CHANGED,
@@ -176,6 +200,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     FILING_OUTCOME,
     CALENDAR_FACT,
     ADDITIONAL_PREMIUM_CHANGED,
+    INCOME_ASSESSED,
+    INCOME_DETERMINED,
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}

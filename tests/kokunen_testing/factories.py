@@ -118,3 +118,43 @@ def person_changed(
         nationality=nationality,
         residence_status=residence_status,
     )
+
+
+def income_assessed(atena: str, income_year: int = 2025, seq: int = 0, **overrides: Any) -> Any:
+    """所得情報 of one resident-tax assessment (tax.income-assessed.v1); ``seq`` is the 更正連番."""
+    from kokunen_contracts.tax import IncomeAssessed
+
+    assessed_on = overrides.pop("assessed_on", date(income_year + 1, 6, 10) + timedelta(days=30 * seq))
+    values: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "effective_date": assessed_on,
+        "recorded_at": datetime.now(JST),
+        "atena_number": atena,
+        "tax_year": income_year + 1,
+        "income_year": income_year,
+        "assessed_on": assessed_on,
+        "correction_seq": seq,
+        "general_dependants": 1,
+        "elderly_dependants": 0,
+        "specified_dependants": 0,
+        "spouse_deduction": "general",
+        "disabled_dependants": 0,
+        "specially_disabled_dependants": 0,
+        "young_dependants": 1,
+        "disability_class": "none",
+        "widow_class": "none",
+        "working_student": False,
+        "single_parent": False,
+        "tax_exempt": False,
+        "public_pension_income": 0,
+        "public_pension_misc_income": 0,
+        "total_income": 1_800_000 + 10_000 * seq,
+        "net_loss": 0,
+        "casualty_loss_deduction": 0,
+        "medical_expense_deduction": 0,
+        "social_insurance_deduction": 270_000,
+        "spouse_special_deduction": 0,
+        "small_business_mutual_aid_deduction": 0,
+    }
+    values.update(overrides)
+    return IncomeAssessed(**values)

@@ -299,6 +299,11 @@ class EventConsumer:
                     )
                     self._dead_letter(outbox, spec, item.record, reason, "poison")
                     outcome["dead_lettered"] += 1
+        # A handler may gather the batch and apply it set-based at the end, in the same transaction
+        # (e.g. tax_sync stages assessments, then one SQL path applies them): its ``finish_batch``.
+        finish_batch = getattr(handler, "finish_batch", None)
+        if finish_batch is not None:
+            await finish_batch(conn, outbox)
         await outbox.flush(conn)
         return outcome
 
