@@ -4,10 +4,12 @@ names are drawn from pools built once, so a million residents take seconds, not 
 
 from __future__ import annotations
 
+import csv
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 from faker import Faker
 from kokunen_contracts.identifiers import my_number_check_digit
@@ -98,3 +100,42 @@ class SyntheticCity:
                     address=address,
                     postal_code=postal,
                 )
+
+
+def extract_line(r: SyntheticResident, *, processed_on: date = date(2026, 11, 1), **changes: str) -> list[str]:
+    """A line of a 連携基盤 extract (residency_sync's legacy file layout) for a synthetic resident; a full
+    extract leaves the change columns empty, a differential one fills them through ``changes``."""
+    from residency_sync.adapters.legacy_file import COLUMNS
+
+    values = {
+        "処理日": processed_on.isoformat(),
+        "宛名番号": r.atena_number,
+        "個人番号": r.my_number,
+        "世帯番号": r.household_number,
+        "氏名": r.name,
+        "氏名カナ": r.kana,
+        "生年月日": r.birth_date.strftime("%Y%m%d"),
+        "性別": "女" if r.sex == "female" else "男",
+        "続柄": r.relationship,
+        "住民区分": "日本人住民",
+        "住民となった事由": "出生",
+        "住民となった年月日": r.birth_date.isoformat(),
+        "現住所": r.address,
+        "現住所郵便番号": r.postal_code,
+        "現住所区": r.ward.name,
+        "現住所団体コード": r.ward.code,
+        "国籍": "JP",
+        **changes,
+    }
+    return [values.get(column, "") for column in COLUMNS]
+
+
+def write_extract(path: Path, lines: Iterable[list[str]], encoding: str = "utf-8") -> Path:
+    """Write an extract (header line first) as CSV in ``encoding`` (utf-8 or cp932), CRLF as Windows writes."""
+    from residency_sync.adapters.legacy_file import COLUMNS
+
+    with path.open("w", encoding=encoding, newline="") as f:
+        writer = csv.writer(f, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(lines)
+    return path

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
+import structlog
 import typer
+from kokunen_common.logs import configure_logging
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
 from kokunen_common.settings import ServiceSettings
@@ -38,6 +44,42 @@ cli = typer.Typer(help="residency_sync — 住民記録連携: resident-record c
 def run() -> None:
     """Consume resident-record changes and publish normalised person changes until stopped."""
     asyncio.run(build().faststream_app().run())
+
+
+class ExtractKind(StrEnum):
+    FULL = "full"  # 全件 (現況): initial load and reconciliation
+    DIFFERENTIAL = "differential"  # 差分: the day's changes, each with its 異動事由
+
+
+@cli.command("import-file")
+def import_file_command(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the extract (CSV)")],
+    kind: Annotated[ExtractKind, typer.Option(help="full (全件) or differential (差分)")],
+    encoding: Annotated[str | None, typer.Option(help="utf-8 or cp932 (Shift_JIS); detected when omitted")] = None,
+    batch_size: Annotated[int, typer.Option(help="lines per transaction (full extracts)")] = 5000,
+) -> None:
+    """Import a 連携基盤 extract: each line becomes a change; rejects and reconciliation are reported."""
+    from .file_import import FileRejected, import_file
+
+    settings = ServiceSettings()
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout is the report
+
+    async def main() -> int:
+        runtime = build(settings)
+        await runtime.start(consumers=False, relay=False)
+        try:
+            assert runtime.vault is not None
+            report = await import_file(runtime.pool, runtime.vault, path, kind.value, encoding, batch_size=batch_size)
+        except FileRejected as exc:
+            typer.echo(json.dumps({"file": path.name, "rejected": str(exc)}, ensure_ascii=False))
+            return 1
+        finally:
+            await runtime.stop()
+        typer.echo(json.dumps(report.summary(), ensure_ascii=False, indent=2))
+        return 0
+
+    raise typer.Exit(asyncio.run(main()))
 
 
 @cli.command()

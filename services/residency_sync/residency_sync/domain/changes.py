@@ -93,3 +93,14 @@ def is_resident_after(reason: ChangeReason, record: ResidentRecord) -> bool:
     if reason.category is ChangeCategory.REMOVAL:
         return False
     return record.removal is None or reason.category is ChangeCategory.ENTRY
+
+
+def snapshot_flags(removal_reason: str | None) -> tuple[bool, bool]:
+    """(住民である, 国内に住所を有する) of a line of a full extract (現況), which names no change: only its
+    消除事由, if any, says whether the person still lives here — the same answers as for that removal."""
+    if removal_reason is None:
+        return True, True
+    reason = ChangeReason(removal_reason)
+    if reason in NATIONALITY_REMOVALS:
+        return True, True
+    return False, reason is not ChangeReason.MOVE_OUT_ABROAD
