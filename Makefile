@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := -p kokunen_contracts -p kokunen_common -p residency_sync -p tax_sync -p eligibility -p transfer_dispatch
 
-.PHONY: help venv jars lint typecheck unit test demo bench contracts replay up down clean
+.PHONY: help venv jars print-tools lint typecheck unit test demo bench contracts replay up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -28,6 +28,13 @@ venv: $(VENV)/.synced ## the Python environment (uv, from uv.lock)
 jars: ## fetch the Kafka broker jars from Maven Central (cached under .cache/kafka)
 	$(PYTHON) deploy/local/localstack.py fetch
 
+JP_FONT := /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf
+print-tools: ## Japanese font (fonts-ipafont-gothic) and pdftotext (poppler-utils) for the JPS lists, from Debian
+	@if [ ! -f $(JP_FONT) ] || ! command -v pdftotext >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-ipafont-gothic poppler-utils; \
+	fi
+
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -39,16 +46,16 @@ typecheck: venv ## mypy --strict on every package
 unit: venv ## fast tests only (no broker, no database)
 	$(VENV)/bin/pytest -m "not integration" -q
 
-test: venv jars ## lint, types, unit, handler and integration tests on a real Kafka broker and PostgreSQL
+test: venv jars print-tools ## lint, types, unit, handler and integration tests on a real Kafka broker and PostgreSQL
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint typecheck && \
 	$(VENV)/bin/pytest -q --durations=15; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-demo: venv jars ## start Kafka, PostgreSQL and every service; publish sample resident changes; show the flow
+demo: venv jars print-tools ## start Kafka, PostgreSQL and every service; publish sample resident changes; show the flow
 	$(PY) deploy/local/demo.py
 
-bench: venv jars ## throughput figures beside raw baselines measured in the same run
+bench: venv jars print-tools ## throughput figures beside raw baselines measured in the same run
 	$(PY) tests/bench/run_bench.py
 
 replay: venv ## rebuild SERVICE's slice from the retained topics (uses the service's env: URLs and keys)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .counter import FilingOutcome, FilingSubmitted
 from .eligibility import AdditionalPremiumChanged, CalendarFact, JpsReportDue, QualificationChanged
 from .envelope import Event
+from .jps import JpsProcessingResult
 from .residency import PersonChanged, ResidentChanged
 from .tax import IncomeAssessed, IncomeDetermined
 from .transfer import NhiQualificationTransfer
@@ -190,6 +191,17 @@ INCOME_DETERMINED = TopicSpec(
     "address); corrections name the figure they supersede",
 )
 
+JPS_PROCESSING_RESULT = TopicSpec(
+    name="transfer.jps-processing-result.v1",
+    model=JpsProcessingResult,
+    key_field="atena_number",
+    partitions=6,
+    producers=("transfer_dispatch",),
+    consumers=("eligibility",),
+    summary="処理結果一覧表の突合: each reported record as JPS processed it, matched / mismatched / missing / "
+    "unexpected (no My Number)",
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     RESIDENT_CHANGED,
     PERSON_CHANGED,
@@ -202,6 +214,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     ADDITIONAL_PREMIUM_CHANGED,
     INCOME_ASSESSED,
     INCOME_DETERMINED,
+    JPS_PROCESSING_RESULT,
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}

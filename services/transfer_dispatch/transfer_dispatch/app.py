@@ -10,12 +10,14 @@ import asyncpg
 import typer
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
 from kokunen_common.settings import ServiceSettings
-from kokunen_contracts.registry import QUALIFICATION_CHANGED
+from kokunen_contracts.registry import JPS_REPORT_DUE, PERSON_CHANGED, QUALIFICATION_CHANGED
 
 from .adapters.repository import DispatchRepository
 from .domain.policy import load_policies
 from .domain.transfer_log import verify_chain
 from .handlers import on_qualification_changed, run_monthly_nhi_transfer
+from .jps import cli as jps_cli
+from .jps import handlers as jps
 
 SERVICE = "transfer_dispatch"
 SCHEMA = "dispatch"
@@ -28,14 +30,17 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
         schema=SCHEMA,
         migrations_dir=MIGRATIONS,
         # What was sent, and its log, happened once: no topic holds it, a replay keeps it.
-        kept_on_replay=("transfer_batch", "transfer_item", "transfer_log"),
+        kept_on_replay=("transfer_batch", "transfer_item", "transfer_log", *jps.KEPT_ON_REPLAY),
     )
     runtime = ServiceRuntime(definition, settings)
     runtime.consumer.subscribe(QUALIFICATION_CHANGED, on_qualification_changed)
+    runtime.consumer.subscribe(JPS_REPORT_DUE, jps.on_jps_report_due)
+    runtime.consumer.subscribe(PERSON_CHANGED, jps.on_person_changed)
     return runtime
 
 
 cli = typer.Typer(help="transfer_dispatch — 提供・移転: policy-bound transfers and the transfer log")
+jps_cli.register(cli)
 
 
 @cli.command()

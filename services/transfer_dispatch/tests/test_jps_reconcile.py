@@ -1,0 +1,71 @@
+"""突合: a processing-result list against what was sent — matched, mismatched, missing, unexpected."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date
+
+from transfer_dispatch.jps.domain.reconcile import SentItem, counts, reconcile
+from transfer_dispatch.jps.domain.results_list import parse
+
+A, B, C, D = (uuid.UUID(int=n) for n in (1, 2, 3, 4))
+
+
+def item(report_id: uuid.UUID, seq: int, my_number: str | None = None) -> SentItem:
+    return SentItem(
+        batch_id="jps-2026-W47",
+        seq=seq,
+        report_id=report_id,
+        report_kind="qualification_loss",
+        atena_number=f"000000000{seq}",
+        basic_pension_number="1234-567890",
+        insured_category="category_1",
+        acquired_on=date(2020, 4, 1),
+        lost_on=date(2026, 11, 10),
+        my_number_hash=hashlib.sha256(my_number.encode()).digest() if my_number else None,
+    )
+
+
+HEADER = "送付番号,受付番号,宛名番号,基礎年金番号,個人番号,届書種別コード,被保険者種別,資格取得年月日,資格喪失年月日,処理結果,処理結果コード,エラー内容,処理年月日"
+
+
+def csv_lines(*rows: str, encoding: str = "utf-8") -> bytes:
+    return ("\r\n".join([HEADER, *rows]) + "\r\n").encode(encoding)
+
+
+def test_each_line_and_each_sent_record_gets_one_class() -> None:
+    sent = [item(A, 1, "123456789018"), item(B, 2), item(C, 3)]
+    data = csv_lines(
+        f"jps-2026-W47,{A},0000000001,1234567890,123456789018,02,1,2020-04-01,9081110,処理済,,,20261204",
+        f"jps-2026-W47,{B},0000000002,1234-567890,,02,1,20200401,20261111,返戻,E21,喪失日相違,20261204",
+        f"jps-2026-W47,{D},0000000009,1234-567890,,02,1,20200401,20261111,処理済,,,20261204",
+        f"jps-2026-W47,{A},0000000001,1234-567890,,02,1,,,処理済,,,20261204",
+    )
+    outcomes = reconcile(sent, parse(data), lambda text: hashlib.sha256(text.encode()).digest())
+    assert [(o.reconciliation, o.line.line_number if o.line else None) for o in outcomes] == [
+        ("matched", 2),  # 和暦 code 9081110 is 2026-11-10; the hyphen-less 基礎年金番号 is the same number
+        ("mismatched", 3),
+        ("unexpected", 4),  # never sent
+        ("unexpected", 5),  # the same record answered twice
+        ("missing", None),  # C: no line
+    ]
+    assert outcomes[1].mismatched_fields == ("lost_on",)
+    assert outcomes[4].item is not None and outcomes[4].item.report_id == C
+    assert counts(outcomes) == {"matched": 1, "mismatched": 1, "missing": 1, "unexpected": 2}
+
+
+def test_a_different_my_number_is_a_mismatch_named_without_its_value() -> None:
+    sent = [item(A, 1, "123456789018")]
+    data = csv_lines(f"jps-2026-W47,{A},0000000001,1234-567890,000000000019,02,1,,,処理済,,,")
+    [outcome] = reconcile(sent, parse(data), lambda text: hashlib.sha256(text.encode()).digest())
+    assert outcome.mismatched_fields == ("my_number",)
+    assert "000000000019" not in repr(outcome)
+
+
+def test_cp932_lists_and_unreadable_lines() -> None:
+    data = csv_lines(f"jps-2026-W47,{A},0000000001,,,02,1,,昭和元年,処理済,,,", encoding="cp932")
+    [line] = parse(data)
+    assert line.problems == ("lost_on: 日付として読めません",)
+    [outcome] = reconcile([item(A, 1)], [line], lambda _t: None)[:1]
+    assert outcome.reconciliation == "unexpected"

@@ -1,0 +1,1 @@
+"""JPS provision adapters: PostgreSQL, the encrypted medium, the printed lists."""

@@ -1,0 +1,190 @@
+"""The JPS part of the dispatch slice in PostgreSQL (tables ``dispatch.jps_*``)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import asyncpg
+from kokunen_contracts.eligibility import JpsReportDue
+from kokunen_contracts.residency import PersonChanged
+
+
+class JpsRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def keep_report(self, event: JpsReportDue) -> bool:
+        """Keep a report due (its My Number still sealed); False if already kept."""
+        inserted = await self.conn.fetchval(
+            """INSERT INTO dispatch.jps_report
+                   (report_id, source_event_id, report_kind, atena_number, my_number_sealed, basic_pension_number,
+                    received_on, insured_category, acquired_on, acquisition_reason, lost_on, loss_reason,
+                    exemption_kind, exemption_from, exemption_to, pension_code, replaces_report_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+               ON CONFLICT DO NOTHING RETURNING 1""",
+            event.report_id,
+            event.event_id,
+            event.report_kind.value,
+            event.atena_number,
+            event.my_number_sealed,
+            event.basic_pension_number,
+            event.received_on,
+            event.category.value if event.category else None,
+            event.acquired_on,
+            event.acquisition_reason.value if event.acquisition_reason else None,
+            event.lost_on,
+            event.loss_reason.value if event.loss_reason else None,
+            event.exemption_kind,
+            event.exemption_from,
+            event.exemption_to,
+            event.pension_code,
+            event.replaces_report_id,
+        )
+        return bool(inserted)
+
+    async def keep_person(self, event: PersonChanged) -> None:
+        """The latest 基本4情報 (by the time residency recorded them)."""
+        await self.conn.execute(
+            """INSERT INTO dispatch.jps_person
+                   (atena_number, name, name_kana, sex, birth_date, postal_code, address, recorded_at, source_event_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (atena_number) DO UPDATE SET
+                   name = EXCLUDED.name, name_kana = EXCLUDED.name_kana, sex = EXCLUDED.sex,
+                   birth_date = EXCLUDED.birth_date, postal_code = EXCLUDED.postal_code, address = EXCLUDED.address,
+                   recorded_at = EXCLUDED.recorded_at, source_event_id = EXCLUDED.source_event_id
+               WHERE dispatch.jps_person.recorded_at <= EXCLUDED.recorded_at""",
+            event.atena_number,
+            event.name,
+            event.name_kana,
+            event.sex.value,
+            event.birth_date,
+            event.address.postal_code,
+            event.address.text,
+            event.recorded_at,
+            event.event_id,
+        )
+
+    async def unsent_reports(self, first_day: date, last_day: date) -> list[dict[str, Any]]:
+        """Reports received in the week and not yet in a weekly batch, with the person's details."""
+        rows = await self.conn.fetch(
+            """SELECT r.*, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code, p.address
+               FROM dispatch.jps_report r
+               LEFT JOIN dispatch.jps_person p USING (atena_number)
+               WHERE r.received_on BETWEEN $1 AND $2
+                 AND NOT EXISTS (SELECT 1 FROM dispatch.jps_item i WHERE i.weekly AND i.report_id = r.report_id)
+               ORDER BY r.received_on, r.report_id""",
+            first_day,
+            last_day,
+        )
+        return [dict(r) for r in rows]
+
+    async def reports_of(self, *, atena_numbers: Sequence[str], pension_numbers: Sequence[str]) -> list[dict[str, Any]]:
+        """Every report kept for these persons (an inquiry answer), with the person's details."""
+        rows = await self.conn.fetch(
+            """SELECT r.*, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code, p.address
+               FROM dispatch.jps_report r
+               LEFT JOIN dispatch.jps_person p USING (atena_number)
+               WHERE r.atena_number = ANY($1::text[]) OR r.basic_pension_number = ANY($2::text[])
+               ORDER BY r.received_on, r.report_id""",
+            list(atena_numbers),
+            list(pension_numbers),
+        )
+        return [dict(r) for r in rows]
+
+    async def batches_for(self, period: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch(
+            "SELECT batch_id, record_count, manifest FROM dispatch.jps_batch WHERE period = $1 ORDER BY created_at",
+            period,
+        )
+        return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
+
+    async def batch(self, batch_id: str) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow(
+            "SELECT batch_id, record_count, manifest FROM dispatch.jps_batch WHERE batch_id = $1", batch_id
+        )
+        return {**dict(row), "manifest": json.loads(row["manifest"])} if row else None
+
+    async def add_batch(
+        self, batch_id: str, kind: str, period: str, manifest: dict[str, Any], items: list[tuple[Any, ...]]
+    ) -> None:
+        await self.conn.execute(
+            """INSERT INTO dispatch.jps_batch (batch_id, batch_kind, period, record_count, manifest)
+               VALUES ($1, $2, $3, $4, $5::jsonb)""",
+            batch_id,
+            kind,
+            period,
+            len(items),
+            json.dumps(manifest, ensure_ascii=False),
+        )
+        await self.conn.copy_records_to_table(
+            "jps_item",
+            schema_name="dispatch",
+            columns=(
+                "batch_id",
+                "seq",
+                "weekly",
+                "report_id",
+                "report_kind",
+                "atena_number",
+                "basic_pension_number",
+                "insured_category",
+                "acquired_on",
+                "lost_on",
+                "my_number_hash",
+            ),
+            records=items,
+        )
+
+    async def items_for(self, batch_ids: Sequence[str], report_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        """Sent records of these batches, and the sent records these report ids name (wherever sent)."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM dispatch.jps_item
+               WHERE report_id IS NOT NULL AND (batch_id = ANY($1::text[]) OR (weekly AND report_id = ANY($2::uuid[])))
+               ORDER BY batch_id, seq""",
+            list(batch_ids),
+            list(report_ids),
+        )
+        return [dict(r) for r in rows]
+
+    async def known_batches(self, batch_ids: Sequence[str]) -> set[str]:
+        rows = await self.conn.fetch(
+            "SELECT batch_id FROM dispatch.jps_batch WHERE batch_id = ANY($1::text[])", list(batch_ids)
+        )
+        return {r["batch_id"] for r in rows}
+
+    async def result_import(self, digest: str) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow("SELECT * FROM dispatch.jps_result_import WHERE list_digest = $1", digest)
+        return {**dict(row), "counts": json.loads(row["counts"])} if row else None
+
+    async def add_result_import(
+        self, digest: str, file_name: str, line_count: int, counts: dict[str, int], lines: list[tuple[Any, ...]]
+    ) -> None:
+        await self.conn.execute(
+            """INSERT INTO dispatch.jps_result_import (list_digest, file_name, line_count, counts)
+               VALUES ($1, $2, $3, $4::jsonb)""",
+            digest,
+            file_name,
+            line_count,
+            json.dumps(counts),
+        )
+        await self.conn.copy_records_to_table(
+            "jps_result_line",
+            schema_name="dispatch",
+            columns=(
+                "list_digest",
+                "n",
+                "line_number",
+                "batch_id",
+                "report_id",
+                "atena_number",
+                "reconciliation",
+                "mismatched_fields",
+                "jps_result_code",
+                "event_id",
+            ),
+            records=lines,
+        )

@@ -1,0 +1,1 @@
+"""JPS provision rules, free of I/O."""
