@@ -27,7 +27,10 @@ def item(report_id: uuid.UUID, seq: int, my_number: str | None = None) -> SentIt
     )
 
 
-HEADER = "送付番号,受付番号,宛名番号,基礎年金番号,個人番号,届書種別コード,被保険者種別,資格取得年月日,資格喪失年月日,処理結果,処理結果コード,エラー内容,処理年月日"
+HEADER = (
+    "送付番号,受付番号,宛名番号,基礎年金番号,個人番号,届書種別コード,"
+    "被保険者種別,資格取得年月日,資格喪失年月日,処理結果,処理結果コード,エラー内容,処理年月日"
+)
 
 
 def csv_lines(*rows: str, encoding: str = "utf-8") -> bytes:
@@ -51,7 +54,8 @@ def test_each_line_and_each_sent_record_gets_one_class() -> None:
         ("missing", None),  # C: no line
     ]
     assert outcomes[1].mismatched_fields == ("lost_on",)
-    assert outcomes[4].item is not None and outcomes[4].item.report_id == C
+    assert outcomes[4].item is not None
+    assert outcomes[4].item.report_id == C
     assert counts(outcomes) == {"matched": 1, "mismatched": 1, "missing": 1, "unexpected": 2}
 
 

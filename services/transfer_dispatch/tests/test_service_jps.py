@@ -157,7 +157,8 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
         await conn.close()
 
     assert (result.batch_id, result.record_count, result.new) == ("jps-2031-W10", 3, True)
-    assert result.files is not None and result.files.pdf is not None
+    assert result.files is not None
+    assert result.files.pdf is not None
     sealed = result.files.sealed.read_bytes()
     for number in numbers.values():
         assert number.encode() not in sealed
@@ -169,8 +170,10 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
     assert [r["my_number"] for r in medium.records] == [numbers[r.atena_number] for r in reports]
     assert by_kind["01"]["name"] == "大宮 一郎"
     assert by_kind["01"]["birth_date_wareki"] == "7010108"  # 平成元年1月8日
-    assert by_kind["10"]["exemption_kind"] == "01" and by_kind["10"]["exemption_to"] == "20310630"
-    assert by_kind["12"]["pension_code"] == "1150" and by_kind["12"]["lost_on_wareki"] == "9130101"
+    assert by_kind["10"]["exemption_kind"] == "01"
+    assert by_kind["10"]["exemption_to"] == "20310630"
+    assert by_kind["12"]["pension_code"] == "1150"
+    assert by_kind["12"]["lost_on_wareki"] == "9130101"
 
     manifest_text = result.files.manifest.read_text(encoding="utf-8")
     manifest = json.loads(manifest_text)
@@ -180,7 +183,8 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
         "exemption_application": 1,
         "benefit_claim": 1,
     }
-    assert len(manifest["plain_sha256"]) == 64 and manifest["record_length"] == 600
+    assert len(manifest["plain_sha256"]) == 64
+    assert manifest["record_length"] == 600
 
     text = pdf_text(result.files.pdf)
     for expected in (
@@ -196,7 +200,8 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
     ):
         assert expected in text, expected
     for number in numbers.values():
-        assert number not in text and number not in manifest_text
+        assert number not in text
+        assert number not in manifest_text
 
     [entry] = [e for e in log if e["batch_id"] == "jps-2031-W10"]
     assert (entry["policy_id"], entry["record_count"]) == ("jps", 3)
@@ -208,7 +213,7 @@ async def test_rerunning_a_week_names_the_same_batch_and_writes_nothing(
     platform: Platform, dispatch: None, tmp_path: Path
 ) -> None:
     week = IsoWeek.parse("2031-W20")
-    reports, numbers = await a_week_of_reports(platform, week)
+    reports, _numbers = await a_week_of_reports(platform, week)
     first_out, second_out = tmp_path / "first", tmp_path / "second"
     conn = await platform.connect_as("transfer_dispatch")
     try:
@@ -232,7 +237,7 @@ async def test_an_inquiry_is_answered_in_the_same_format_with_not_found_lines(
     platform: Platform, dispatch: None, tmp_path: Path
 ) -> None:
     week = IsoWeek.parse("2031-W30")
-    reports, numbers = await a_week_of_reports(platform, week)
+    reports, _numbers = await a_week_of_reports(platform, week)
     asked = [InquiryTarget(atena_number=reports[0].atena_number), InquiryTarget(basic_pension_number="9999-999999")]
     conn = await platform.connect_as("transfer_dispatch")
     try:
@@ -240,9 +245,11 @@ async def test_an_inquiry_is_answered_in_the_same_format_with_not_found_lines(
         again = await answer_inquiry(conn, provision(platform, tmp_path), "Q2031-0001", asked, at=AT)
     finally:
         await conn.close()
-    assert answer.files is not None and answer.batch_id == "jps-inquiry-Q2031-0001"
+    assert answer.files is not None
+    assert answer.batch_id == "jps-inquiry-Q2031-0001"
     medium = parse_file(open_sealed(answer.files.sealed.read_bytes(), MediumKey.parse(MEDIUM_KEY)))
-    assert medium.header["batch_kind"] == "I" and medium.header["inquiry_id"] == "Q2031-0001"
+    assert medium.header["batch_kind"] == "I"
+    assert medium.header["inquiry_id"] == "Q2031-0001"
     kinds = [(r["report_kind"], r["atena_number"], r["basic_pension_number"]) for r in medium.records]
     assert kinds[:2] == [
         ("01", reports[0].atena_number, reports[0].basic_pension_number.replace("-", "")),
@@ -255,7 +262,10 @@ async def test_an_inquiry_is_answered_in_the_same_format_with_not_found_lines(
 def result_list(medium_records: list[dict[str, str]], batch_id: str, extra_atena: str) -> bytes:
     """What JPS would send back: the first record processed as sent, the second with another 喪失日, the
     third left out, and one line the city never sent."""
-    header = "送付番号,受付番号,宛名番号,基礎年金番号,個人番号,届書種別コード,被保険者種別,資格取得年月日,資格喪失年月日,処理結果,処理結果コード,エラー内容,処理年月日"
+    header = (
+        "送付番号,受付番号,宛名番号,基礎年金番号,個人番号,届書種別コード,"
+        "被保険者種別,資格取得年月日,資格喪失年月日,処理結果,処理結果コード,エラー内容,処理年月日"
+    )
     first, second, _third = medium_records
     lines = [
         header,
@@ -272,7 +282,7 @@ async def test_a_processing_result_list_is_reconciled_published_and_imported_onc
     platform: Platform, dispatch: None, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     week = IsoWeek.parse("2031-W40")
-    reports, numbers = await a_week_of_reports(platform, week)
+    _reports, numbers = await a_week_of_reports(platform, week)
     conn = await platform.connect_as("transfer_dispatch")
     try:
         sent = await run_weekly_report(conn, provision(platform, tmp_path), week, at=AT)
@@ -291,7 +301,8 @@ async def test_a_processing_result_list_is_reconciled_published_and_imported_onc
     finally:
         await conn.close()
 
-    assert imported.new and imported.counts == {"matched": 1, "mismatched": 1, "missing": 1, "unexpected": 1}
+    assert imported.new
+    assert imported.counts == {"matched": 1, "mismatched": 1, "missing": 1, "unexpected": 1}
     assert imported.published == 4
     assert (again.new, again.counts) == (False, imported.counts)
     assert outbox_after == outbox_before
@@ -301,24 +312,30 @@ async def test_a_processing_result_list_is_reconciled_published_and_imported_onc
     mine = {b["reconciliation"]: b for b in bodies if b["list_id"] == imported.list_id}
     assert set(mine) == {"matched", "mismatched", "missing", "unexpected"}
     assert mine["mismatched"]["mismatched_fields"] == ["lost_on"]
-    assert mine["mismatched"]["jps_outcome"] == "returned" and mine["mismatched"]["jps_result_code"] == "E21"
-    assert mine["missing"]["report_id"] == records[2]["report_id"] and mine["missing"]["jps_outcome"] == "none"
+    assert mine["mismatched"]["jps_outcome"] == "returned"
+    assert mine["mismatched"]["jps_result_code"] == "E21"
+    assert mine["missing"]["report_id"] == records[2]["report_id"]
+    assert mine["missing"]["jps_outcome"] == "none"
     assert mine["unexpected"]["atena_number"] == extra_atena
     assert mine["matched"]["processed_on"] == "2031-03-14"  # 和暦 9130314
     assert {r.key.decode() for r in events if json.loads(r.value)["list_id"] == imported.list_id} == {
         b["atena_number"] for b in mine.values()
     }
 
-    assert imported.report_text is not None and imported.pdf_path is not None
+    assert imported.report_text is not None
+    assert imported.pdf_path is not None
     text = pdf_text(imported.pdf_path)
     for expected in ("処理結果一覧表 突合結果", "一致", "不一致", "記載なし", "送付外", "lost_on", "令和13年3月10日"):
         assert expected in text, expected
     published = "".join(r.value.decode() for r in events)
     for number in numbers.values():
-        assert number not in text and number not in imported.report_text and number not in published
+        assert number not in text
+        assert number not in imported.report_text
+        assert number not in published
     captured = capfd.readouterr()
     for number in numbers.values():
-        assert number not in captured.out and number not in captured.err
+        assert number not in captured.out
+        assert number not in captured.err
 
 
 def cli(platform: Platform, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -351,4 +368,5 @@ async def test_the_commands_write_and_open_a_medium_and_never_print_a_my_number(
     assert {r["my_number"] for r in parse_file(plain.read_bytes()).records} == set(numbers.values())
     for run in (weekly, rerun, opened):
         for number in numbers.values():
-            assert number not in run.stdout and number not in run.stderr
+            assert number not in run.stdout
+            assert number not in run.stderr
