@@ -16,7 +16,12 @@ from .envelope import Event
 from .jps import JpsProcessingResult
 from .residency import PersonChanged, ResidentChanged
 from .tax import IncomeAssessed, IncomeDetermined
-from .transfer import NhiQualificationTransfer
+from .transfer import (
+    ChildAllowanceInsuredTransfer,
+    LongTermCareWelfarePensionTransfer,
+    NhiQualificationTransfer,
+    ResidentRegisterPensionTransfer,
+)
 
 TOPIC_NAME = re.compile(r"^(?P<domain>[a-z]+)\.(?P<event>[a-z0-9]+(?:-[a-z0-9]+)*)\.v(?P<version>[1-9][0-9]*)$")
 
@@ -26,6 +31,9 @@ DLQ_PARTITIONS = 3
 # Systems outside this repository that publish or consume our topics.
 UPSTREAM_RESIDENT_RECORDS = "jumin-kiroku"  # 住民記録システム / 総合宛名システム
 DEPT_NHI = "dept-nhi"  # 福祉局 生活福祉部 国保年金課 (移転先4)
+DEPT_RESIDENT_REGISTER = "dept-resident-register"  # 市民局 区政推進部 (移転先1)
+DEPT_CHILD_ALLOWANCE = "dept-child-allowance"  # 子ども未来局 子育て支援課 (移転先2)
+DEPT_LONG_TERM_CARE = "dept-long-term-care"  # 福祉局 長寿応援部 介護保険課 (移転先3)
 COUNTER = "counter"  # 窓口 (staff over HTTP): publishes filings, reads their outcomes
 UPSTREAM_TAX = "zei-system"  # 税システム (個人住民税の賦課): publishes income assessments
 
@@ -202,12 +210,45 @@ JPS_PROCESSING_RESULT = TopicSpec(
     "unexpected (no My Number)",
 )
 
+RESIDENT_REGISTER_TRANSFER = TopicSpec(
+    name="transfer.resident-register-pension.v1",
+    model=ResidentRegisterPensionTransfer,
+    key_field="basic_pension_number",  # the policy allows no 宛名番号: the 基礎年金番号 is the only identifier
+    partitions=3,
+    producers=("transfer_dispatch",),
+    consumers=(DEPT_RESIDENT_REGISTER,),
+    summary="移転1: 国民年金資格情報 to 区政推進部 for the 住民票 (随時; four fields; no My Number)",
+)
+
+CHILD_ALLOWANCE_TRANSFER = TopicSpec(
+    name="transfer.child-allowance-insured.v1",
+    model=ChildAllowanceInsuredTransfer,
+    key_field="basic_pension_number",
+    partitions=3,
+    producers=("transfer_dispatch",),
+    consumers=(DEPT_CHILD_ALLOWANCE,),
+    summary="移転2: 国民年金資格情報 to 子育て支援課 (monthly batch of every holder of a 基礎年金番号; no My Number)",
+)
+
+LONG_TERM_CARE_TRANSFER = TopicSpec(
+    name="transfer.long-term-care-welfare-pension.v1",
+    model=LongTermCareWelfarePensionTransfer,
+    key_field="atena_number",
+    partitions=3,
+    producers=("transfer_dispatch",),
+    consumers=(DEPT_LONG_TERM_CARE,),
+    summary="移転3: 老齢福祉年金受給者情報 to 介護保険課 (monthly batch; four fields; no My Number)",
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     RESIDENT_CHANGED,
     PERSON_CHANGED,
     QUALIFICATION_CHANGED,
     JPS_REPORT_DUE,
     NHI_QUALIFICATION_TRANSFER,
+    RESIDENT_REGISTER_TRANSFER,
+    CHILD_ALLOWANCE_TRANSFER,
+    LONG_TERM_CARE_TRANSFER,
     FILING_SUBMITTED,
     FILING_OUTCOME,
     CALENDAR_FACT,

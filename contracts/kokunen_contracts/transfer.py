@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints
@@ -20,7 +21,7 @@ from .identifiers import AtenaNumber, BasicPensionNumber
 ProcessingMonth = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 
 TRANSFER_RECORD_METADATA = frozenset(
-    {"event_id", "effective_date", "recorded_at", "record_id", "batch_id", "corrects_record_id"}
+    {"event_id", "effective_date", "recorded_at", "record_id", "batch_id", "corrects_record_id", "cancelled"}
 )
 """Envelope and batch fields every transfer record carries besides its policy's data fields."""
 
@@ -33,6 +34,11 @@ class TransferRecord(Event):
         description="移転バッチID (e.g. nhi-2026-11)"
     )
     corrects_record_id: uuid.UUID | None = Field(default=None, description="訂正対象の移転レコードID")
+    cancelled: bool = Field(
+        default=False,
+        description="取消: true when this record withdraws the record named in corrects_record_id "
+        "(the person left the recipient's population after it was sent)",
+    )
 
 
 class NhiQualificationTransfer(TransferRecord):
@@ -51,3 +57,60 @@ class NhiQualificationTransfer(TransferRecord):
     acquisition_reason: AcquisitionReason | None = Field(default=None, description="資格取得理由")
     lost_on: date | None = Field(default=None, description="資格喪失日")
     loss_reason: LossReason | None = Field(default=None, description="資格喪失理由")
+
+
+class ResidentRegisterPensionTransfer(TransferRecord):
+    """移転1: 国民年金資格情報 → 市民局 区政推進部 (随時, as each change is recorded).
+
+    Purpose: 住民票への国民年金の被保険者の資格に関する事項の記載. Basis: 住民基本台帳法7条11号.
+    Population: 基礎年金番号を有する者. Keyed by the 基礎年金番号, the only identifier the policy allows.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.transfer.resident-register-pension.v1"
+
+    basic_pension_number: BasicPensionNumber = Field(description="基礎年金番号")
+    insured_category: InsuredCategory = Field(description="被保険者種別")
+    acquired_on: date | None = Field(default=None, description="資格取得日")
+    lost_on: date | None = Field(default=None, description="資格喪失日")
+
+
+class ChildAllowanceInsuredTransfer(TransferRecord):
+    """移転2: 国民年金資格情報 → 子ども未来局 子育て支援課 (monthly snapshot).
+
+    Purpose: 国民年金第1号被保険者であるかの確認 (児童手当). Basis: 番号法9条2項, さいたま市個人番号の利用に
+    関する条例4条. Population: 基礎年金番号を有する者 (everyone known with one, each month).
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.transfer.child-allowance-insured.v1"
+
+    basic_pension_number: BasicPensionNumber = Field(description="基礎年金番号")
+    insured_category: InsuredCategory = Field(description="被保険者種別")
+    acquired_on: date | None = Field(default=None, description="資格取得日")
+    lost_on: date | None = Field(default=None, description="資格喪失日")
+
+
+class WelfarePensionPaymentCategory(StrEnum):
+    """老齢福祉年金の支給区分."""
+
+    FULL = "full"  # 全額支給
+    PARTIALLY_SUSPENDED = "partially_suspended"  # 一部支給停止 (所得制限)
+    SUSPENDED = "suspended"  # 全額支給停止
+
+
+CertificateSymbol = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,8}$")]
+CertificateNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
+
+
+class LongTermCareWelfarePensionTransfer(TransferRecord):
+    """移転3: 老齢福祉年金受給者情報 → 福祉局 長寿応援部 介護保険課 (monthly snapshot).
+
+    Purpose: 介護保険業務の賦課、徴収、認定、給付管理. Basis: 番号法9条2項, さいたま市個人番号の利用に関する
+    条例4条. Population: 老齢福祉年金受給者.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.transfer.long-term-care-welfare-pension.v1"
+
+    atena_number: AtenaNumber = Field(description="宛名番号")
+    certificate_symbol: CertificateSymbol = Field(description="証書記号")
+    certificate_number: CertificateNumber = Field(description="証書番号")
+    payment_category: WelfarePensionPaymentCategory = Field(description="支給区分")

@@ -341,6 +341,15 @@ def kafka_probe(port: int, host: str = "127.0.0.1", timeout_s: float = 3.0) -> K
 # --- Kafka: the broker -------------------------------------------------------------------------
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id (22 characters of base64url). Never one starting with "-": the storage tool's
+    argument parser would take ``-t -abc…`` for an option and the format would fail now and then."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaServer:
     """One KRaft node (broker and controller) with its config, data and logs under ``run_dir``."""
 
@@ -442,7 +451,7 @@ class KafkaServer:
         meta = self.run_dir / "data" / "meta.properties"
         if meta.exists():
             return
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        self.cluster_id = new_cluster_id()
         command = [
             java,
             "-Xmx512m",

@@ -1,25 +1,39 @@
-"""Service layer of transfer_dispatch: keep qualification changes, run the policy-bound batches."""
+"""Service layer of transfer_dispatch: keep qualification changes, send 移転1 as they happen, and run
+the monthly policy-bound batches (移転2–4)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import OutboxBuffer
-from kokunen_contracts.eligibility import QualificationChanged
+from kokunen_contracts.eligibility import QualificationChanged, QualificationChangeKind
 from kokunen_contracts.envelope import now
-from kokunen_contracts.registry import NHI_QUALIFICATION_TRANSFER
-from kokunen_contracts.transfer import NhiQualificationTransfer
 
-from .adapters.repository import DispatchRepository, log_entry
-from .domain.policy import PolicyBook
+from .adapters.repository import SNAPSHOT_SOURCES, DispatchRepository, TransferItem, log_entry
+from .domain.policy import Frequency, PolicyBook, PolicyError, load_policies
+from .domain.records import TransferBuilder, payload_digest, snapshot_record_id
 
 JST = ZoneInfo("Asia/Tokyo")
 SOURCE = "/kokunen/transfer_dispatch"
+RESIDENT_REGISTER = "resident_register"  # 移転1
+NHI = "nhi"  # 移転4
+
+_POLICIES: PolicyBook | None = None
+
+
+def policies() -> PolicyBook:
+    """The reviewed policy file, read once per process."""
+    global _POLICIES
+    if _POLICIES is None:
+        _POLICIES = load_policies()
+    return _POLICIES
 
 
 def processing_month(at: datetime) -> str:
@@ -27,53 +41,239 @@ def processing_month(at: datetime) -> str:
     return at.astimezone(JST).strftime("%Y-%m")
 
 
+def first_day(month: str) -> date:
+    year, mon = (int(x) for x in month.split("-"))
+    return date(year, mon, 1)
+
+
 async def on_qualification_changed(delivery: Delivery[QualificationChanged], uow: UnitOfWork) -> None:
-    """Keep a qualification change for the monthly 移転4 batch (国保年金課)."""
+    """Keep a qualification change for 移転4, the person's latest state for 移転2, and send 移転1 now (随時)."""
     event = delivery.event
-    await DispatchRepository(uow.conn).keep_qualification_change(event, processing_month(event.recorded_at))
+    repo = DispatchRepository(uow.conn)
+    await repo.keep_qualification_change(event, processing_month(event.recorded_at))
+    await repo.keep_insured_person(event)
+    if event.basic_pension_number is not None:
+        await send_resident_register_record(repo, uow.outbox, event)
+
+
+async def send_resident_register_record(
+    repo: DispatchRepository, outbox: OutboxBuffer, event: QualificationChanged
+) -> None:
+    """移転1 (随時): one record per change of a holder of a 基礎年金番号, logged as its own batch.
+
+    The record id derives from the change, so a redelivery or a replay finds it already sent; a
+    correction or cancellation names the record it corrects (the one derived from the replaced change).
+    """
+    builder = TransferBuilder.for_recipient(policies(), RESIDENT_REGISTER)
+    record_id = derived_id(event.event_id, "transfer", RESIDENT_REGISTER)
+    if await repo.item_exists(RESIDENT_REGISTER, record_id):
+        return
+    corrects: uuid.UUID | None = None
+    if event.replaces_event_id is not None:
+        earlier = derived_id(event.replaces_event_id, "transfer", RESIDENT_REGISTER)
+        corrects = earlier if await repo.item_exists(RESIDENT_REGISTER, earlier) else None
+    cancelled = event.kind is QualificationChangeKind.CANCELLED
+    if cancelled and corrects is None:
+        return  # nothing was sent about the cancelled change: there is nothing to withdraw
+    source = {
+        "basic_pension_number": event.basic_pension_number,
+        "insured_category": event.category,
+        "acquired_on": event.acquired_on,
+        "lost_on": event.lost_on,
+    }
+    payload = builder.payload(source)
+    at = now()
+    day = at.astimezone(JST).date().isoformat()
+    batch_id = f"{RESIDENT_REGISTER}-{day}-{str(record_id)[:8]}"
+    record = builder.build(
+        payload,
+        record_id=record_id,
+        batch_id=batch_id,
+        effective_date=event.effective_date,
+        recorded_at=at,
+        corrects_record_id=corrects,
+        cancelled=cancelled,
+    )
+    outbox.publish(builder.spec, record)
+    await repo.add_batch(batch_id, RESIDENT_REGISTER, day, 1)
+    await repo.add_items(
+        [
+            TransferItem(
+                RESIDENT_REGISTER,
+                record_id,
+                batch_id,
+                record.event_id,
+                corrects,
+                day,
+                None,
+                1,
+                payload_digest(payload),
+                cancelled,
+            )
+        ]
+    )
+    await repo.append_log(log_entry(builder.policy, batch_id, 1, datetime.now(UTC)))
 
 
 @dataclass(frozen=True)
 class BatchResult:
     batch_id: str | None
     record_count: int
+    corrections: int = 0
+    cancellations: int = 0
 
 
-async def run_monthly_nhi_transfer(conn: asyncpg.Connection, policies: PolicyBook, month: str) -> BatchResult:
-    """移転4 for one 処理月: every change of the month not yet sent, as one identifiable batch.
+async def run_monthly(conn: asyncpg.Connection, book: PolicyBook, policy_id: str, month: str) -> BatchResult:
+    """One monthly transfer for one 処理月 as one identifiable batch (``<policy>-<YYYY-MM>``).
 
-    Re-running for the same month sends nothing already sent; changes that arrived after a batch
-    go out in a supplementary batch (``-s2``, ``-s3``…), corrections naming the record they correct.
+    Re-running a month sends nothing already sent; what changed since (a correction, a withdrawal)
+    goes out in a supplementary batch (``-s2``, ``-s3``…) whose records name the record they correct.
     """
-    policy = policies.get("nhi")
-    spec = NHI_QUALIFICATION_TRANSFER
-    if policy.topic != spec.name:
-        raise ValueError(f"policy nhi names topic {policy.topic}, the registry {spec.name}")
+    builder = TransferBuilder.for_recipient(book, policy_id)
+    if builder.policy.frequency is not Frequency.MONTHLY:
+        raise PolicyError(f"policy {policy_id} is {builder.policy.frequency.value}, not a monthly transfer")
+    first_day(month)  # a malformed month fails before anything is locked
     async with conn.transaction():
-        repo = DispatchRepository(conn)
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('dispatch.batch.nhi'))")
-        changes = await repo.unsent_changes(policy.id, month)
-        if not changes:
-            return BatchResult(None, 0)
-        earlier = await repo.batches_for(policy.id, month)
-        batch_id = f"nhi-{month}" if earlier == 0 else f"nhi-{month}-s{earlier + 1}"
-        outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
-        items = []
-        for change in changes:
-            payload = policy.payload(change)  # exactly the policy's seven fields
-            event = NhiQualificationTransfer(
-                event_id=uuid.uuid4(),
-                effective_date=change["lost_on"] or change["acquired_on"],
-                recorded_at=now(),
-                record_id=change["record_id"],
-                batch_id=batch_id,
-                corrects_record_id=change["corrects_record_id"],
-                **payload,
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"dispatch.batch.{policy_id}")
+        if policy_id == NHI:
+            return await _monthly_changes(conn, builder, month)
+        return await _monthly_snapshot(conn, builder, month)
+
+
+async def run_monthly_nhi_transfer(conn: asyncpg.Connection, book: PolicyBook, month: str) -> BatchResult:
+    """移転4 for one 処理月 (see ``run_monthly``)."""
+    return await run_monthly(conn, book, NHI, month)
+
+
+async def _batch_id(repo: DispatchRepository, policy_id: str, month: str) -> str:
+    earlier = await repo.batches_for(policy_id, month)
+    return f"{policy_id}-{month}" if earlier == 0 else f"{policy_id}-{month}-s{earlier + 1}"
+
+
+async def _finish(
+    repo: DispatchRepository,
+    builder: TransferBuilder,
+    batch_id: str,
+    month: str,
+    outbox: OutboxBuffer,
+    items: list[TransferItem],
+) -> None:
+    await repo.add_batch(batch_id, builder.policy.id, month, len(items))
+    await repo.add_items(items)
+    await repo.append_log(log_entry(builder.policy, batch_id, len(items), datetime.now(UTC)))
+    await outbox.flush(repo.conn)
+
+
+async def _monthly_changes(conn: asyncpg.Connection, builder: TransferBuilder, month: str) -> BatchResult:
+    """移転4: every qualification change processed in the month and not yet sent."""
+    repo = DispatchRepository(conn)
+    changes = await repo.unsent_changes(builder.policy.id, month)
+    if not changes:
+        return BatchResult(None, 0)
+    batch_id = await _batch_id(repo, builder.policy.id, month)
+    outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
+    items: list[TransferItem] = []
+    at = now()
+    corrections = cancellations = 0
+    for change in changes:
+        corrects = change["corrects_record_id"]
+        cancelled = change["change_kind"] == QualificationChangeKind.CANCELLED.value
+        if cancelled and corrects is None:
+            continue  # the cancelled change was never sent: nothing to withdraw
+        payload = builder.payload(change)  # exactly the policy's seven fields
+        record = builder.build(
+            payload,
+            record_id=change["record_id"],
+            batch_id=batch_id,
+            effective_date=change["lost_on"] or change["acquired_on"],
+            recorded_at=at,
+            corrects_record_id=corrects,
+            cancelled=cancelled,
+        )
+        outbox.publish(builder.spec, record, traced=False)
+        corrections += corrects is not None
+        cancellations += cancelled
+        items.append(
+            TransferItem(
+                builder.policy.id,
+                record.record_id,
+                batch_id,
+                record.event_id,
+                corrects,
+                month,
+                change["atena_number"],
+                1,
+                payload_digest(payload),
+                cancelled,
             )
-            outbox.publish(spec, event, traced=False)
-            items.append((policy.id, change["record_id"], batch_id, event.event_id, change["corrects_record_id"]))
-        await repo.add_batch(batch_id, policy.id, month, len(items))
-        await repo.add_items(items)
-        await repo.append_log(log_entry(policy, batch_id, len(items), datetime.now(UTC)))
-        await outbox.flush(conn)
-        return BatchResult(batch_id, len(items))
+        )
+    if not items:
+        return BatchResult(None, 0)
+    await _finish(repo, builder, batch_id, month, outbox, items)
+    return BatchResult(batch_id, len(items), corrections, cancellations)
+
+
+async def _monthly_snapshot(conn: asyncpg.Connection, builder: TransferBuilder, month: str) -> BatchResult:
+    """移転2, 移転3: the whole population as it stands, once a month; later, only what changed."""
+    repo = DispatchRepository(conn)
+    policy = builder.policy
+    rows = await repo.population(policy.id, policy.fields)
+    sent = await repo.latest_items(policy.id, month)
+    batch_id = await _batch_id(repo, policy.id, month)
+    outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
+    items: list[TransferItem] = []
+    at = now()
+    effective = first_day(month)
+    corrections = cancellations = 0
+    for row in rows:
+        subject: str = row["subject_key"]
+        earlier = sent.get(subject)
+        in_population: bool = row["in_population"]
+        payload = builder.payload(row)
+        digest = payload_digest(payload)
+        if earlier is None:
+            if not in_population:
+                continue
+            revision, corrects, cancelled = 1, None, False
+        else:
+            was_cancelled = earlier["cancelled"]
+            if in_population and not was_cancelled and earlier["payload_digest"] == digest:
+                continue  # sent as it stands
+            if not in_population and was_cancelled:
+                continue  # already withdrawn
+            revision, corrects, cancelled = earlier["revision"] + 1, earlier["record_id"], not in_population
+        record_id = snapshot_record_id(policy.id, month, subject, revision)
+        record = builder.build(
+            payload,
+            record_id=record_id,
+            batch_id=batch_id,
+            effective_date=effective,
+            recorded_at=at,
+            corrects_record_id=corrects,
+            cancelled=cancelled,
+        )
+        outbox.publish(builder.spec, record, traced=False)
+        corrections += corrects is not None
+        cancellations += cancelled
+        items.append(
+            TransferItem(
+                policy.id, record_id, batch_id, record.event_id, corrects, month, subject, revision, digest, cancelled
+            )
+        )
+    if not items:
+        return BatchResult(None, 0)
+    await _finish(repo, builder, batch_id, month, outbox, items)
+    return BatchResult(batch_id, len(items), corrections, cancellations)
+
+
+def snapshot_policies() -> tuple[str, ...]:
+    return tuple(SNAPSHOT_SOURCES)
+
+
+def describe(result: BatchResult) -> dict[str, Any]:
+    return {
+        "batch": result.batch_id or "(nothing new)",
+        "records": result.record_count,
+        "corrections": result.corrections,
+        "cancellations": result.cancellations,
+    }

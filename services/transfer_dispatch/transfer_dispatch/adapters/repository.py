@@ -2,15 +2,56 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from kokunen_common.ids import derived_id
-from kokunen_contracts.eligibility import QualificationChanged
+from kokunen_contracts.eligibility import QualificationChanged, QualificationChangeKind
 
 from ..domain.transfer_log import GENESIS, entry_hash
+
+
+class TransferItem(NamedTuple):
+    """One record sent: which policy, batch and period, what it was about, what it carried (digest)."""
+
+    policy_id: str
+    record_id: uuid.UUID
+    batch_id: str
+    event_id: uuid.UUID
+    corrects_record_id: uuid.UUID | None
+    period: str
+    subject_key: str | None
+    revision: int
+    payload_digest: bytes
+    cancelled: bool
+
+
+ITEM_COLUMNS = TransferItem._fields
+
+
+class SnapshotSource(NamedTuple):
+    """Where a monthly snapshot transfer reads its population: the table, whose key names the subject,
+    which rows may ever be sent, and which are in the population now."""
+
+    table: str
+    subject: str
+    candidates: str
+    in_population: str
+
+
+SNAPSHOT_SOURCES: dict[str, SnapshotSource] = {
+    # 移転2: everyone known with a 基礎年金番号; a cancelled (取消) last period takes the person out.
+    "child_allowance": SnapshotSource(
+        "dispatch.insured_person", "atena_number", "basic_pension_number IS NOT NULL", "NOT withdrawn"
+    ),
+    # 移転3: 老齢福祉年金受給者 from the imported lists; a recipient whose right ended leaves.
+    "long_term_care": SnapshotSource("dispatch.welfare_pension_recipient", "atena_number", "true", "active"),
+}
+
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class DispatchRepository:
@@ -40,6 +81,88 @@ class DispatchRepository:
             processing_month,
         )
         return bool(inserted)
+
+    async def keep_insured_person(self, event: QualificationChanged) -> None:
+        """The person's latest qualification (events of one person arrive in order: keyed by 宛名番号)."""
+        await self.conn.execute(
+            """INSERT INTO dispatch.insured_person AS p
+                   (atena_number, basic_pension_number, insured_category, acquired_on, lost_on, withdrawn,
+                    last_event_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (atena_number) DO UPDATE SET
+                   basic_pension_number = coalesce(EXCLUDED.basic_pension_number, p.basic_pension_number),
+                   insured_category = EXCLUDED.insured_category, acquired_on = EXCLUDED.acquired_on,
+                   lost_on = EXCLUDED.lost_on, withdrawn = EXCLUDED.withdrawn,
+                   last_event_id = EXCLUDED.last_event_id, updated_at = now()""",
+            event.atena_number,
+            event.basic_pension_number,
+            event.category.value,
+            event.acquired_on,
+            event.lost_on,
+            event.kind is QualificationChangeKind.CANCELLED,
+            event.event_id,
+        )
+
+    async def item_exists(self, policy_id: str, record_id: uuid.UUID) -> bool:
+        found = await self.conn.fetchval(
+            "SELECT 1 FROM dispatch.transfer_item WHERE policy_id = $1 AND record_id = $2", policy_id, record_id
+        )
+        return bool(found)
+
+    async def population(self, policy_id: str, fields: tuple[str, ...]) -> list[asyncpg.Record]:
+        """The snapshot source's candidate rows: the subject, whether it is in the population now, and the
+        policy's fields — the only columns read, so nothing else is even fetched."""
+        source = SNAPSHOT_SOURCES[policy_id]
+        if not all(_COLUMN.match(f) for f in fields):
+            raise ValueError(f"policy {policy_id} has a field that is not a column name")
+        columns = ", ".join(fields)
+        rows: list[asyncpg.Record] = await self.conn.fetch(
+            f"SELECT {source.subject} AS subject_key, ({source.in_population}) AS in_population, {columns} "
+            f"FROM {source.table} WHERE {source.candidates} ORDER BY {source.subject}"
+        )
+        return rows
+
+    async def latest_items(self, policy_id: str, period: str) -> dict[str, asyncpg.Record]:
+        """For each subject already sent in this period, the latest record about it."""
+        rows = await self.conn.fetch(
+            """SELECT DISTINCT ON (subject_key) subject_key, record_id, revision, payload_digest, cancelled
+               FROM dispatch.transfer_item WHERE policy_id = $1 AND period = $2
+               ORDER BY subject_key, revision DESC""",
+            policy_id,
+            period,
+        )
+        return {r["subject_key"]: r for r in rows}
+
+    async def welfare_import_seen(self, file_sha256: str) -> bool:
+        found = await self.conn.fetchval(
+            "SELECT 1 FROM dispatch.welfare_pension_import WHERE file_sha256 = $1", file_sha256
+        )
+        return bool(found)
+
+    async def import_welfare_recipients(
+        self, file_sha256: str, file_name: str, rows: list[tuple[str, str, str, str, bool]]
+    ) -> None:
+        """Upsert the listed recipients (宛名番号, 証書記号, 証書番号, 支給区分, active)."""
+        await self.conn.execute(
+            "INSERT INTO dispatch.welfare_pension_import (file_sha256, file_name, row_count) VALUES ($1, $2, $3)",
+            file_sha256,
+            file_name,
+            len(rows),
+        )
+        await self.conn.executemany(
+            """INSERT INTO dispatch.welfare_pension_recipient AS r
+                   (atena_number, certificate_symbol, certificate_number, payment_category, active, file_sha256)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (atena_number) DO UPDATE SET
+                   certificate_symbol = EXCLUDED.certificate_symbol,
+                   certificate_number = EXCLUDED.certificate_number,
+                   payment_category = EXCLUDED.payment_category, active = EXCLUDED.active,
+                   file_sha256 = EXCLUDED.file_sha256, updated_at = now()""",
+            [(*row, file_sha256) for row in rows],
+        )
+
+    async def batches(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.conn.fetch("SELECT * FROM dispatch.transfer_batch ORDER BY created_at")]
 
     async def unsent_changes(self, policy_id: str, processing_month: str) -> list[dict[str, Any]]:
         """Changes of the month not yet in a batch for this policy, oldest first, each with the record
@@ -74,12 +197,9 @@ class DispatchRepository:
             record_count,
         )
 
-    async def add_items(self, items: list[tuple[str, uuid.UUID, str, uuid.UUID, uuid.UUID | None]]) -> None:
+    async def add_items(self, items: list[TransferItem]) -> None:
         await self.conn.copy_records_to_table(
-            "transfer_item",
-            schema_name="dispatch",
-            columns=("policy_id", "record_id", "batch_id", "event_id", "corrects_record_id"),
-            records=items,
+            "transfer_item", schema_name="dispatch", columns=ITEM_COLUMNS, records=items
         )
 
     async def append_log(self, entry: dict[str, Any]) -> dict[str, Any]:

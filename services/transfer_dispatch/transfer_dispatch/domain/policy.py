@@ -25,6 +25,10 @@ class PolicyError(ValueError):
     """A transfer that no policy allows."""
 
 
+class UnknownRecipient(PolicyError):
+    """A recipient the reviewed policy file does not name: it cannot be sent anything."""
+
+
 MY_NUMBER_FIELDS = frozenset({"my_number", "my_number_sealed"})
 
 
@@ -62,7 +66,9 @@ class PolicyBook:
         try:
             return self.policies[policy_id]
         except KeyError:
-            raise PolicyError(f"no transfer policy for recipient {policy_id!r}: it cannot be sent anything") from None
+            raise UnknownRecipient(
+                f"no transfer policy for recipient {policy_id!r}: it cannot be sent anything"
+            ) from None
 
 
 def parse_policies(text: str) -> PolicyBook:

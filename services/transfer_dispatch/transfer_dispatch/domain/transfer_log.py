@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = b"\x00" * 32
@@ -27,9 +28,21 @@ LOG_FIELDS = (
 )
 
 
+def _stable(value: Any) -> Any:
+    """Values in one form whoever reads them: a time in UTC (a session time zone or a driver that returns
+    local times must not change the bytes), sequences as lists."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("a transfer log time must carry its time zone")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, (list, tuple)):
+        return [_stable(v) for v in value]
+    return value
+
+
 def canonical(entry: Mapping[str, Any]) -> bytes:
     """A stable byte form of an entry's content (its own hash excluded)."""
-    content = {k: entry[k] for k in LOG_FIELDS}
+    content = {k: _stable(entry[k]) for k in LOG_FIELDS}
     return json.dumps(content, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":")).encode()
 
 
@@ -41,6 +54,28 @@ def entry_hash(previous: bytes, entry: Mapping[str, Any]) -> bytes:
 class ChainBreak:
     seq: int
     problem: str
+
+
+def verify_against_batches(
+    entries: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]]
+) -> list[ChainBreak]:
+    """Every batch sent has exactly one log entry with its recipient and count: a removed last entry
+    (which leaves no broken link behind it) still shows as a batch without its record."""
+    logged: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in entries:
+        logged.setdefault(str(entry["batch_id"]), []).append(entry)
+    breaks: list[ChainBreak] = []
+    for batch in batches:
+        found = logged.get(str(batch["batch_id"]), [])
+        if not found:
+            breaks.append(ChainBreak(0, f"batch {batch['batch_id']} was sent but has no log entry (removed?)"))
+            continue
+        if len(found) > 1:
+            breaks.append(ChainBreak(int(found[1]["seq"]), f"batch {batch['batch_id']} is logged more than once"))
+        entry = found[0]
+        if entry["policy_id"] != batch["policy_id"] or int(entry["record_count"]) != int(batch["record_count"]):
+            breaks.append(ChainBreak(int(entry["seq"]), f"entry disagrees with batch {batch['batch_id']}"))
+    return breaks
 
 
 def verify_chain(entries: Iterable[Mapping[str, Any]]) -> list[ChainBreak]:

@@ -1,0 +1,329 @@
+"""Departmental transfers 移転1–3 and the transfer log on the real broker and database.
+
+移転1 leaves as each change is recorded; 移転2 and 移転3 leave once a month as one identifiable batch, a
+rerun sends nothing new, and what changed after a batch goes out as corrections naming the earlier record.
+The log verifier finds an edited, a deleted, a reordered and a removed last row in the real table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kokunen_contracts.eligibility import (
+    AcquisitionReason,
+    InsuredCategory,
+    LossReason,
+    QualificationChanged,
+    QualificationChangeKind,
+)
+from kokunen_contracts.registry import (
+    CHILD_ALLOWANCE_TRANSFER,
+    LONG_TERM_CARE_TRANSFER,
+    QUALIFICATION_CHANGED,
+    RESIDENT_REGISTER_TRANSFER,
+)
+from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA
+from kokunen_testing.factories import JST
+from kokunen_testing.platform import Platform, eventually, unique_atena
+from transfer_dispatch import commands
+from transfer_dispatch.app import build
+from transfer_dispatch.domain.policy import load_policies
+from transfer_dispatch.handlers import run_monthly
+
+pytestmark = pytest.mark.integration
+
+BOOK = load_policies()
+
+
+@pytest.fixture(scope="module")
+async def dispatch(platform: Platform) -> AsyncIterator[None]:
+    async with build(platform.settings("transfer_dispatch")):
+        yield
+
+
+def pension_number() -> str:
+    n = uuid.uuid4().int
+    return f"{n % 9000 + 1000:04d}-{n // 10**4 % 10**6:06d}"
+
+
+def qualification(
+    atena: str,
+    bpn: str | None,
+    kind: QualificationChangeKind = QualificationChangeKind.ACQUIRED,
+    *,
+    category: InsuredCategory = InsuredCategory.CATEGORY_1,
+    lost_on: date | None = None,
+    replaces: uuid.UUID | None = None,
+) -> QualificationChanged:
+    return QualificationChanged(
+        event_id=uuid.uuid4(),
+        effective_date=lost_on or date(2026, 4, 1),
+        recorded_at=datetime.now(JST),
+        atena_number=atena,
+        kind=kind,
+        period_id=uuid.uuid5(uuid.NAMESPACE_OID, atena),
+        category=category,
+        acquired_on=date(2026, 4, 1),
+        acquisition_reason=AcquisitionReason.MOVED_IN_FROM_ABROAD,
+        lost_on=lost_on,
+        loss_reason=LossReason.MOVED_ABROAD if lost_on else None,
+        basic_pension_number=bpn,
+        replaces_event_id=replaces,
+    )
+
+
+def body(record: Any) -> dict[str, Any]:
+    return json.loads(record.value)
+
+
+async def test_resident_register_gets_each_change_at_once_and_a_correction_names_the_record(
+    platform: Platform, dispatch: None
+) -> None:
+    atena, bpn = unique_atena(), pension_number()
+    start = await platform.end_offsets(RESIDENT_REGISTER_TRANSFER.name)
+    first = qualification(atena, bpn)
+    fixed = qualification(
+        atena, bpn, QualificationChangeKind.CORRECTED, lost_on=date(2026, 9, 1), replaces=first.event_id
+    )
+    await platform.publish(QUALIFICATION_CHANGED, [first])
+    without_number = qualification(unique_atena(), None)  # no 基礎年金番号: not in 移転1's population
+    await platform.publish(QUALIFICATION_CHANGED, [without_number, fixed])
+
+    def ours(records: list[Any]) -> list[Any]:
+        return [r for r in records if body(r)["basic_pension_number"] == bpn]
+
+    sent = ours(await platform.read_from(RESIDENT_REGISTER_TRANSFER.name, start, until=lambda r: len(ours(r)) >= 2))
+    assert len(sent) == 2
+    assert all(r.key.decode() == bpn for r in sent)  # keyed by the 基礎年金番号
+    original, correction = (body(r) for r in sent)
+    assert set(original) - TRANSFER_RECORD_METADATA == {
+        "basic_pension_number",
+        "insured_category",
+        "acquired_on",
+        "lost_on",
+    }
+    assert original["lost_on"] is None
+    assert correction["corrects_record_id"] == original["record_id"]
+    assert correction["lost_on"] == "2026-09-01"
+    assert atena not in sent[0].value.decode()  # 宛名番号 is not in 移転1's policy
+
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+        logged = await conn.fetch(
+            "SELECT * FROM dispatch.transfer_log WHERE batch_id = ANY($1::text[])",
+            [original["batch_id"], correction["batch_id"]],
+        )
+        assert {r["recipient"] for r in logged} == {"市民局 区政推進部"}
+        assert {r["record_count"] for r in logged} == {1}
+        assert [r["legal_basis"] for r in logged] == ["住民基本台帳法7条11号"] * 2
+    finally:
+        await conn.close()
+
+
+async def test_child_allowance_month_is_one_batch_sent_once_and_later_changes_are_corrections(
+    platform: Platform, dispatch: None
+) -> None:
+    a, b = unique_atena(), unique_atena()
+    bpn_a, bpn_b = pension_number(), pension_number()
+    a_first, b_first = qualification(a, bpn_a), qualification(b, bpn_b)
+    await platform.publish(QUALIFICATION_CHANGED, [a_first, b_first])
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+
+        async def kept(atena: str, event_id: uuid.UUID) -> bool:
+            found = await conn.fetchval(
+                "SELECT 1 FROM dispatch.insured_person WHERE atena_number = $1 AND last_event_id = $2", atena, event_id
+            )
+            return bool(found)
+
+        await eventually(lambda: kept(a, a_first.event_id))
+        await eventually(lambda: kept(b, b_first.event_id))
+        month = "2026-10"
+        start = await platform.end_offsets(CHILD_ALLOWANCE_TRANSFER.name)
+        first = await run_monthly(conn, BOOK, "child_allowance", month)
+        assert first.batch_id == "child_allowance-2026-10"
+        assert first.record_count >= 2
+        assert first.corrections == 0
+        again = await run_monthly(conn, BOOK, "child_allowance", month)
+        assert again.batch_id is None  # re-running the month publishes nothing new
+        assert again.record_count == 0
+
+        # After the batch: A's period is corrected (種別), B's is cancelled (取消).
+        a_fixed = qualification(
+            a, bpn_a, QualificationChangeKind.CORRECTED, category=InsuredCategory.VOLUNTARY, replaces=a_first.event_id
+        )
+        b_gone = qualification(b, bpn_b, QualificationChangeKind.CANCELLED, replaces=b_first.event_id)
+        await platform.publish(QUALIFICATION_CHANGED, [a_fixed, b_gone])
+        await eventually(lambda: kept(a, a_fixed.event_id))
+        await eventually(lambda: kept(b, b_gone.event_id))
+        supplement = await run_monthly(conn, BOOK, "child_allowance", month)
+        assert supplement.batch_id == "child_allowance-2026-10-s2"
+        assert supplement.corrections == supplement.record_count
+        assert supplement.cancellations >= 1
+        batches = await conn.fetch(
+            "SELECT batch_id, record_count FROM dispatch.transfer_batch WHERE policy_id = 'child_allowance' "
+            "AND period = $1 ORDER BY created_at",
+            month,
+        )
+        assert [r["batch_id"] for r in batches] == ["child_allowance-2026-10", "child_allowance-2026-10-s2"]
+    finally:
+        await conn.close()
+
+    def ours(records: list[Any]) -> list[dict[str, Any]]:
+        return [body(r) for r in records if body(r)["basic_pension_number"] in (bpn_a, bpn_b)]
+
+    sent = ours(await platform.read_from(CHILD_ALLOWANCE_TRANSFER.name, start, until=lambda r: len(ours(r)) >= 4))
+    by_person = {bpn: [s for s in sent if s["basic_pension_number"] == bpn] for bpn in (bpn_a, bpn_b)}
+    a_sent, b_sent = by_person[bpn_a], by_person[bpn_b]
+    assert [s["insured_category"] for s in a_sent] == ["category_1", "voluntary"]
+    assert a_sent[1]["corrects_record_id"] == a_sent[0]["record_id"]
+    assert a_sent[1]["batch_id"] == "child_allowance-2026-10-s2"
+    assert [s["cancelled"] for s in b_sent] == [False, True]
+    assert b_sent[1]["corrects_record_id"] == b_sent[0]["record_id"]
+    for s in sent:
+        assert set(s) - TRANSFER_RECORD_METADATA == {
+            "basic_pension_number",
+            "insured_category",
+            "acquired_on",
+            "lost_on",
+        }
+
+
+async def test_long_term_care_gets_the_welfare_pension_recipients_monthly(
+    platform: Platform, dispatch: None, tmp_path: Path
+) -> None:
+    a, b = unique_atena(), unique_atena()
+    listing = tmp_path / "rofuku-2026-10.csv"
+    listing.write_text(
+        f"宛名番号,証書記号,証書番号,支給区分,受給状態\n{a},A1,100001,全額支給,受給中\n{b},B2,100002,一部支給停止,受給中\n"
+    )
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+        imported = await commands.import_welfare_pension(conn, listing)
+        assert (imported.recipients, imported.already_imported) == (2, False)
+        again = await commands.import_welfare_pension(conn, listing)
+        assert again.already_imported
+        month = "2026-10"
+        start = await platform.end_offsets(LONG_TERM_CARE_TRANSFER.name)
+        first = await commands.monthly(conn, BOOK, "long_term_care", month)
+        assert first.batch_id == "long_term_care-2026-10"
+        assert (await commands.monthly(conn, BOOK, "long_term_care", month)).record_count == 0
+
+        ended = tmp_path / "rofuku-2026-10-fix.csv"
+        ended.write_text(f"宛名番号,証書記号,証書番号,支給区分,受給状態\n{b},B2,100002,一部支給停止,消滅\n")
+        await commands.import_welfare_pension(conn, ended)
+        withdrawn = await commands.monthly(conn, BOOK, "long_term_care", month)
+        assert withdrawn.batch_id == "long_term_care-2026-10-s2"
+        assert withdrawn.cancellations == 1
+    finally:
+        await conn.close()
+
+    def ours(records: list[Any]) -> list[dict[str, Any]]:
+        return [body(r) for r in records if body(r)["atena_number"] in (a, b)]
+
+    sent = ours(await platform.read_from(LONG_TERM_CARE_TRANSFER.name, start, until=lambda r: len(ours(r)) >= 3))
+    assert len(sent) == 3
+    assert {s["atena_number"]: s["payment_category"] for s in sent[:2]} == {a: "full", b: "partially_suspended"}
+    assert sent[2]["cancelled"]
+    assert sent[2]["atena_number"] == b
+    for s in sent:
+        assert set(s) - TRANSFER_RECORD_METADATA == {
+            "atena_number",
+            "certificate_symbol",
+            "certificate_number",
+            "payment_category",
+        }
+
+
+def verify_cli(platform: Platform) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **platform.service_env("transfer_dispatch"), "PGTZ": "Asia/Tokyo"}
+    return subprocess.run(
+        [sys.executable, "-m", "transfer_dispatch", "verify-log"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_the_log_verifier_finds_edited_deleted_reordered_and_removed_rows(
+    platform: Platform, dispatch: None
+) -> None:
+    conn = await platform.connect_as("transfer_dispatch")
+    admin = await platform.admin()
+    try:
+        # Three batches of our own so that there are rows in the middle and at the end.
+        for month in ("2027-01", "2027-02", "2027-03"):
+            await run_monthly(conn, BOOK, "child_allowance", month)
+        await conn.execute("SET TIME ZONE 'Asia/Tokyo'")  # the reader's time zone must not matter
+        clean = await commands.verify_log(conn)
+        assert clean.breaks == []
+        assert clean.entries >= 3
+        ok = verify_cli(platform)
+        assert ok.returncode == 0, ok.stderr
+        assert " 0 break(s)" in ok.stdout
+
+        last = await admin.fetchval("SELECT max(seq) FROM dispatch.transfer_log")
+        middle = last - 1
+
+        async def tampered(*statements: str) -> list[str]:
+            async with admin.transaction():
+                await admin.execute("SET LOCAL session_replication_role = replica")  # past the append-only trigger
+                for sql in statements:
+                    await admin.execute(sql)
+            return [b.problem for b in (await commands.verify_log(conn)).breaks]
+
+        row = dict(await admin.fetchrow("SELECT * FROM dispatch.transfer_log WHERE seq = $1", middle))
+        columns = ", ".join(row)
+        values = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+
+        # Edited: a count changed in place.
+        problems = await tampered(
+            f"UPDATE dispatch.transfer_log SET record_count = record_count + 1 WHERE seq = {middle}"
+        )
+        assert any("edited" in p for p in problems)
+        failed = verify_cli(platform)
+        assert failed.returncode == 1
+        assert f"seq {middle}" in failed.stderr
+        await tampered(f"UPDATE dispatch.transfer_log SET record_count = record_count - 1 WHERE seq = {middle}")
+        assert (await commands.verify_log(conn)).breaks == []
+
+        # Deleted: a row in the middle.
+        problems = await tampered(f"DELETE FROM dispatch.transfer_log WHERE seq = {middle}")
+        assert any("gap" in p or "link" in p for p in problems)
+        async with admin.transaction():
+            await admin.execute("SET LOCAL session_replication_role = replica")
+            await admin.execute(f"INSERT INTO dispatch.transfer_log ({columns}) VALUES ({values})", *row.values())
+        assert (await commands.verify_log(conn)).breaks == []
+
+        # Reordered: two rows swap places.
+        swap = (
+            f"UPDATE dispatch.transfer_log SET seq = -1 WHERE seq = {middle}",
+            f"UPDATE dispatch.transfer_log SET seq = {middle} WHERE seq = {last}",
+            f"UPDATE dispatch.transfer_log SET seq = {last} WHERE seq = -1",
+        )
+        problems = await tampered(*swap)
+        assert any("link" in p for p in problems)
+        await tampered(*swap)
+        assert (await commands.verify_log(conn)).breaks == []
+
+        # Removed last row: no link breaks behind it, but its batch has no record any more.
+        last_row = dict(await admin.fetchrow("SELECT * FROM dispatch.transfer_log WHERE seq = $1", last))
+        problems = await tampered(f"DELETE FROM dispatch.transfer_log WHERE seq = {last}")
+        assert any(last_row["batch_id"] in p and "no log entry" in p for p in problems)
+        async with admin.transaction():
+            await admin.execute("SET LOCAL session_replication_role = replica")
+            await admin.execute(
+                f"INSERT INTO dispatch.transfer_log ({', '.join(last_row)}) "
+                f"VALUES ({', '.join(f'${i}' for i in range(1, len(last_row) + 1))})",
+                *last_row.values(),
+            )
+        assert (await commands.verify_log(conn)).breaks == []
+    finally:
+        await admin.close()
+        await conn.close()
