@@ -35,17 +35,19 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shlex
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -350,17 +352,74 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """The secure mode: clients connect over SASL_SSL with SCRAM-SHA-512 to a certificate signed by a CA
+    made at start; the StandardAuthorizer denies whatever no ACL allows; ``admin`` (the platform) is the
+    only super user. The broker's own listeners (inter-broker, controller) use SASL_PLAINTEXT with PLAIN
+    and the same admin principal, since in combined mode the broker forwards admin requests to its
+    controller. ``users`` are SCRAM users created when the storage is formatted (more can be added later
+    through the admin API)."""
+
+    admin_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    users: dict[str, str] = field(default_factory=dict)
+    admin_user: str = "admin"
+    mechanism: str = "SCRAM-SHA-512"
+
+
+def make_tls_material(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path, str]:
+    """A throwaway CA and a server certificate for ``host`` (openssl), as PEM CA file and PKCS#12 keystore.
+
+    Returns (CA file, keystore, keystore password). Made fresh at every start: nothing secret is kept."""
+    openssl = _require("openssl", "openssl", "openssl is needed to make the local broker's certificates")
+    folder.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_hex(16)
+    ca_key, ca_pem = folder / "ca.key", folder / "ca.pem"
+    key, csr, pem, p12 = folder / "server.key", folder / "server.csr", folder / "server.pem", folder / "server.p12"
+    ext = folder / "server.ext"
+    ext.write_text(f"subjectAltName=IP:{host},DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    steps = [
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca_pem),
+         "-days", "2", "-subj", "/CN=kokunen-local-ca"],
+        [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+         "-subj", f"/CN={host}"],
+        [openssl, "x509", "-req", "-in", str(csr), "-CA", str(ca_pem), "-CAkey", str(ca_key), "-CAcreateserial",
+         "-out", str(pem), "-days", "2", "-extfile", str(ext)],
+        [openssl, "pkcs12", "-export", "-in", str(pem), "-inkey", str(key), "-certfile", str(ca_pem),
+         "-name", "broker", "-out", str(p12), "-passout", f"pass:{password}"],
+    ]  # fmt: skip
+    for command in steps:
+        result = _run(command, "openssl")
+        if result.returncode != 0:
+            raise LocalStackError(
+                f"`{shlex.join(command[:3])} …` failed ({result.returncode}):\n{result.stderr[-2000:]}"
+            )
+    for secret in (ca_key, key, p12):
+        secret.chmod(0o600)
+    return ca_pem, p12, password
+
+
 class KafkaServer:
     """One KRaft node (broker and controller) with its config, data and logs under ``run_dir``."""
 
     node_id = 1
 
-    def __init__(self, run_dir: Path, port: int | None = None, controller_port: int | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        port: int | None = None,
+        controller_port: int | None = None,
+        security: KafkaSecurity | None = None,
+    ) -> None:
         self.run_dir = run_dir.resolve()
         self._ports_fixed = port is not None
         self.port, self.controller_port = (
             (port, controller_port or free_port()) if port is not None else tuple(free_ports(2))
         )
+        self.security = security
+        self.internal_port = free_port() if security is not None else None
+        self.ca_file: Path | None = None
+        self._keystore: tuple[Path, str] | None = None
         self.version = kafka_version()
         self.pid: int | None = None
         self.start_seconds: float | None = None
@@ -384,17 +443,57 @@ class KafkaServer:
     def pid_file(self) -> Path:
         return self.run_dir / "kafka.pid"
 
+    def _listener_properties(self) -> list[str]:
+        if self.security is None:
+            return [
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            ]
+        sec = self.security
+        assert self._keystore is not None
+        keystore, keystore_password = self._keystore
+        plain = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{sec.admin_user}" password="{sec.admin_password}" '
+            f'user_{sec.admin_user}="{sec.admin_password}";'
+        )
+        mech = sec.mechanism.lower()
+        return [
+            f"listeners=CLIENT://127.0.0.1:{self.port},INTERNAL://127.0.0.1:{self.internal_port},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=CLIENT://127.0.0.1:{self.port},INTERNAL://127.0.0.1:{self.internal_port}",
+            "listener.security.protocol.map=CLIENT:SASL_SSL,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=INTERNAL",
+            "sasl.mechanism.inter.broker.protocol=PLAIN",
+            "sasl.mechanism.controller.protocol=PLAIN",
+            f"listener.name.client.sasl.enabled.mechanisms={sec.mechanism}",
+            f"listener.name.client.{mech}.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "listener.name.internal.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.internal.plain.sasl.jaas.config={plain}",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.controller.plain.sasl.jaas.config={plain}",
+            "listener.name.client.ssl.keystore.type=PKCS12",
+            f"listener.name.client.ssl.keystore.location={keystore}",
+            f"listener.name.client.ssl.keystore.password={keystore_password}",
+            f"listener.name.client.ssl.key.password={keystore_password}",
+            "listener.name.client.ssl.client.auth=none",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            f"super.users=User:{sec.admin_user}",
+            "allow.everyone.if.no.acl.found=false",
+        ]
+
     def properties(self) -> str:
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 f"node.id={self.node_id}",
                 f"controller.quorum.voters={self.node_id}@127.0.0.1:{self.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                *self._listener_properties(),
                 f"log.dirs={self.run_dir / 'data'}",
                 "num.partitions=1",
                 "default.replication.factor=1",
@@ -431,8 +530,12 @@ class KafkaServer:
         java = _java()
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        if self.security is not None and self._keystore is None:
+            ca_file, keystore, password = make_tls_material(self.run_dir / "tls")
+            self.ca_file, self._keystore = ca_file, (keystore, password)
         for attempt in range(3):
             self.config_file.write_text(self.properties())
+            self.config_file.chmod(0o600)  # the secure mode's passwords are in it
             self._format(java, libs)
             try:
                 if self._launch_and_wait(java, libs, started):
@@ -445,6 +548,8 @@ class KafkaServer:
                 break
             _log(f"Kafka port {self.port} or {self.controller_port} was taken meanwhile: retrying on new ports")
             self.port, self.controller_port = free_ports(2)
+            if self.security is not None:
+                self.internal_port = free_port()
         raise LocalStackError(f"Kafka could not bind its ports:\n{_tail(self.log_file)}")
 
     def _format(self, java: str, libs: Path) -> None:
@@ -467,6 +572,10 @@ class KafkaServer:
             str(self.config_file),
             "--ignore-formatted",
         ]
+        if self.security is not None:
+            sec = self.security
+            for name, password in {**sec.users, sec.admin_user: sec.admin_password}.items():
+                command += ["--add-scram", f"{sec.mechanism}=[name={name},password={password}]"]
         result = _run(command, "Kafka storage format", cwd=self.run_dir)
         if result.returncode != 0:
             raise LocalStackError(
@@ -510,6 +619,13 @@ class KafkaServer:
                     return False
                 _log(f"Kafka exited with {code} while starting:\n{logs}")
                 raise LocalStackError(f"Kafka exited with {code} while starting:\n{logs}")
+            if self.security is not None:
+                if self._secure_ready():
+                    self.start_seconds = round(time.monotonic() - started, 1)
+                    _log(f"Kafka {self.version} (SASL_SSL) on {self.bootstrap} (pid {self.pid}) ready")
+                    return True
+                time.sleep(0.2)
+                continue
             probe = kafka_probe(self.port)
             if (
                 probe is not None
@@ -524,6 +640,34 @@ class KafkaServer:
         tail = _tail(self.log_file)
         _log(f"Kafka did not answer within {KAFKA_READY_TIMEOUT_S:.0f} s:\n{tail}")
         raise LocalStackError(f"Kafka on {self.bootstrap} did not answer within {KAFKA_READY_TIMEOUT_S:.0f} s:\n{tail}")
+
+    def _secure_ready(self) -> bool:
+        """The broker logged its start and its client listener completes a TLS handshake with our CA."""
+        try:
+            if "Kafka Server started" not in self.log_file.read_text(errors="replace"):
+                return False
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            with (
+                socket.create_connection(("127.0.0.1", self.port), timeout=3) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1"),
+            ):
+                return True
+        except (OSError, ssl.SSLError):
+            return False
+
+    def client_config(self, user: str | None = None, password: str | None = None) -> dict[str, str]:
+        """The environment a service needs to reach this broker (``KAFKA_*`` settings, lower-cased)."""
+        if self.security is None:
+            return {"kafka_bootstrap_servers": self.bootstrap}
+        sec = self.security
+        return {
+            "kafka_bootstrap_servers": self.bootstrap,
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_sasl_mechanism": sec.mechanism,
+            "kafka_sasl_username": user or sec.admin_user,
+            "kafka_sasl_password": (password or "") if user else sec.admin_password,
+            "kafka_ssl_cafile": str(self.ca_file),
+        }
 
     def _forget_process(self) -> None:
         if self._stdout is not None:
@@ -559,6 +703,8 @@ class KafkaServer:
             "controller_port": self.controller_port,
             "version": self.version,
             "cluster_id": self.cluster_id,
+            "security_protocol": "SASL_SSL" if self.security else "PLAINTEXT",
+            "ca_file": str(self.ca_file) if self.ca_file else None,
             "start_seconds": self.start_seconds,
             "started_at": _now(),
             "run_dir": str(self.run_dir),
@@ -573,8 +719,8 @@ class KafkaServer:
         self.stop()
 
 
-def start_kafka(run_dir: Path, port: int | None = None) -> KafkaServer:
-    return KafkaServer(run_dir, port).start()
+def start_kafka(run_dir: Path, port: int | None = None, security: KafkaSecurity | None = None) -> KafkaServer:
+    return KafkaServer(run_dir, port, security=security).start()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------

@@ -175,11 +175,15 @@ async def _monthly_changes(conn: asyncpg.Connection, builder: TransferBuilder, m
     items: list[TransferItem] = []
     at = now()
     corrections = cancellations = 0
+    in_this_batch: dict[uuid.UUID, uuid.UUID] = {}  # source event id → record id, for changes of one batch
     for change in changes:
-        corrects = change["corrects_record_id"]
+        # A correction names the record sent for the change it replaces: in an earlier batch, or earlier
+        # in this one (changes come oldest first).
+        corrects = change["corrects_record_id"] or in_this_batch.get(change["replaces_event_id"])
         cancelled = change["change_kind"] == QualificationChangeKind.CANCELLED.value
         if cancelled and corrects is None:
             continue  # the cancelled change was never sent: nothing to withdraw
+        in_this_batch[change["source_event_id"]] = change["record_id"]
         payload = builder.payload(change)  # exactly the policy's seven fields
         record = builder.build(
             payload,
