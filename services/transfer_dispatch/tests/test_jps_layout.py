@@ -120,3 +120,22 @@ def test_the_sealed_medium_opens_only_with_its_key_and_untampered() -> None:
     tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
     with pytest.raises(MediumError):
         open_sealed(tampered, key)
+
+
+@given(
+    extra=st.dictionaries(
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=3, max_size=12).filter(
+            lambda k: k not in load_policies().get("jps").fields
+        ),
+        st.text(alphabet="ZQXJ", min_size=8, max_size=8),
+        max_size=5,
+    )
+)
+def test_no_field_outside_the_jps_policy_reaches_the_medium(extra: dict[str, str]) -> None:
+    """Whatever else a record holds (e.g. a phone number, a note), only the policy's fields are written."""
+    policy = load_policies().get("jps")
+    payload = policy.payload({**jps_record(report(), PERSON, "123456789018"), **extra})
+    assert set(payload) == set(policy.fields)
+    data = layout.build_file({"batch_id": "jps-2026-W47"}, [payload])
+    for value in extra.values():
+        assert value.encode() not in data
