@@ -456,6 +456,27 @@ async def run(run_dir: Path) -> None:
                 reason = next(base64.b64decode(v).decode() for k, v in json.loads(row["headers"]) if k == "dlq_reason")
                 say(f"  → {row['topic']}: {reason}")
                 say(f"    original bytes kept: {row['original']!r}")
+            heading("5e. transfer_dispatch — weekly 進達 to 日本年金機構 (提供1, the only provision with My Number)")
+            week = "{}-W{:02d}".format(*today.isocalendar()[:2])
+            jps_env = {
+                **dispatch_env,
+                "JPS_MEDIUM_KEY": "demo:" + base64.b64encode(os.urandom(32)).decode(),
+                "JPS_OUTPUT_DIR": str(run_dir / "jps"),
+            }
+            await wait_for(urls["transfer_dispatch"], "SELECT 1 FROM dispatch.jps_report LIMIT 1")
+            code, output = await run_cli(jps_env, "-m", "transfer_dispatch", "jps-weekly", "--week", week)
+            say("  " + output.replace("\n", "\n  "))
+            code, output = await run_cli(jps_env, "-m", "transfer_dispatch", "jps-weekly", "--week", week)
+            say("  again: " + output)
+            pdf = run_dir / "jps" / f"jps-{week}.pdf"
+            if pdf.exists():
+                pdftotext = await asyncio.create_subprocess_exec(
+                    "pdftotext", "-layout", str(pdf), "-", stdout=asyncio.subprocess.PIPE
+                )
+                listing, _ = await pdftotext.communicate()
+                say("  送付書 (the printed list's first page, via pdftotext; no My Number on paper):")
+                for text_line in [t for t in listing.decode().splitlines() if t.strip()][:12]:
+                    say("    " + text_line.strip())
         finally:
             heading("6. stopping")
             for process in processes.values():

@@ -40,7 +40,7 @@ from .domain.batch import (
     not_found_record,
     weekly_batch_id,
 )
-from .domain.reconcile import Outcome, SentItem, counts, reconcile
+from .domain.reconcile import FIELD_LABELS, Outcome, SentItem, counts, reconcile
 from .domain.results_list import parse
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -439,7 +439,7 @@ def _outcome_row(outcome: Outcome) -> list[str]:
         outcome.atena_number or "",
         (item.basic_pension_number if item else None) or (line.basic_pension_number if line else None) or "",
         OUTCOME_LABELS[line.outcome] if line else "—",
-        ", ".join(outcome.mismatched_fields) or (outcome.note or ""),
+        ", ".join(f"{FIELD_LABELS[f]} ({f})" for f in outcome.mismatched_fields) or (outcome.note or ""),
     ]
 
 

@@ -18,6 +18,16 @@ from typing import Any
 
 from .results_list import ResultLine
 
+FIELD_LABELS = {
+    "batch_id": "送付番号",
+    "atena_number": "宛名番号",
+    "basic_pension_number": "基礎年金番号",
+    "report_kind": "届書種別",
+    "insured_category": "被保険者種別",
+    "acquired_on": "資格取得年月日",
+    "lost_on": "資格喪失年月日",
+    "my_number": "個人番号",
+}
 COMPARED = (
     "batch_id",
     "atena_number",
