@@ -22,6 +22,7 @@ from kokunen_contracts.registry import JPS_PROCESSING_RESULT, JPS_REPORT_DUE, PE
 from kokunen_contracts.residency import PersonChangeKind
 from kokunen_testing.factories import JST, person_changed, valid_my_number
 from kokunen_testing.platform import Platform, eventually, unique_atena
+from transfer_dispatch import commands
 from transfer_dispatch.domain.policy import load_policies
 from transfer_dispatch.domain.transfer_log import verify_chain
 from transfer_dispatch.jps.adapters.medium import JpsSettings, MediumKey, open_sealed
@@ -153,6 +154,7 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
     try:
         result = await run_weekly_report(conn, provision(platform, tmp_path), week, at=AT)
         log = await conn.fetch("SELECT * FROM dispatch.transfer_log ORDER BY seq")
+        verified = await commands.verify_log(conn)  # the chain, and every batch (JPS ones too) has its entry
     finally:
         await conn.close()
 
@@ -207,6 +209,8 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
     assert (entry["policy_id"], entry["record_count"]) == ("jps", 3)
     assert "my_number" in entry["fields"]
     assert verify_chain([dict(e) for e in log]) == []
+    assert verified.breaks == []
+    assert verified.batches >= 1
 
 
 async def test_rerunning_a_week_names_the_same_batch_and_writes_nothing(

@@ -18,6 +18,7 @@ from .domain.policy import PolicyBook
 from .domain.transfer_log import ChainBreak, verify_against_batches, verify_chain
 from .domain.welfare_pension import parse_recipient_list
 from .handlers import BatchResult, run_monthly
+from .jps.adapters.repository import JpsRepository
 
 
 async def monthly(conn: asyncpg.Connection, book: PolicyBook, recipient: str, month: str) -> BatchResult:
@@ -58,6 +59,6 @@ async def verify_log(conn: asyncpg.Connection) -> LogReport:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         repo = DispatchRepository(conn)
         entries = await repo.log_entries()
-        batches = await repo.batches()
+        batches = await repo.batches() + await JpsRepository(conn).sent_batches()  # 提供1 batches too
     breaks = verify_chain(entries) + verify_against_batches(entries, batches)
     return LogReport(len(entries), len(batches), breaks)

@@ -102,6 +102,13 @@ class JpsRepository:
         )
         return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
 
+    async def sent_batches(self) -> list[dict[str, Any]]:
+        """Every JPS batch as the transfer-log verifier compares it with its log entry."""
+        rows = await self.conn.fetch(
+            "SELECT batch_id, 'jps' AS policy_id, record_count, created_at FROM dispatch.jps_batch ORDER BY created_at"
+        )
+        return [dict(r) for r in rows]
+
     async def batch(self, batch_id: str) -> dict[str, Any] | None:
         row = await self.conn.fetchrow(
             "SELECT batch_id, record_count, manifest FROM dispatch.jps_batch WHERE batch_id = $1", batch_id
