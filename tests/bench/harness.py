@@ -83,7 +83,7 @@ class ServiceProcess:
         self.env = {**os.environ, **ctx.platform.service_env(service), "LOG_LEVEL": "WARNING", **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.max_rss_mb: float | None = None
-        self.log = ctx.workdir / f"{service}-{'-'.join(self.args)}.log"
+        self.log = ctx.workdir / f"{service}-{'-'.join(Path(a).name for a in self.args)}.log"  # args may be paths
 
     def start(self) -> ServiceProcess:
         with self.log.open("ab") as out:

@@ -140,8 +140,34 @@ JOIN income_in s ON s.arrival = p.arrival AND s.atena_number = p.atena_number
 LEFT JOIN tax.known_person k ON k.atena_number = p.atena_number
 """
 
-_CONSTANT_HEADERS = ", ".join(
-    f"json_build_array('{name}', '{_b64(value)}')"
+
+def _json_member(f_name: str, kind: Kind) -> tuple[str, str]:
+    """One field as a JSON member: its ``format()`` template and the SQL value. Every value here is a number,
+    a date, a uuid, a boolean or one of our own code words, so nothing needs escaping; one ``format()`` call
+    per row is several times cheaper than ``json_build_object`` over 30 columns."""
+    column = f"s.{f_name}"
+    if kind is Kind.CODE:
+        return f'"{f_name}":"%s"', _code_to_word(f_name)
+    if kind is Kind.FLAG:
+        return f'"{f_name}":%s', f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
+    if kind in (Kind.ATENA, Kind.DATE):
+        return f'"{f_name}":"%s"', column
+    return f'"{f_name}":%s', column
+
+
+_MEMBERS = [
+    ('"event_id":"%s"', "p.event_id"),
+    ('"effective_date":"%s"', "s.assessed_on"),
+    ('"recorded_at":%s', "t.at"),
+    *[_json_member(f.name, f.kind) for f in FIELDS if f.name in _OUTBOUND],
+    ('"kind":"%s"', "CASE WHEN p.supersedes_event_id IS NULL THEN 'determined' ELSE 'corrected' END"),
+    ('"supersedes_event_id":%s', "coalesce('\"' || p.supersedes_event_id::text || '\"', 'null')"),
+    ('"person_verified":%s', "CASE WHEN k.atena_number IS NULL THEN 'false' ELSE 'true' END"),
+]
+_PAYLOAD = "format('{" + ",".join(m[0] for m in _MEMBERS) + "}', " + ", ".join(m[1] for m in _MEMBERS) + ")"
+
+_CONSTANT_HEADERS = ",".join(
+    f'["{name}","{_b64(value)}"]'
     for name, value in (
         ("ce_specversion", "1.0"),
         ("ce_type", INCOME_DETERMINED.event_type),
@@ -150,31 +176,23 @@ _CONSTANT_HEADERS = ", ".join(
     )
 )
 
+_HEADERS = (
+    f"""format('[{_CONSTANT_HEADERS},["ce_id","%s"],["ce_time","%s"]%s]', """
+    "encode(convert_to(p.event_id::text, 'UTF8'), 'base64'), t.at_b64, "
+    """coalesce(',["traceparent","' || translate(encode(convert_to(s.traceparent, 'UTF8'), 'base64'), E'\\n', '') """
+    """|| '"]', ''))"""
+)
+
 _PUBLISH_SQL = f"""
 INSERT INTO tax.outbox (event_id, topic, message_key, payload, headers)
-SELECT p.event_id, '{INCOME_DETERMINED.name}', p.atena_number,
-       convert_to(json_build_object(
-           'event_id', p.event_id, 'effective_date', s.assessed_on, 'recorded_at', t.at,
-           {", ".join(f"'{n}', {v}" for n, v in zip(_OUTBOUND, _OUTBOUND_VALUES, strict=True))},
-           'kind', CASE WHEN p.supersedes_event_id IS NULL THEN 'determined' ELSE 'corrected' END,
-           'supersedes_event_id', p.supersedes_event_id,
-           'person_verified', k.atena_number IS NOT NULL)::text, 'UTF8'),
-       (CASE WHEN s.traceparent IS NULL THEN
-             json_build_array({_CONSTANT_HEADERS},
-                 json_build_array('ce_id', encode(convert_to(p.event_id::text, 'UTF8'), 'base64')),
-                 json_build_array('ce_time', t.at_b64))
-        ELSE json_build_array({_CONSTANT_HEADERS},
-                 json_build_array('ce_id', encode(convert_to(p.event_id::text, 'UTF8'), 'base64')),
-                 json_build_array('ce_time', t.at_b64),
-                 json_build_array('traceparent', encode(convert_to(s.traceparent, 'UTF8'), 'base64')))
-        END)::jsonb
+SELECT p.event_id, '{INCOME_DETERMINED.name}', p.atena_number, convert_to({_PAYLOAD}, 'UTF8'), ({_HEADERS})::jsonb
 FROM income_plan p
 JOIN income_in s ON s.arrival = p.arrival AND s.atena_number = p.atena_number
 LEFT JOIN tax.known_person k ON k.atena_number = p.atena_number
-CROSS JOIN (SELECT to_json(now()) AS at,
+CROSS JOIN (SELECT to_json(now())::text AS at,
                    encode(convert_to(to_json(now()) #>> '{{}}', 'UTF8'), 'base64') AS at_b64) t
-ORDER BY p.arrival
 """
+_IN_ARRIVAL_ORDER = "\nORDER BY p.arrival"
 
 
 @dataclass(frozen=True)
@@ -212,7 +230,9 @@ async def apply_staged(conn: asyncpg.Connection, *, source_file: int | None = No
     if not staged:
         return ApplyResult(0, 0, 0)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", APPLY_LOCK)
+    await conn.execute("SET LOCAL datestyle = 'ISO, YMD'")  # dates are written into JSON as text
     if large:
+        await conn.execute("SET LOCAL work_mem = '256MB'")  # sorts and hashes of a whole file in memory
         await conn.execute("ANALYZE income_in")
     await conn.execute(_PLAN_SQL)
     if large:
@@ -227,7 +247,8 @@ async def apply_staged(conn: asyncpg.Connection, *, source_file: int | None = No
         await conn.execute("UPDATE income_plan SET is_latest = true")
     await conn.execute(_SUPERSEDE_SQL)
     await conn.execute(_STORE_SQL, source_file)
-    await conn.execute(_PUBLISH_SQL)
+    # A person's events leave in the order of their 更正連番; only a batch that corrects itself needs sorting.
+    await conn.execute(_PUBLISH_SQL + (_IN_ARRIVAL_ORDER if self_correcting else ""))
     corrected = await conn.fetchval("SELECT count(*) FROM income_plan WHERE supersedes_event_id IS NOT NULL")
     planned = await conn.fetchval("SELECT count(*) FROM income_plan")
     return ApplyResult(staged, planned - corrected, corrected)
