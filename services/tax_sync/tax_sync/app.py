@@ -10,16 +10,34 @@ from typing import Annotated
 import asyncpg
 import typer
 from kokunen_common.logs import configure_logging
+from kokunen_common.messaging import idempotent_producer
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import INCOME_ASSESSED, PERSON_CHANGED
 
 from .adapters.annual_file import FileRejected, import_file
+from .adapters.file_relay import FileRelay
 from .handlers import IncomeAssessedHandler, on_person_changed
 
 SERVICE = "tax_sync"
 SCHEMA = "tax"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def file_relay_job(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Publish the annual files' figures from the slice (see adapters.file_relay)."""
+    producer = idempotent_producer(runtime.settings)
+    await producer.start()
+    try:
+        relay = FileRelay(
+            service=SERVICE,
+            database_url=runtime.database_url,
+            producer=producer,
+            batch_size=max(runtime.settings.outbox_batch_size, 10_000),
+        )
+        await relay.run(stop)
+    finally:
+        await producer.stop()
 
 
 def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
@@ -29,6 +47,7 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
         migrations_dir=MIGRATIONS,
         # The annual file reaches the slice without a topic: a replay must keep what it brought.
         kept_on_replay=("imported_file", "income_assessment"),
+        background_jobs=[file_relay_job],
     )
     runtime = ServiceRuntime(definition, settings)
     runtime.consumer.subscribe(INCOME_ASSESSED, IncomeAssessedHandler())

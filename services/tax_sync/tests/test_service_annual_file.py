@@ -6,19 +6,45 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kokunen_common.messaging import _Accepted, decode_record
 from kokunen_contracts.registry import INCOME_DETERMINED
 from kokunen_contracts.tax import IncomeDetermined
-from kokunen_testing.platform import Platform, outbox_events, unique_atena
+from kokunen_testing.platform import Platform, unique_atena
 from kokunen_testing.tax_files import csv_line, record, write_file
 from tax_sync.adapters.annual_file import FileRejected, import_file
 from tax_sync.adapters.repository import determined_event_id
+from tax_sync.app import build
 from tax_sync.domain.fields import NAMES
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def tax(platform: Platform) -> AsyncIterator[None]:
+    """The service running: its file relay publishes what the imports commit."""
+    async with build(platform.settings("tax_sync")):
+        yield
+
+
+async def published(platform: Platform, start: dict[int, int], atenas: list[str], count: int) -> list[IncomeDetermined]:
+    """The income events published for ``atenas`` after ``start`` (each person's in order)."""
+    keys = {a.encode() for a in atenas}
+    records = await platform.read_from(
+        INCOME_DETERMINED.name, start, until=lambda r: sum(x.key in keys for x in r) >= count, timeout_s=30
+    )
+    events = []
+    for kafka_record in records:
+        if kafka_record.key in keys:
+            decoded = decode_record(INCOME_DETERMINED, kafka_record)
+            assert isinstance(decoded, _Accepted), decoded
+            events.append(decoded.delivery.event)
+    assert len(events) == count
+    return events
 
 
 def bad(line: str, column: int, value: str) -> str:
@@ -52,8 +78,9 @@ async def slice_of(platform: Platform, atenas: list[str]) -> list[tuple[Any, ...
 
 @pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
 async def test_an_annual_file_is_applied_with_a_reject_report_and_reimport_is_a_no_op(
-    platform: Platform, tmp_path: Path, encoding: str
+    platform: Platform, tax: None, tmp_path: Path, encoding: str
 ) -> None:
+    start = await platform.end_offsets(INCOME_DETERMINED.name)
     people = [unique_atena() for _ in range(4)]
     good = [csv_line(record(a, total_income=1_000_000 * (i + 1))) for i, a in enumerate(people)]
     rejected_atenas = [unique_atena() for _ in range(6)]
@@ -93,9 +120,8 @@ async def test_an_annual_file_is_applied_with_a_reject_report_and_reimport_is_a_
         (a, 0, 1_000_000 * (i + 1), "general", True, True, line_of[a]) for i, a in enumerate(people)
     )
 
-    events = await outbox_events(platform, "tax_sync", "tax", INCOME_DETERMINED.name, people[0])
-    assert len(events) == 1
-    figure = IncomeDetermined.model_validate(events[0])  # built by SQL, and still the contract
+    events = await published(platform, start, people, 4)
+    [figure] = [e for e in events if e.atena_number == people[0]]  # built by SQL, and still the contract
     assert figure.event_id == determined_event_id(people[0], 2025, 0)
     assert (figure.kind.value, figure.total_income, figure.person_verified) == ("determined", 1_000_000, False)
 
@@ -104,8 +130,11 @@ async def test_an_annual_file_is_applied_with_a_reject_report_and_reimport_is_a_
     assert await slice_of(platform, people) == stored
 
 
-async def test_a_later_file_corrects_and_out_of_order_rows_change_nothing(platform: Platform, tmp_path: Path) -> None:
+async def test_a_later_file_corrects_and_out_of_order_rows_change_nothing(
+    platform: Platform, tax: None, tmp_path: Path
+) -> None:
     a, b = unique_atena(), unique_atena()
+    start = await platform.end_offsets(INCOME_DETERMINED.name)
     first = write_file(tmp_path / "june.csv", [csv_line(record(a)), csv_line(record(b, seq=2, total_income=2_000_000))])
     await run_import(platform, first)
     later = write_file(
@@ -126,12 +155,13 @@ async def test_a_later_file_corrects_and_out_of_order_rows_change_nothing(platfo
         (a, 2, 1_111_000, "general", True),
     ]
     assert [r[:5] for r in await slice_of(platform, [b])] == [(b, 2, 2_000_000, "general", True)]
-    events = await outbox_events(platform, "tax_sync", "tax", INCOME_DETERMINED.name, a)
-    assert [(e["kind"], e["supersedes_event_id"]) for e in events] == [
-        ("determined", None),
-        ("corrected", str(determined_event_id(a, 2025, 0))),
-        ("corrected", str(determined_event_id(a, 2025, 1))),
+    events = [e for e in await published(platform, start, [a, b], 4) if e.atena_number == a]
+    assert [(e.kind.value, e.correction_seq, e.supersedes_event_id) for e in events] == [
+        ("determined", 0, None),
+        ("corrected", 1, determined_event_id(a, 2025, 0)),
+        ("corrected", 2, determined_event_id(a, 2025, 1)),
     ]
+    assert events[1].spouse_deduction.value == "elderly"
 
 
 async def test_a_file_with_a_wrong_header_is_refused_whole(platform: Platform, tmp_path: Path) -> None:

@@ -269,6 +269,7 @@ async def import_file(
                 )
             report.lines, report.rejected, report.rejects_by_class = scan.lines, scan.rejected, scan.by_class
             report.result = await apply_staged(conn, source_file=file_id, large=True)
+            await conn.execute("SELECT pg_notify('tax_imported_file', $1)", str(file_id))  # wakes the file relay
             await conn.execute(
                 "UPDATE tax.imported_file SET lines = $2, applied = $3, unchanged = $4, rejected = $5 WHERE id = $1",
                 file_id,

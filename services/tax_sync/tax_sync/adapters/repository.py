@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -142,57 +143,56 @@ LEFT JOIN tax.known_person k ON k.atena_number = p.atena_number
 
 
 def _json_member(f_name: str, kind: Kind) -> tuple[str, str]:
-    """One field as a JSON member: its ``format()`` template and the SQL value. Every value here is a number,
-    a date, a uuid, a boolean or one of our own code words, so nothing needs escaping; one ``format()`` call
-    per row is several times cheaper than ``json_build_object`` over 30 columns."""
-    column = f"s.{f_name}"
-    if kind is Kind.CODE:
-        return f'"{f_name}":"%s"', _code_to_word(f_name)
+    """One field of a stored figure (alias ``a``) as a JSON member: its ``format()`` template and the SQL
+    value. Every value is a number, a date, a uuid, a boolean or one of our own code words, so nothing needs
+    escaping; one ``format()`` per row is several times cheaper than ``json_build_object`` over 30 columns."""
+    column = f"a.{f_name}"
     if kind is Kind.FLAG:
         return f'"{f_name}":%s', f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
-    if kind in (Kind.ATENA, Kind.DATE):
+    if kind in (Kind.ATENA, Kind.DATE, Kind.CODE):
         return f'"{f_name}":"%s"', column
     return f'"{f_name}":%s', column
 
 
 _MEMBERS = [
-    ('"event_id":"%s"', "p.event_id"),
-    ('"effective_date":"%s"', "s.assessed_on"),
-    ('"recorded_at":%s', "t.at"),
+    ('"event_id":"%s"', "a.event_id"),
+    ('"effective_date":"%s"', "a.assessed_on"),
+    ('"recorded_at":%s', "to_json(a.recorded_at)"),
     *[_json_member(f.name, f.kind) for f in FIELDS if f.name in _OUTBOUND],
-    ('"kind":"%s"', "CASE WHEN p.supersedes_event_id IS NULL THEN 'determined' ELSE 'corrected' END"),
-    ('"supersedes_event_id":%s', "coalesce('\"' || p.supersedes_event_id::text || '\"', 'null')"),
-    ('"person_verified":%s', "CASE WHEN k.atena_number IS NULL THEN 'false' ELSE 'true' END"),
+    ('"kind":"%s"', "CASE WHEN a.supersedes_event_id IS NULL THEN 'determined' ELSE 'corrected' END"),
+    ('"supersedes_event_id":%s', "coalesce('\"' || a.supersedes_event_id::text || '\"', 'null')"),
+    ('"person_verified":%s', "CASE WHEN a.person_verified THEN 'true' ELSE 'false' END"),
 ]
-_PAYLOAD = "format('{" + ",".join(m[0] for m in _MEMBERS) + "}', " + ", ".join(m[1] for m in _MEMBERS) + ")"
+PAYLOAD_SQL = "format('{" + ",".join(m[0] for m in _MEMBERS) + "}', " + ", ".join(m[1] for m in _MEMBERS) + ")"
+"""The ``tax.income-determined.v1`` body of a stored figure ``a`` (text): the same expression for the outbox
+(Kafka path) and the annual-file relay, so both publish the same bytes for the same figure."""
 
-_CONSTANT_HEADERS = ",".join(
-    f'["{name}","{_b64(value)}"]'
-    for name, value in (
-        ("ce_specversion", "1.0"),
-        ("ce_type", INCOME_DETERMINED.event_type),
-        ("ce_source", SOURCE),
-        ("content-type", "application/json"),
-    )
+CONSTANT_HEADERS: tuple[tuple[str, str], ...] = (
+    ("ce_specversion", "1.0"),
+    ("ce_type", INCOME_DETERMINED.event_type),
+    ("ce_source", SOURCE),
+    ("content-type", "application/json"),
 )
 
 _HEADERS = (
-    f"""format('[{_CONSTANT_HEADERS},["ce_id","%s"],["ce_time","%s"]%s]', """
-    "encode(convert_to(p.event_id::text, 'UTF8'), 'base64'), t.at_b64, "
+    "format('["
+    + ",".join(f'["{name}","{_b64(value)}"]' for name, value in CONSTANT_HEADERS)
+    + """,["ce_id","%s"],["ce_time","%s"]%s]', """
+    "encode(convert_to(a.event_id::text, 'UTF8'), 'base64'), "
+    "encode(convert_to(to_json(a.recorded_at) #>> '{}', 'UTF8'), 'base64'), "
     """coalesce(',["traceparent","' || translate(encode(convert_to(s.traceparent, 'UTF8'), 'base64'), E'\\n', '') """
     """|| '"]', ''))"""
 )
 
 _PUBLISH_SQL = f"""
 INSERT INTO tax.outbox (event_id, topic, message_key, payload, headers)
-SELECT p.event_id, '{INCOME_DETERMINED.name}', p.atena_number, convert_to({_PAYLOAD}, 'UTF8'), ({_HEADERS})::jsonb
+SELECT a.event_id, '{INCOME_DETERMINED.name}', a.atena_number, convert_to({PAYLOAD_SQL}, 'UTF8'), ({_HEADERS})::jsonb
 FROM income_plan p
 JOIN income_in s ON s.arrival = p.arrival AND s.atena_number = p.atena_number
-LEFT JOIN tax.known_person k ON k.atena_number = p.atena_number
-CROSS JOIN (SELECT to_json(now())::text AS at,
-                   encode(convert_to(to_json(now()) #>> '{{}}', 'UTF8'), 'base64') AS at_b64) t
+JOIN tax.income_assessment a
+  ON a.atena_number = p.atena_number AND a.income_year = p.income_year AND a.correction_seq = p.correction_seq
+ORDER BY p.arrival
 """
-_IN_ARRIVAL_ORDER = "\nORDER BY p.arrival"
 
 
 @dataclass(frozen=True)
@@ -211,10 +211,19 @@ class ApplyResult:
         return self.staged - self.applied
 
 
+_SESSIONS_WITH_STAGING: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
+"""Connections (database sessions) whose temporary tables exist: a pooled connection is reused for many
+batches, and a reconnect is a new object, so creating them once per object is enough."""
+
+
 async def ensure_staging(conn: asyncpg.Connection) -> None:
-    """The session's staging tables (created once per connection; emptied by every commit)."""
+    """The session's staging tables (created once per database session; emptied by every commit)."""
+    session = getattr(conn, "_con", None) or conn  # a pool's proxy wraps the connection itself
+    if session in _SESSIONS_WITH_STAGING:
+        return
     await conn.execute(_STAGING_DDL)
     await conn.execute(_PLAN_DDL)
+    _SESSIONS_WITH_STAGING.add(session)
 
 
 async def stage_row(conn: asyncpg.Connection, row: tuple[Any, ...]) -> None:
@@ -247,8 +256,10 @@ async def apply_staged(conn: asyncpg.Connection, *, source_file: int | None = No
         await conn.execute("UPDATE income_plan SET is_latest = true")
     await conn.execute(_SUPERSEDE_SQL)
     await conn.execute(_STORE_SQL, source_file)
-    # A person's events leave in the order of their 更正連番; only a batch that corrects itself needs sorting.
-    await conn.execute(_PUBLISH_SQL + (_IN_ARRIVAL_ORDER if self_correcting else ""))
+    if source_file is None:
+        # Kafka batches: the events go through the outbox, in arrival order (a person's 更正連番 rising).
+        # An annual file's are published from the slice itself by the file relay (adapters.file_relay).
+        await conn.execute(_PUBLISH_SQL)
     corrected = await conn.fetchval("SELECT count(*) FROM income_plan WHERE supersedes_event_id IS NOT NULL")
     planned = await conn.fetchval("SELECT count(*) FROM income_plan")
     return ApplyResult(staged, planned - corrected, corrected)
