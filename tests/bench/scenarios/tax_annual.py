@@ -2,8 +2,8 @@
 
 File path — service: ``tax-sync import-file`` as its own process, from the first byte read to the income
 slice committed (and then until every ``tax.income-determined.v1`` is published by the running service's
-file relay, acknowledged by Kafka). Baseline: in the same run, the same file read line by line and the same rows COPYed by asyncpg into a
-plain table (no checks, no supersession, no events).
+file relay, acknowledged by Kafka). Baseline: in the same run, the same file read line by line and the same
+rows COPYed by asyncpg into a plain table (no checks, no supersession, no events).
 
 Kafka path — service: ``tax-sync run`` from the first record to the last assessment in the slice (and its
 event published). Baseline: a plain aiokafka consumer group reading the same records.
