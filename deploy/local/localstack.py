@@ -8,7 +8,7 @@ into ``.cache/kafka/<sha256 of kafka/pom.xml, 16 hex>/libs``; PostgreSQL from De
 Standard library only: ``make`` calls it before the project's venv exists.
 
     python3 deploy/local/localstack.py fetch                          # the Kafka jars only
-    python3 deploy/local/localstack.py up --dir DIR [--only kafka|postgres] [--fast]
+    python3 deploy/local/localstack.py up --dir DIR [--only kafka|postgres] [--fast] [--secure]
     python3 deploy/local/localstack.py status --dir DIR               # exit 0 only if all listed run
     python3 deploy/local/localstack.py down --dir DIR                 # idempotent
 
@@ -1026,7 +1026,11 @@ def _status(run_dir: Path) -> tuple[dict[str, Any], bool]:
         listed = True
         pid = _kafka_pid(run_dir, state)
         port = int(state["kafka"].get("port", 0))
-        state["kafka"]["running"] = pid is not None and port > 0 and kafka_probe(port) is not None
+        if state["kafka"].get("security_protocol") == "SASL_SSL":
+            # The unauthenticated probe cannot speak SASL_SSL: a listening port stands for it.
+            state["kafka"]["running"] = pid is not None and port > 0 and _port_open(port)
+        else:
+            state["kafka"]["running"] = pid is not None and port > 0 and kafka_probe(port) is not None
         all_up &= bool(state["kafka"]["running"])
     if "postgres" in state:
         listed = True
@@ -1036,7 +1040,15 @@ def _status(run_dir: Path) -> tuple[dict[str, Any], bool]:
     return state, listed and all_up
 
 
-def up(run_dir: Path, only: str | None = None, fast: bool = False) -> dict[str, Any]:
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def up(run_dir: Path, only: str | None = None, fast: bool = False, secure: bool = False) -> dict[str, Any]:
     """Start what is asked, write state.json (after each server) and env.sh; stop everything on failure."""
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -1045,10 +1057,12 @@ def up(run_dir: Path, only: str | None = None, fast: bool = False) -> dict[str, 
     if running:
         raise LocalStackError(f"{' and '.join(running)} already running from {run_dir}: `down --dir {run_dir}` first")
     state = {"run_dir": str(run_dir), "started_at": _now()}
+    client: dict[str, str] = {}
     try:
         if only in (None, "kafka"):
-            kafka = start_kafka(run_dir / "kafka")
+            kafka = start_kafka(run_dir / "kafka", security=KafkaSecurity() if secure else None)
             state["kafka"] = kafka.state()
+            client = kafka.client_config()
             _write_state(run_dir, state)
         if only in (None, "postgres"):
             pg = start_postgres(run_dir / "postgres", fast=fast)
@@ -1060,10 +1074,13 @@ def up(run_dir: Path, only: str | None = None, fast: bool = False) -> dict[str, 
         raise
     exports = []
     if "kafka" in state:
-        exports.append(f"export KAFKA_BOOTSTRAP_SERVERS={shlex.quote(str(state['kafka']['bootstrap']))}")
+        # The secure mode adds SASL_SSL settings (the platform's super user: apply the ACLs with it).
+        exports += [f"export {name.upper()}={shlex.quote(value)}" for name, value in client.items()]
     if "postgres" in state:
         exports.append(f"export DATABASE_URL={shlex.quote(str(state['postgres']['url']))}")
-    (run_dir / "env.sh").write_text("\n".join(exports) + "\n")
+    env_file = run_dir / "env.sh"
+    env_file.touch(mode=0o600)
+    env_file.write_text("\n".join(exports) + "\n")
     print("\n".join(exports), flush=True)
     return state
 
@@ -1097,6 +1114,9 @@ def main(argv: list[str] | None = None) -> int:
     up_cmd.add_argument("--dir", type=Path, required=True, help="run folder: data, logs, state.json, env.sh")
     up_cmd.add_argument("--only", choices=["kafka", "postgres"])
     up_cmd.add_argument("--fast", action="store_true", help="PostgreSQL fsync off (tests and benchmarks only)")
+    up_cmd.add_argument(
+        "--secure", action="store_true", help="Kafka with SASL_SSL (SCRAM-SHA-512), StandardAuthorizer, a throwaway CA"
+    )
     down_cmd = sub.add_parser("down", help="stop what state.json lists (idempotent)")
     down_cmd.add_argument("--dir", type=Path, required=True)
     status_cmd = sub.add_parser("status", help="print state.json with liveness; exit 3 unless all run")
@@ -1110,7 +1130,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"Kafka {kafka_version()} classpath ready in {time.monotonic() - started:.1f} s")
             print(libs)
         elif args.command == "up":
-            up(args.dir, args.only, args.fast)
+            up(args.dir, args.only, args.fast, args.secure)
         elif args.command == "down":
             down(args.dir)
         elif args.command == "status":

@@ -78,6 +78,31 @@ def replay_command(service: str = typer.Option(..., help="residency_sync, eligib
     typer.echo(f"{report.service}: {report.records} records from {', '.join(report.topics)} in {report.seconds} s")
 
 
+@cli.command("kafka-acls")
+def kafka_acls_command(
+    apply: bool = typer.Option(False, "--apply", help="create the SCRAM users and ACLs (as the super user)"),
+) -> None:
+    """Print the ACLs the topic registry implies (one principal per service and department); with --apply,
+    create them and each principal's SCRAM user, its password from KAFKA_PASSWORD_<PRINCIPAL> (``-`` → ``_``)."""
+    import os
+
+    from . import kafka_acls
+
+    services = tuple(s.service for s in SERVICE_SCHEMAS)
+    rules = kafka_acls.acl_rules(TOPICS, services=services)
+    for rule in rules:
+        typer.echo(str(rule))
+    if not apply:
+        return
+    users = {}
+    for principal in kafka_acls.principals(TOPICS):
+        password = os.environ.get(f"KAFKA_PASSWORD_{principal.upper().replace('-', '_')}")
+        if password:
+            users[principal] = password
+    asyncio.run(kafka_acls.apply(ServiceSettings(), rules, users))
+    typer.echo(f"applied {len(rules)} ACLs; SCRAM users set: {', '.join(sorted(users)) or 'none'}")
+
+
 @cli.command("new-key")
 def new_key() -> None:
     """Print a fresh random 256-bit key (base64) for MYNUMBER_KEYS or MYNUMBER_HASH_KEY."""
