@@ -86,8 +86,8 @@ async def read(settings: ServiceSettings, topic: str, group: str, timeout_s: flo
         enable_auto_commit=False,
         **kafka_client_kwargs(settings),
     )
-    await consumer.start()
     try:
+        await consumer.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
