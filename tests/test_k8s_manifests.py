@@ -13,7 +13,9 @@ import kubernetes_validate
 import pytest
 import yaml
 from kokunen_common.database_setup import SERVICE_SCHEMAS
+from kokunen_common.kafka_acls import principals
 from kokunen_common.settings import ServiceSettings
+from kokunen_contracts.registry import TOPICS
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
@@ -73,7 +75,8 @@ def test_services_read_every_setting_they_are_given() -> None:
 
 
 def test_secrets_come_from_the_secret_and_each_service_has_its_own_database_url() -> None:
-    for manifest in [*DEPLOYMENTS.values(), BY_KIND_NAME[("Job", "platform-init")]]:
+    jobs = [BY_KIND_NAME[("Job", "platform-init")], BY_KIND_NAME[("Job", "kafka-acls")]]
+    for manifest in [*DEPLOYMENTS.values(), *jobs]:
         for env in container(manifest).get("env", []):
             if re.search(r"PASSWORD|KEYS?$|DATABASE_URL", env["name"]):
                 assert "value" not in env, f"{env['name']} must come from a Secret"
@@ -90,6 +93,20 @@ def test_only_the_services_that_hold_my_number_get_its_keys() -> None:
         assert not any(k.startswith("MYNUMBER_KEYS") for k in CONFIG)
 
 
+def test_each_service_connects_to_kafka_as_the_principal_its_acls_are_for() -> None:
+    for name, manifest in DEPLOYMENTS.items():
+        (user,) = [e["value"] for e in container(manifest)["env"] if e["name"] == "KAFKA_SASL_USERNAME"]
+        assert user == name.replace("-", "_")
+        assert user in principals(TOPICS)
+
+
+def test_the_acl_job_creates_a_user_for_every_principal_of_the_registry() -> None:
+    job = container(BY_KIND_NAME[("Job", "kafka-acls")])
+    assert job["command"] == ["kokunen-admin", "kafka-acls", "--apply"]
+    wanted = {f"KAFKA_PASSWORD_{p.upper().replace('-', '_')}" for p in principals(TOPICS)}
+    assert {n for n in env_names(job) if n.startswith("KAFKA_PASSWORD_")} == wanted
+
+
 def test_platform_init_prepares_everything_with_a_password_for_every_role() -> None:
     job = container(BY_KIND_NAME[("Job", "platform-init")])
     assert job["command"][:2] == ["kokunen-admin", "prepare"]
@@ -102,7 +119,11 @@ def test_platform_init_prepares_everything_with_a_password_for_every_role() -> N
 def test_pods_run_as_the_image_user_read_only_and_unprivileged() -> None:
     dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
     uid = int(re.search(r"useradd .*--uid (\d+)", dockerfile)[1])  # type: ignore[index]
-    for manifest in [*DEPLOYMENTS.values(), BY_KIND_NAME[("Job", "platform-init")]]:
+    for manifest in [
+        *DEPLOYMENTS.values(),
+        BY_KIND_NAME[("Job", "platform-init")],
+        BY_KIND_NAME[("Job", "kafka-acls")],
+    ]:
         pod = manifest["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] == uid
