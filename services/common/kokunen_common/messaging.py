@@ -19,7 +19,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -74,6 +74,9 @@ class UnitOfWork:
 
     conn: asyncpg.Connection
     outbox: OutboxBuffer
+    batch: dict[str, Any] = field(default_factory=dict)
+    """Shared by every message of one batch attempt and the handler's ``finish_batch``, for handlers that
+    gather the batch and apply it at once. A message's savepoint does not undo it: add to it last."""
 
     def publish(self, spec: TopicSpec, event: Event) -> None:
         self.outbox.publish(spec, event)
@@ -230,6 +233,7 @@ class EventConsumer:
         isolate: bool,
     ) -> dict[str, int]:
         outbox = OutboxBuffer(schema=self.schema, source=self.source)
+        scratch: dict[str, Any] = {}
         fresh = set(
             await conn.fetchval(
                 f"""WITH claimed AS (
@@ -269,7 +273,7 @@ class EventConsumer:
             ) as span:
                 if not isolate:
                     try:
-                        await handler(item.delivery, UnitOfWork(conn, outbox))
+                        await handler(item.delivery, UnitOfWork(conn, outbox, scratch))
                     except Exception as exc:
                         if is_transient(exc):
                             raise
@@ -280,7 +284,7 @@ class EventConsumer:
                 mark = outbox.mark()
                 try:
                     async with conn.transaction():  # a savepoint: undo this message alone
-                        await handler(item.delivery, UnitOfWork(conn, outbox))
+                        await handler(item.delivery, UnitOfWork(conn, outbox, scratch))
                     outcome["applied"] += 1
                 except Exception as exc:
                     if is_transient(exc):
@@ -299,11 +303,11 @@ class EventConsumer:
                     )
                     self._dead_letter(outbox, spec, item.record, reason, "poison")
                     outcome["dead_lettered"] += 1
-        # A handler may gather the batch and apply it set-based at the end, in the same transaction
-        # (e.g. tax_sync stages assessments, then one SQL path applies them): its ``finish_batch``.
+        # A handler may gather the batch (UnitOfWork.batch) and apply it set-based at the end, in the same
+        # transaction (e.g. tax_sync stages assessments, then one SQL path applies them): its ``finish_batch``.
         finish_batch = getattr(handler, "finish_batch", None)
         if finish_batch is not None:
-            await finish_batch(conn, outbox)
+            await finish_batch(UnitOfWork(conn, outbox, scratch))
         await outbox.flush(conn)
         return outcome
 

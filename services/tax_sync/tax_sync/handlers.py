@@ -3,15 +3,13 @@ same SQL as the annual file; persons learned from the resident record."""
 
 from __future__ import annotations
 
-import asyncpg
 from kokunen_common.logs import get_logger
 from kokunen_common.messaging import Delivery, UnitOfWork
-from kokunen_common.outbox import OutboxBuffer
 from kokunen_common.telemetry import current_traceparent
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeAssessed
 
-from .adapters.repository import apply_staged, ensure_staging, remember_person, stage_row, staging_row_of
+from .adapters.repository import apply_staged, ensure_staging, remember_person, stage_rows, staging_row_of
 from .domain.income import check_years
 
 log = get_logger(__name__)
@@ -19,31 +17,34 @@ log = get_logger(__name__)
 
 class IncomeAssessedHandler:
     """``tax.income-assessed.v1``: each event is checked (an unknown year raises, and the consumer sends it
-    to the dead-letter topic with the reason) and staged; ``finish_batch`` applies the batch at once."""
+    to the dead-letter topic with the reason) and gathered; ``finish_batch`` stages the batch by one COPY
+    and applies it through the same SQL as the annual file."""
 
     async def __call__(self, delivery: Delivery[IncomeAssessed], uow: UnitOfWork) -> None:
         event = delivery.event
         check_years(event.tax_year, event.income_year, event.assessed_on)
-        await ensure_staging(uow.conn)
         row = staging_row_of(
             event.model_dump(),
             arrival=delivery.offset,  # one key lives on one partition: offsets order a person's assessments
             source_event_id=delivery.event_id,
-            traceparent=current_traceparent().get("traceparent"),
+            traceparent=current_traceparent().get("traceparent"),  # this event's span, continued downstream
         )
-        await stage_row(uow.conn, row)
+        uow.batch.setdefault("income_rows", []).append(row)  # last: nothing after it can fail
 
-    async def finish_batch(self, conn: asyncpg.Connection, outbox: OutboxBuffer) -> None:
-        await ensure_staging(conn)
-        result = await apply_staged(conn)
-        if result.staged:
-            log.info(
-                "income assessments applied",
-                staged=result.staged,
-                determined=result.determined,
-                corrected=result.corrected,
-                unchanged=result.unchanged,
-            )
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        rows = uow.batch.get("income_rows")
+        if not rows:
+            return
+        await ensure_staging(uow.conn)
+        await stage_rows(uow.conn, rows)
+        result = await apply_staged(uow.conn)
+        log.info(
+            "income assessments applied",
+            staged=result.staged,
+            determined=result.determined,
+            corrected=result.corrected,
+            unchanged=result.unchanged,
+        )
 
 
 async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 from kokunen_common.db import is_transient
 from kokunen_common.logs import get_logger
 from kokunen_common.telemetry import OUTBOX_PUBLISHED
@@ -35,10 +36,11 @@ _BATCH_SQL = f"""
 SELECT a.source_line, a.atena_number, a.event_id::text AS event_id,
        to_json(a.recorded_at) #>> '{{}}' AS recorded_at, convert_to({PAYLOAD_SQL}, 'UTF8') AS payload
 FROM tax.income_assessment a
-WHERE a.source_file = $1 AND a.source_line > $2
+WHERE a.source_file = $1 AND a.source_line > $2 AND a.source_line <= $2 + $3
 ORDER BY a.source_line
-LIMIT $3
 """
+# A range of lines, not a LIMIT: each batch then reads (and builds the bodies of) only its own rows,
+# whatever the planner thinks of a freshly loaded table.
 
 
 class FileRelay:
@@ -79,6 +81,7 @@ class FileRelay:
                 if stop.is_set():
                     return
             await conn.execute("SET datestyle = 'ISO, YMD'")  # dates go into the JSON bodies as text
+            await conn.execute("SET work_mem = '64MB'")  # a batch's rows sorted in memory
             await conn.add_listener(CHANNEL, self._on_notify)
             while not stop.is_set():
                 self._wake.clear()
@@ -98,6 +101,30 @@ class FileRelay:
             waiter.cancel()
             stopper.cancel()
 
+    async def _send(self, rows: list[asyncpg.Record]) -> list[asyncio.Future[Any]]:
+        """Hand the rows to the producer as whole batches, one per partition, in line order. A batch skips
+        the per-message bookkeeping of ``send`` (a future, a partitioner call, a queue append each); the
+        partition is the default partitioner's (murmur2 of the key), as for the outbox path's events."""
+        topic = INCOME_DETERMINED.name
+        count = len(await self.producer.partitions_for(topic))
+        builders: dict[int, Any] = {}
+        futures: list[asyncio.Future[Any]] = []
+        for row in rows:
+            key = row["atena_number"].encode()
+            partition = (murmur2(key) & 0x7FFFFFFF) % count
+            headers = [*_HEADERS, ("ce_id", row["event_id"].encode()), ("ce_time", row["recorded_at"].encode())]
+            value = bytes(row["payload"])
+            builder = builders.get(partition)
+            if builder is None:
+                builder = builders[partition] = self.producer.create_batch()
+            if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:  # full
+                futures.append(await self.producer.send_batch(builder, topic, partition=partition))
+                builder = builders[partition] = self.producer.create_batch()
+                builder.append(key=key, value=value, timestamp=None, headers=headers)
+        for partition, builder in builders.items():
+            futures.append(await self.producer.send_batch(builder, topic, partition=partition))
+        return futures
+
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
 
@@ -108,33 +135,22 @@ class FileRelay:
             "SELECT id, published_through FROM tax.imported_file WHERE published_at IS NULL ORDER BY id"
         )
         for file in files:
-            through = file["published_through"]
-            rows = await conn.fetch(_BATCH_SQL, file["id"], through, self.batch_size)
-            while rows and (stop is None or not stop.is_set()):
-                futures = [
-                    await self.producer.send(
-                        INCOME_DETERMINED.name,
-                        value=bytes(row["payload"]),
-                        key=row["atena_number"].encode(),
-                        headers=[
-                            *_HEADERS,
-                            ("ce_id", row["event_id"].encode()),
-                            ("ce_time", row["recorded_at"].encode()),
-                        ],
-                    )
-                    for row in rows
-                ]
-                through = rows[-1]["source_line"]
-                # Read the next batch while Kafka acknowledges this one; record progress only once it has.
-                following = await conn.fetch(_BATCH_SQL, file["id"], through, self.batch_size)
+            file_id, through = file["id"], file["published_through"]
+            last = await conn.fetchval(
+                "SELECT coalesce(max(source_line), 0) FROM tax.income_assessment WHERE source_file = $1", file_id
+            )
+            rows = await conn.fetch(_BATCH_SQL, file_id, through, self.batch_size)
+            while through < last and (stop is None or not stop.is_set()):
+                futures = await self._send(rows)
+                upto = min(through + self.batch_size, last)
+                # Read the next lines while Kafka acknowledges these; record progress only once it has.
+                following = await conn.fetch(_BATCH_SQL, file_id, upto, self.batch_size) if upto < last else []
                 await asyncio.gather(*futures)
-                await conn.execute(
-                    "UPDATE tax.imported_file SET published_through = $2 WHERE id = $1", file["id"], through
-                )
+                await conn.execute("UPDATE tax.imported_file SET published_through = $2 WHERE id = $1", file_id, upto)
                 OUTBOX_PUBLISHED.labels(self.service, INCOME_DETERMINED.name).inc(len(rows))
                 sent += len(rows)
-                rows = following
-            if not rows:
-                await conn.execute("UPDATE tax.imported_file SET published_at = now() WHERE id = $1", file["id"])
-                log.info("annual file's figures published", file_id=file["id"], through_line=through)
+                through, rows = upto, following
+            if through >= last:
+                await conn.execute("UPDATE tax.imported_file SET published_at = now() WHERE id = $1", file_id)
+                log.info("annual file's figures published", file_id=file_id, through_line=through)
         return sent

@@ -226,10 +226,9 @@ async def ensure_staging(conn: asyncpg.Connection) -> None:
     _SESSIONS_WITH_STAGING.add(session)
 
 
-async def stage_row(conn: asyncpg.Connection, row: tuple[Any, ...]) -> None:
-    """One assessment (``STAGING_COLUMNS`` order) into ``income_in``."""
-    placeholders = ", ".join(f"${i}" for i in range(1, len(STAGING_COLUMNS) + 1))
-    await conn.execute(f"INSERT INTO income_in ({', '.join(STAGING_COLUMNS)}) VALUES ({placeholders})", *row)
+async def stage_rows(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Assessments (``STAGING_COLUMNS`` order) into ``income_in``, by one COPY."""
+    await conn.copy_records_to_table("income_in", records=rows, columns=STAGING_COLUMNS)
 
 
 async def apply_staged(conn: asyncpg.Connection, *, source_file: int | None = None, large: bool = False) -> ApplyResult:
@@ -316,6 +315,6 @@ __all__ = [
     "determined_event_id",
     "ensure_staging",
     "remember_person",
-    "stage_row",
+    "stage_rows",
     "staging_row_of",
 ]
