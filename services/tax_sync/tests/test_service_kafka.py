@@ -229,3 +229,24 @@ async def test_every_bad_input_goes_to_the_dead_letter_topic_with_its_reason(pla
         assert kept == 0  # nothing of a bad assessment is applied
     finally:
         await conn.close()
+
+
+async def test_the_trace_continues_from_the_assessment_to_its_income_event(
+    platform: Platform, tax: None, spans: object
+) -> None:
+    from kokunen_common.outbox import decode_headers
+    from kokunen_common.telemetry import tracer
+
+    atena = unique_atena()
+    event = income_assessed(atena)
+    with tracer().start_as_current_span("zei-system publish") as span:
+        await platform.publish(INCOME_ASSESSED, [event])
+    await eventually(lambda: applied(platform, [event.event_id]))
+    conn = await platform.connect_as("tax_sync")
+    try:
+        text = await conn.fetchval("SELECT headers::text FROM tax.outbox WHERE message_key = $1", atena)
+    finally:
+        await conn.close()
+    headers = {k: v.decode() for k, v in decode_headers(text)}
+    assert headers["traceparent"].split("-")[1] == format(span.get_span_context().trace_id, "032x")
+    assert headers["ce_id"] == str(determined_event_id(atena, 2025, 0))

@@ -90,7 +90,7 @@ _PLAN_SQL = f"""
 INSERT INTO income_plan
 SELECT arrival, atena_number, income_year, correction_seq,
        md5('{INCOME_DETERMINED.name}/' || atena_number || '/' || income_year || '/' || correction_seq)::uuid,
-       NULL, current_seq IS NOT NULL, false
+       NULL, current_seq IS NOT NULL, true
 FROM (
     SELECT s.arrival, s.atena_number, s.income_year, s.correction_seq, c.correction_seq AS current_seq,
            max(s.correction_seq) OVER (PARTITION BY s.atena_number, s.income_year ORDER BY s.arrival
@@ -243,16 +243,12 @@ async def apply_staged(conn: asyncpg.Connection, *, source_file: int | None = No
         await conn.execute("SET LOCAL work_mem = '256MB'")  # sorts and hashes of a whole file in memory
         await conn.execute("ANALYZE income_in")
     await conn.execute(_PLAN_SQL)
-    if large:
-        await conn.execute("ANALYZE income_plan")
     # Several applied rows of one key in this batch: chain them (otherwise each is the latest).
     self_correcting = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM income_plan GROUP BY atena_number, income_year HAVING count(*) > 1)"
     )
     if self_correcting:
         await conn.execute(_CHAIN_SQL)
-    else:
-        await conn.execute("UPDATE income_plan SET is_latest = true")
     await conn.execute(_SUPERSEDE_SQL)
     await conn.execute(_STORE_SQL, source_file)
     if source_file is None:
