@@ -186,6 +186,7 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
         "benefit_claim": 1,
     }
     assert len(manifest["plain_sha256"]) == 64
+    assert manifest["records_without_my_number"] == 0
     assert manifest["record_length"] == 600
 
     text = pdf_text(result.files.pdf)
@@ -363,6 +364,8 @@ async def test_the_commands_write_and_open_a_medium_and_never_print_a_my_number(
     weekly = cli(platform, tmp_path, "jps-weekly", "--week", str(week))
     assert weekly.returncode == 0, weekly.stderr
     assert "batch=jps-2031-W45 records=3" in weekly.stdout
+    logged = [json.loads(line) for line in weekly.stdout.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "jps medium written" and e["batch_id"] == "jps-2031-W45" for e in logged)
     rerun = cli(platform, tmp_path, "jps-weekly", "--week", str(week))
     assert "batch=jps-2031-W45 already sent" in rerun.stdout
     plain = tmp_path / "plain.dat"
@@ -374,3 +377,31 @@ async def test_the_commands_write_and_open_a_medium_and_never_print_a_my_number(
         for number in numbers.values():
             assert number not in run.stdout
             assert number not in run.stderr
+
+
+async def test_a_my_number_that_does_not_open_is_left_out_counted_and_not_logged(
+    platform: Platform, dispatch: None, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    week = IsoWeek.parse("2031-W50")
+    atena, other, number = unique_atena(), unique_atena(), valid_my_number()
+    moved = report(platform, atena, JpsReportKind.QUALIFICATION_ACQUISITION, week.first_day, number)
+    # Sealed for another person: the 宛名番号 is the associated data, so it does not open for this one.
+    misplaced = moved.model_copy(update={"my_number_sealed": platform.vault().seal(MyNumber(number), other)})
+    await platform.publish(
+        PERSON_CHANGED, [person_changed(atena, PersonChangeKind.MOVED_IN_FROM_ABROAD, date(2031, 1, 5))]
+    )
+    await platform.publish(JPS_REPORT_DUE, [misplaced])
+    await kept(platform, [misplaced])
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+        result = await run_weekly_report(conn, provision(platform, tmp_path), week, at=AT)
+    finally:
+        await conn.close()
+    assert result.files is not None
+    assert result.manifest is not None
+    assert result.manifest["records_without_my_number"] == 1
+    [record] = parse_file(open_sealed(result.files.sealed.read_bytes(), MediumKey.parse(MEDIUM_KEY))).records
+    assert record["my_number"] == ""
+    assert record["atena_number"] == atena
+    captured = capfd.readouterr()
+    assert number not in captured.out + captured.err

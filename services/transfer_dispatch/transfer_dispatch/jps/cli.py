@@ -11,6 +11,7 @@ from typing import Annotated
 import asyncpg
 import typer
 from kokunen_common.crypto import MyNumberVault
+from kokunen_common.logs import configure_logging
 from kokunen_common.settings import ServiceSettings
 
 from ..domain.policy import load_policies
@@ -18,6 +19,13 @@ from .adapters.medium import JpsSettings, MediumError, MediumKey, open_sealed
 from .domain.batch import InquiryTarget, IsoWeek
 from .domain.layout import parse_file
 from .service import Provision, ProvisionResult, answer_inquiry, import_results, run_weekly_report
+
+
+def _settings() -> ServiceSettings:
+    """The service's settings, with its JSON logs (the redacting processors included) switched on."""
+    settings = ServiceSettings()
+    configure_logging("transfer_dispatch", settings.log_level, settings.log_format)
+    return settings
 
 
 def _vault(settings: ServiceSettings) -> MyNumberVault:
@@ -36,7 +44,7 @@ def _provision(out: Path | None) -> Provision:
         key = MediumKey.from_settings(settings)
     except MediumError as exc:
         raise typer.BadParameter(str(exc)) from None
-    return Provision(load_policies(), _vault(ServiceSettings()), key, settings, out or settings.jps_output_dir)
+    return Provision(load_policies(), _vault(_settings()), key, settings, out or settings.jps_output_dir)
 
 
 def _echo(result: ProvisionResult) -> None:
@@ -107,7 +115,7 @@ def register(cli: typer.Typer) -> None:
     ) -> None:
         """Import a processing-result list: reconcile, publish results for eligibility, print the report."""
         settings = JpsSettings()
-        vault = _vault(ServiceSettings())
+        vault = _vault(_settings())
         data = path.read_bytes()
 
         async def go() -> None:

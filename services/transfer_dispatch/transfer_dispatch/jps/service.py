@@ -98,11 +98,11 @@ def _build(
     policy = provision.policy
     payloads: list[dict[str, Any]] = []
     items: list[tuple[Any, ...]] = []
-    unopened = 0
+    without_my_number = 0
     for seq, row in enumerate(rows, start=1):
         number = _open_my_number(provision.vault, row) if row.get("report_id") else None
-        if row.get("my_number_sealed") and number is None:
-            unopened += 1
+        if row.get("report_id") and number is None:
+            without_my_number += 1  # not known to the city, or its seal did not open (logged)
         record = (
             jps_record(row, row, number.reveal() if number else None)
             if row.get("report_id")
@@ -125,7 +125,7 @@ def _build(
                 provision.vault.lookup_hash(number) if number else None,
             )
         )
-    return payloads, items, unopened
+    return payloads, items, without_my_number
 
 
 async def _provide(
@@ -141,7 +141,7 @@ async def _provide(
     at: datetime,
 ) -> ProvisionResult:
     policy = provision.policy
-    payloads, items, unopened = _build(provision, rows, weekly=batch_kind == "weekly", batch_id=batch_id)
+    payloads, items, without_my_number = _build(provision, rows, weekly=batch_kind == "weekly", batch_id=batch_id)
     header = {
         "batch_id": batch_id,
         "batch_kind": "W" if batch_kind == "weekly" else "I",
@@ -165,7 +165,7 @@ async def _provide(
         key_id=provision.key.key_id,
         created_at=at,
     )
-    facts["my_number_unavailable"] = unopened
+    facts["records_without_my_number"] = without_my_number
     pdf = printing.render(provision_document(provision, facts, payloads, period_text, at))
     repo = JpsRepository(conn)
     await repo.add_batch(batch_id, batch_kind, period, facts, items)
@@ -187,7 +187,7 @@ async def run_weekly_report(
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('dispatch.batch.jps'))")
         repo = JpsRepository(conn)
-        earlier = await repo.batches_for(str(week))
+        earlier = await repo.weekly_batches(str(week))
         rows = await repo.unsent_reports(week.first_day, week.last_day)
         if not rows:
             last = earlier[-1] if earlier else None

@@ -95,10 +95,11 @@ class JpsRepository:
         )
         return [dict(r) for r in rows]
 
-    async def batches_for(self, period: str) -> list[dict[str, Any]]:
+    async def weekly_batches(self, week: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
-            "SELECT batch_id, record_count, manifest FROM dispatch.jps_batch WHERE period = $1 ORDER BY created_at",
-            period,
+            """SELECT batch_id, record_count, manifest FROM dispatch.jps_batch
+               WHERE batch_kind = 'weekly' AND period = $1 ORDER BY created_at""",
+            week,
         )
         return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]
 
