@@ -100,6 +100,25 @@ async def test_death_of_an_insured_person_reaches_the_nhi_transfer_in_one_trace(
                 "eligibility.qualification-changed.v1 process",
             } <= processed
 
+            # "Re-running the month sends nothing new" holds once nothing new is arriving: wait until dispatch
+            # keeps every qualification change eligibility has announced (earlier tests' leftovers included,
+            # which eligibility's relay may only now be publishing).
+            admin = await platform.admin()
+            try:
+
+                async def caught_up() -> bool:
+                    behind: int = await admin.fetchval(
+                        """SELECT count(*) FROM eligibility.outbox o
+                           WHERE o.topic = 'eligibility.qualification-changed.v1'
+                             AND NOT EXISTS (SELECT 1 FROM dispatch.qualification_change q
+                                             WHERE q.source_event_id = o.event_id)"""
+                    )
+                    return behind == 0
+
+                await eventually(caught_up, timeout_s=60)
+            finally:
+                await admin.close()
+
             # The monthly 移転4 batch carries exactly the policy's seven fields, no My Number, and is logged.
             # It takes every change of the month: let the services finish what earlier tests left on the topics,
             # or a change arriving between the two runs below reads as a non-idempotent re-run.
