@@ -38,7 +38,7 @@ from kokunen_contracts.counter import FilingKind, FilingSubmitted
 from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, LossReason
 from kokunen_contracts.envelope import cloudevent_headers
 from kokunen_contracts.identifiers import my_number_check_digit
-from kokunen_contracts.registry import FILING_SUBMITTED, RESIDENT_CHANGED
+from kokunen_contracts.registry import FILING_SUBMITTED, INCOME_ASSESSED, RESIDENT_CHANGED
 from kokunen_contracts.residency import (
     Address,
     BecameResident,
@@ -56,7 +56,7 @@ sys.path.insert(0, str(HERE))
 import localstack  # noqa: E402  (stdlib-only launcher beside this file)
 
 JST = timezone(timedelta(hours=9))
-SERVICES = ("residency_sync", "eligibility", "transfer_dispatch")
+SERVICES = ("residency_sync", "eligibility", "transfer_dispatch", "tax_sync")
 
 
 def say(text: str = "") -> None:
@@ -230,6 +230,54 @@ def sample_filings(today: date) -> list[FilingSubmitted]:
             loss_reason=LossReason.FILED,
         ),
     ]
+
+
+def income_figures(atena: str, seq: int, total_income: int, **extra: Any) -> dict[str, Any]:
+    """所得情報 of one assessment for income year 2025 (課税年度 2026)."""
+    values: dict[str, Any] = {
+        "atena_number": atena,
+        "tax_year": 2026,
+        "income_year": 2025,
+        "assessed_on": date(2026, 6, 10) if seq == 0 else date(2026, 9, 18),
+        "correction_seq": seq,
+        "general_dependants": 1,
+        "elderly_dependants": 0,
+        "specified_dependants": 0,
+        "spouse_deduction": "general",
+        "disabled_dependants": 0,
+        "specially_disabled_dependants": 0,
+        "young_dependants": 1,
+        "disability_class": "none",
+        "widow_class": "none",
+        "working_student": False,
+        "single_parent": False,
+        "tax_exempt": False,
+        "public_pension_income": 0,
+        "public_pension_misc_income": 0,
+        "total_income": total_income,
+        "net_loss": 0,
+        "casualty_loss_deduction": 0,
+        "medical_expense_deduction": 0,
+        "social_insurance_deduction": 270_000,
+        "spouse_special_deduction": 0,
+        "small_business_mutual_aid_deduction": 0,
+    }
+    return {**values, **extra}
+
+
+def annual_file_line(values: dict[str, Any]) -> str:
+    """A line of the tax system's annual CSV (区分 as codes, flags 0/1)."""
+    from tax_sync.domain.fields import CODE_OF, FIELDS, Kind
+
+    cells = []
+    for f in FIELDS:
+        value = values[f.name]
+        if f.kind is Kind.CODE:
+            value = CODE_OF[f.name][str(value)]
+        elif f.kind is Kind.FLAG:
+            value = int(value)
+        cells.append(str(value))
+    return ",".join(cells)
 
 
 @contextlib.contextmanager
@@ -477,6 +525,72 @@ async def run(run_dir: Path) -> None:
                 say("  送付書 (the printed list's first page, via pdftotext; no My Number on paper):")
                 for text_line in [t for t in listing.decode().splitlines() if t.strip()][:12]:
                     say("    " + text_line.strip())
+            heading("5f. tax_sync — resident-tax income (所得情報) for exemption screening")
+            from tax_sync.domain.fields import JAPANESE
+
+            tax_env = {**service_env("tax_sync", bootstrap, admin_url, keys), "LOG_LEVEL": "WARNING"}
+            annual = run_dir / "shotoku-2026.csv"
+            bad = income_figures("1000000033", 0, 1_200_000)
+            lines = [
+                annual_file_line(income_figures("1000000011", 0, 2_400_000)),
+                annual_file_line(income_figures("1000000777", 0, 980_000)),  # not in the resident record
+                annual_file_line(bad).replace(",1,0,0,", ",-1,0,0,", 1),  # a negative 一般扶養数
+            ]
+            annual.write_text(",".join(JAPANESE) + "\r\n" + "\r\n".join(lines) + "\r\n", encoding="cp932")
+            code, output = await run_cli(tax_env, "-m", "tax_sync", "import-file", str(annual))
+            say(f"  annual file (Shift_JIS): {output} (exit {code})")
+            for line in (run_dir / "shotoku-2026.csv.rejects.csv").read_text(encoding="utf-8").splitlines()[1:]:
+                say(f"    rejected: {line}")
+            code, output = await run_cli(tax_env, "-m", "tax_sync", "import-file", str(annual))
+            say(f"  again: {output}")
+            from kokunen_contracts.tax import IncomeAssessed
+
+            correction = IncomeAssessed(
+                event_id=uuid.uuid4(),
+                effective_date=date(2026, 9, 18),
+                recorded_at=datetime.now(JST),
+                **income_figures("1000000011", 1, 2_150_000, medical_expense_deduction=250_000),
+            )
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+            await producer.start()
+            try:
+                await publish_events(producer, INCOME_ASSESSED, [correction], source="/zei-system/demo")
+            finally:
+                await producer.stop()
+            say("  the tax system publishes a 更正 (correction 1) for 1000000011 on tax.income-assessed.v1")
+            await wait_for(
+                urls["tax_sync"],
+                "SELECT 1 FROM tax.income_assessment WHERE atena_number = '1000000011' AND correction_seq = 1",
+            )
+            figures = await fetch(
+                urls["tax_sync"],
+                """SELECT atena_number, income_year, correction_seq AS seq, total_income,
+                          superseded_at IS NULL AS current, person_verified AS verified,
+                          CASE WHEN source_file IS NULL THEN 'kafka' ELSE 'file line ' || source_line END AS source
+                   FROM tax.income_assessment WHERE atena_number IN ('1000000011', '1000000777')
+                   ORDER BY atena_number, correction_seq""",
+            )
+            table(figures, ["atena_number", "income_year", "seq", "total_income", "current", "verified", "source"])
+            say("  tax.income-determined.v1 (no name, no address; a correction names what it supersedes):")
+            [published] = await wait_for(
+                urls["tax_sync"],
+                "SELECT applied, published_through FROM tax.imported_file WHERE published_at IS NOT NULL",
+            )
+            say(
+                f"    the annual file's {published['applied']} figures: published from the slice by the file relay "
+                f"(through line {published['published_through']})"
+            )
+            events = await fetch(
+                urls["tax_sync"],
+                """SELECT convert_from(payload, 'UTF8')::jsonb AS body FROM tax.outbox
+                   WHERE topic = 'tax.income-determined.v1' AND message_key = '1000000011'""",
+            )
+            for row in events:
+                body = json.loads(row["body"]) if isinstance(row["body"], str) else row["body"]
+                say(
+                    f"    {body['kind']:<10} seq {body['correction_seq']}  合計所得金額 {body['total_income']:,}  "
+                    f"supersedes {body['supersedes_event_id']}"
+                )
         finally:
             heading("6. stopping")
             for process in processes.values():
