@@ -3,6 +3,7 @@
     make bench                         # every scenario at full scale
     BENCH_SCALE=0.1 make bench         # a tenth of the data (quick look)
     BENCH_ONLY=residency-stream make bench
+    BENCH_ONLY=tax-annual BENCH_TAX_ROWS=100000 BENCH_TAX_EVENTS=10000 make bench   # a quick tax run
     BENCH_ONLY=residency-full-load BENCH_FULL_LOAD_RESIDENTS=100000 make bench   # one scenario, a set size
 
 Figures go to stdout as a table and to out/bench.json.
