@@ -72,6 +72,36 @@ class OutboxBuffer:
             (event.event_id, spec.name, spec.key_of(event), event.model_dump_json().encode(), encode_headers(headers))
         )
 
+    def publish_batch(self, spec: TopicSpec, events: Sequence[Event]) -> None:
+        """Queue many events of one topic for a bulk run (one span covers the run, no trace per row).
+
+        Same rows as ``publish(..., traced=False)``; the CloudEvents headers are encoded once per distinct
+        ``recorded_at`` and only the event id is spliced in, which keeps a monthly batch of 300,000 records
+        from spending most of its time on JSON and base64 of identical headers."""
+        templates: dict[datetime, tuple[str, str]] = {}
+        append = self.rows.append
+        for event in events:
+            if not isinstance(event, spec.model):
+                raise TypeError(f"{type(event).__name__} does not belong on {spec.name} ({spec.model.__name__})")
+            event_id = event.event_id
+            encoded_id = base64.b64encode(str(event_id).encode()).decode("ascii")
+            template = templates.get(event.recorded_at)
+            if template is None:
+                sample = encode_headers(cloudevent_headers(event, source=self.source))
+                head, found, tail = sample.partition(encoded_id)
+                if not found:
+                    raise AssertionError("the ce_id header was not found in its own encoding")
+                template = templates[event.recorded_at] = (head, tail)
+            append(
+                (
+                    event_id,
+                    spec.name,
+                    spec.key_of(event),
+                    event.model_dump_json().encode(),
+                    template[0] + encoded_id + template[1],
+                )
+            )
+
     def dead_letter(
         self,
         spec: TopicSpec,

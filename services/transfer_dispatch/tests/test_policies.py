@@ -134,3 +134,13 @@ def test_every_transfer_topic_is_read_only_by_its_department() -> None:
     consumers = [s.consumers for s in specs]
     assert all(len(c) == 1 for c in consumers)
     assert len({c[0] for c in consumers}) == len(specs)  # one principal per department
+
+
+def test_record_ids_are_uuid5_of_what_they_are_about() -> None:
+    from transfer_dispatch.domain.records import RECORD_NAMESPACE, RecordMeta, snapshot_record_id
+
+    expected = uuid.uuid5(RECORD_NAMESPACE, "child_allowance/2026-10/0000000001/1")
+    assert snapshot_record_id("child_allowance", "2026-10", "0000000001", 1) == str(expected)
+    meta = RecordMeta(str(expected), "b", date(2026, 10, 1), datetime.now(UTC))
+    assert meta.event_id == str(uuid.uuid5(expected, "event"))
+    assert RecordMeta(expected, "b", date(2026, 10, 1), datetime.now(UTC)).event_id == meta.event_id

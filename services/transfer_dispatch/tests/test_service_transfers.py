@@ -38,7 +38,8 @@ from kokunen_testing.platform import Platform, eventually, unique_atena
 from transfer_dispatch import commands
 from transfer_dispatch.app import build
 from transfer_dispatch.domain.policy import load_policies
-from transfer_dispatch.handlers import run_monthly
+from transfer_dispatch.domain.records import TransferBuilder
+from transfer_dispatch.handlers import _monthly_snapshot, run_monthly
 
 pytestmark = pytest.mark.integration
 
@@ -261,6 +262,50 @@ async def test_long_term_care_gets_the_welfare_pension_recipients_monthly(
             "certificate_number",
             "payment_category",
         }
+
+
+async def test_a_monthly_run_stopped_midway_is_resumed_under_the_same_batch(
+    platform: Platform, dispatch: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await eventually(lambda: caught_up(platform), timeout_s=60)
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+        population = await conn.fetchval(
+            "SELECT count(*) FROM dispatch.insured_person WHERE basic_pension_number IS NOT NULL AND NOT withdrawn"
+        )
+        assert population >= 2
+        builder = TransferBuilder.for_recipient(BOOK, "child_allowance")
+        build_many = TransferBuilder.build_many
+        calls = 0
+
+        def stops_at_the_second_chunk(self: TransferBuilder, items: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise RuntimeError("the run stopped midway")
+            return build_many(self, items)
+
+        monkeypatch.setattr(TransferBuilder, "build_many", stops_at_the_second_chunk)
+        with pytest.raises(RuntimeError, match="midway"):
+            await _monthly_snapshot(conn, builder, "2027-06", chunk=max(1, population // 3))
+        monkeypatch.undo()
+        written = await conn.fetchval(
+            "SELECT count(*) FROM dispatch.transfer_item WHERE batch_id = $1", "child_allowance-2027-06"
+        )
+        assert 0 < written < population  # the first chunk committed (and may already be on the topic)
+        problems = [b.problem for b in (await commands.verify_log(conn)).breaks]
+        assert any("child_allowance-2027-06 is incomplete" in p for p in problems)
+
+        resumed = await run_monthly(conn, BOOK, "child_allowance", "2027-06")
+        assert resumed.batch_id == "child_allowance-2027-06"  # the same batch, not a supplement
+        assert resumed.record_count == population
+        subjects = await conn.fetchval(
+            "SELECT count(DISTINCT subject_key) FROM dispatch.transfer_item WHERE batch_id = $1", resumed.batch_id
+        )
+        assert subjects == population  # nobody twice
+        assert (await commands.verify_log(conn)).breaks == []
+    finally:
+        await conn.close()
 
 
 def verify_cli(platform: Platform) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from kokunen_contracts.envelope import now
 
 from .adapters.repository import SNAPSHOT_SOURCES, DispatchRepository, TransferItem, log_entry
 from .domain.policy import Frequency, PolicyBook, PolicyError, load_policies
-from .domain.records import TransferBuilder, payload_digest, snapshot_record_id
+from .domain.records import RecordMeta, TransferBuilder, payload_digest, snapshot_record_id
 
 JST = ZoneInfo("Asia/Tokyo")
 SOURCE = "/kokunen/transfer_dispatch"
@@ -133,11 +133,16 @@ async def run_monthly(conn: asyncpg.Connection, book: PolicyBook, policy_id: str
     if builder.policy.frequency is not Frequency.MONTHLY:
         raise PolicyError(f"policy {policy_id} is {builder.policy.frequency.value}, not a monthly transfer")
     first_day(month)  # a malformed month fails before anything is locked
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"dispatch.batch.{policy_id}")
-        if policy_id == NHI:
+    if policy_id == NHI:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"dispatch.batch.{policy_id}")
             return await _monthly_changes(conn, builder, month)
+    # A snapshot batch commits chunk by chunk: one run of a policy at a time, for the whole run.
+    await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"dispatch.batch.{policy_id}")
+    try:
         return await _monthly_snapshot(conn, builder, month)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"dispatch.batch.{policy_id}")
 
 
 async def run_monthly_nhi_transfer(conn: asyncpg.Connection, book: PolicyBook, month: str) -> BatchResult:
@@ -217,57 +222,69 @@ async def _monthly_changes(conn: asyncpg.Connection, builder: TransferBuilder, m
     return BatchResult(batch_id, len(items), corrections, cancellations)
 
 
-async def _monthly_snapshot(conn: asyncpg.Connection, builder: TransferBuilder, month: str) -> BatchResult:
-    """移転2, 移転3: the whole population as it stands, once a month; later, only what changed."""
+SNAPSHOT_CHUNK = 25_000
+"""Records written per transaction in a monthly snapshot: the relay publishes a chunk while the next is built."""
+
+
+async def _monthly_snapshot(
+    conn: asyncpg.Connection, builder: TransferBuilder, month: str, chunk: int = SNAPSHOT_CHUNK
+) -> BatchResult:
+    """移転2, 移転3: the whole population as it stands, once a month; later, only what changed.
+
+    The batch is written in chunks, each with its items and outbox rows in one transaction, and completed
+    (record count, transfer-log entry) in a last one. A run that stops midway leaves the batch open; the next
+    run of the month resumes it under the same id, sending only what the open batch does not hold yet.
+    """
     repo = DispatchRepository(conn)
     policy = builder.policy
     rows = await repo.population(policy.id, policy.fields)
     sent = await repo.latest_items(policy.id, month)
-    batch_id = await _batch_id(repo, policy.id, month)
-    outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
-    items: list[TransferItem] = []
+    resumed = await repo.open_batch(policy.id, month)
+    batch_id = resumed or await _batch_id(repo, policy.id, month)
     at = now()
     effective = first_day(month)
+    fields = policy.fields
+    # Decide first (cheap, per row), then build and validate the records a chunk at a time.
+    chosen: list[tuple[dict[str, Any], RecordMeta]] = []
+    items: list[TransferItem] = []
     corrections = cancellations = 0
     for row in rows:
         subject: str = row["subject_key"]
         earlier = sent.get(subject)
         in_population: bool = row["in_population"]
-        payload = builder.payload(row)
-        digest = payload_digest(payload)
+        if earlier is None and not in_population:
+            continue
+        digest: bytes = row["payload_digest"]  # md5 of the policy's fields, computed by PostgreSQL
         if earlier is None:
-            if not in_population:
-                continue
             revision, corrects, cancelled = 1, None, False
         else:
-            was_cancelled = earlier["cancelled"]
-            if in_population and not was_cancelled and earlier["payload_digest"] == digest:
+            if in_population and not earlier["cancelled"] and earlier["payload_digest"] == digest:
                 continue  # sent as it stands
-            if not in_population and was_cancelled:
+            if not in_population and earlier["cancelled"]:
                 continue  # already withdrawn
             revision, corrects, cancelled = earlier["revision"] + 1, earlier["record_id"], not in_population
         record_id = snapshot_record_id(policy.id, month, subject, revision)
-        record = builder.build(
-            payload,
-            record_id=record_id,
-            batch_id=batch_id,
-            effective_date=effective,
-            recorded_at=at,
-            corrects_record_id=corrects,
-            cancelled=cancelled,
-        )
-        outbox.publish(builder.spec, record, traced=False)
+        meta = RecordMeta(record_id, batch_id, effective, at, corrects, cancelled)
+        chosen.append(({f: row[f] for f in fields}, meta))  # exactly the policy's fields: the only columns read
         corrections += corrects is not None
         cancellations += cancelled
-        items.append(
-            TransferItem(
-                policy.id, record_id, batch_id, record.event_id, corrects, month, subject, revision, digest, cancelled
-            )
-        )
-    if not items:
+        items.append(TransferItem(policy.id, record_id, batch_id, meta.event_id, corrects, month, subject, revision,
+                                  digest, cancelled))  # fmt: skip
+    if not items and resumed is None:
         return BatchResult(None, 0)
-    await _finish(repo, builder, batch_id, month, outbox, items)
-    return BatchResult(batch_id, len(items), corrections, cancellations)
+    if resumed is None:
+        await repo.begin_batch(batch_id, policy.id, month)
+    for start in range(0, len(items), chunk):
+        records = builder.build_many(chosen[start : start + chunk])
+        outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
+        outbox.publish_batch(builder.spec, records)
+        async with conn.transaction():
+            await repo.add_items(items[start : start + chunk])
+            await outbox.flush(conn)
+    async with conn.transaction():
+        total = await repo.complete_batch(batch_id)
+        await repo.append_log(log_entry(policy, batch_id, total, datetime.now(UTC)))
+    return BatchResult(batch_id, total, corrections, cancellations)
 
 
 def snapshot_policies() -> tuple[str, ...]:

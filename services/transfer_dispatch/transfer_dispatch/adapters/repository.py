@@ -18,9 +18,9 @@ class TransferItem(NamedTuple):
     """One record sent: which policy, batch and period, what it was about, what it carried (digest)."""
 
     policy_id: str
-    record_id: uuid.UUID
+    record_id: uuid.UUID | str  # a monthly batch keeps ids as text (asyncpg's COPY takes either)
     batch_id: str
-    event_id: uuid.UUID
+    event_id: uuid.UUID | str
     corrects_record_id: uuid.UUID | None
     period: str
     subject_key: str | None
@@ -110,14 +110,16 @@ class DispatchRepository:
         return bool(found)
 
     async def population(self, policy_id: str, fields: tuple[str, ...]) -> list[asyncpg.Record]:
-        """The snapshot source's candidate rows: the subject, whether it is in the population now, and the
-        policy's fields — the only columns read, so nothing else is even fetched."""
+        """The snapshot source's candidate rows: the subject, whether it is in the population now, the policy's
+        fields — the only columns read, so nothing else is even fetched — and a digest of those fields."""
         source = SNAPSHOT_SOURCES[policy_id]
         if not all(_COLUMN.match(f) for f in fields):
             raise ValueError(f"policy {policy_id} has a field that is not a column name")
         columns = ", ".join(fields)
+        # The digest of what a record would carry, computed where the rows are (see payload_digest).
         rows: list[asyncpg.Record] = await self.conn.fetch(
-            f"SELECT {source.subject} AS subject_key, ({source.in_population}) AS in_population, {columns} "
+            f"SELECT {source.subject} AS subject_key, ({source.in_population}) AS in_population, {columns}, "
+            f"decode(md5(ROW({columns})::text), 'hex') AS payload_digest "
             f"FROM {source.table} WHERE {source.candidates} ORDER BY {source.subject}"
         )
         return rows
@@ -185,6 +187,35 @@ class DispatchRepository:
     async def batches_for(self, policy_id: str, period: str) -> int:
         count: int = await self.conn.fetchval(
             "SELECT count(*) FROM dispatch.transfer_batch WHERE policy_id = $1 AND period = $2", policy_id, period
+        )
+        return count
+
+    async def open_batch(self, policy_id: str, period: str) -> str | None:
+        """A batch of this policy and period that a run began and did not complete."""
+        found: str | None = await self.conn.fetchval(
+            "SELECT batch_id FROM dispatch.transfer_batch WHERE policy_id = $1 AND period = $2 "
+            "AND completed_at IS NULL",
+            policy_id,
+            period,
+        )
+        return found
+
+    async def begin_batch(self, batch_id: str, policy_id: str, period: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO dispatch.transfer_batch (batch_id, policy_id, period, record_count, completed_at) "
+            "VALUES ($1, $2, $3, 0, NULL)",
+            batch_id,
+            policy_id,
+            period,
+        )
+
+    async def complete_batch(self, batch_id: str) -> int:
+        """Mark the batch complete with the number of records it holds; returns that number."""
+        count: int = await self.conn.fetchval(
+            """UPDATE dispatch.transfer_batch b SET completed_at = now(),
+                   record_count = (SELECT count(*) FROM dispatch.transfer_item i WHERE i.batch_id = b.batch_id)
+               WHERE batch_id = $1 RETURNING record_count""",
+            batch_id,
         )
         return count
 

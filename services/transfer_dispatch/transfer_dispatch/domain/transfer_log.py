@@ -67,6 +67,9 @@ def verify_against_batches(
     breaks: list[ChainBreak] = []
     for batch in batches:
         found = logged.get(str(batch["batch_id"]), [])
+        if not found and batch.get("completed_at", True) is None:
+            breaks.append(ChainBreak(0, f"batch {batch['batch_id']} is incomplete (a run stopped midway: rerun it)"))
+            continue
         if not found:
             breaks.append(ChainBreak(0, f"batch {batch['batch_id']} was sent but has no log entry (removed?)"))
             continue
