@@ -120,3 +120,21 @@ async def test_the_file_relay_resumes_after_the_last_acknowledged_batch(platform
     keys = {a.encode() for a in people}
     records = await platform.read_from(INCOME_DETERMINED.name, start, until=lambda r: False, timeout_s=3)
     assert sorted(r.key.decode() for r in records if r.key in keys) == sorted(people[3:])  # lines 5 and 6 only
+
+
+async def test_staging_survives_a_rolled_back_batch_on_the_same_connection(platform: Platform) -> None:
+    atena = unique_atena()
+    values = income_assessed(atena).model_dump()
+    row = staging_row_of(values, arrival=1, source_event_id=values["event_id"], traceparent=None)
+    conn = await platform.connect_as("tax_sync")
+    try:
+        transaction = conn.transaction()
+        await transaction.start()
+        await ensure_staging(conn)  # created inside a transaction that fails (as a transient error would)
+        await transaction.rollback()
+        async with conn.transaction():  # the retry, on the same connection
+            await ensure_staging(conn)
+            await stage_rows(conn, [row])
+            assert (await apply_staged(conn)).determined == 1
+    finally:
+        await conn.close()

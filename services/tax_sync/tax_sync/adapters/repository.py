@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -211,19 +210,13 @@ class ApplyResult:
         return self.staged - self.applied
 
 
-_SESSIONS_WITH_STAGING: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
-"""Connections (database sessions) whose temporary tables exist: a pooled connection is reused for many
-batches, and a reconnect is a new object, so creating them once per object is enough."""
-
-
 async def ensure_staging(conn: asyncpg.Connection) -> None:
-    """The session's staging tables (created once per database session; emptied by every commit)."""
-    session = getattr(conn, "_con", None) or conn  # a pool's proxy wraps the connection itself
-    if session in _SESSIONS_WITH_STAGING:
-        return
+    """The session's staging tables (created once per database session; emptied by every commit).
+
+    Asked every time rather than remembered: a creation inside a transaction that then rolls back (a
+    transient failure, retried on the same pooled connection) leaves no table behind."""
     await conn.execute(_STAGING_DDL)
     await conn.execute(_PLAN_DDL)
-    _SESSIONS_WITH_STAGING.add(session)
 
 
 async def stage_rows(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
