@@ -78,6 +78,8 @@ def render(doc: Document) -> bytes:
     total_pages = 1 + list_pages
 
     def fit(text: str, size: float, room: float) -> str:
+        if len(text) * size <= room:  # no glyph of the font is wider than 1 em: it fits unmeasured
+            return text
         while text and stringWidth(text, FONT_NAME, size) > room:
             text = text[:-1]
         return text
@@ -121,12 +123,18 @@ def render(doc: Document) -> bytes:
             x += column.width_mm * mm
         canvas.line(margin, y - 1.5 * mm, width - margin, y - 1.5 * mm)
         y -= line
+        # One text object per page (not one per cell): a list of thousands of lines stays fast.
+        text = canvas.beginText()
+        text.setFont(FONT_NAME, 8.5)
         for row in doc.rows[page * rows_per_page : (page + 1) * rows_per_page]:
             x = margin
             for column, value in zip(doc.columns, row, strict=True):
-                canvas.drawString(x, y, fit(value, 8.5, column.width_mm * mm - 1.5 * mm))
+                if value:
+                    text.setTextOrigin(x, y)
+                    text.textOut(fit(value, 8.5, column.width_mm * mm - 1.5 * mm))
                 x += column.width_mm * mm
             y -= line
+        canvas.drawText(text)
         if not doc.rows:
             canvas.drawString(margin, y, "該当なし")
         footer(page + 2)
