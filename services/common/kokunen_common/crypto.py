@@ -11,10 +11,9 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -45,6 +44,7 @@ class MyNumberVault:
     keys: dict[str, bytes]
     active_key_id: str
     hash_key: bytes
+    _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.active_key_id not in self.keys:
@@ -56,6 +56,8 @@ class MyNumberVault:
                 raise KeyConfigurationError("a key id must be non-empty and contain no ':'")
         if len(self.hash_key) < 32:
             raise KeyConfigurationError("the My Number hash key must be at least 32 bytes")
+        # Cipher objects built once: building an AESGCM per call cost more than the encryption (bulk loads).
+        object.__setattr__(self, "_ciphers", {key_id: AESGCM(key) for key_id, key in self.keys.items()})
 
     @classmethod
     def from_config(cls, keys: str, active_key_id: str | None, hash_key: str) -> MyNumberVault:
@@ -76,7 +78,7 @@ class MyNumberVault:
 
     def seal(self, number: MyNumber, atena_number: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.active_key_id]).encrypt(
+        sealed = self._ciphers[self.active_key_id].encrypt(
             nonce, number.reveal().encode("ascii"), atena_number.encode("ascii")
         )
         return f"{self.active_key_id}:{_b64encode(nonce + sealed)}"
@@ -87,9 +89,7 @@ class MyNumberVault:
             raise SealError("sealed My Number names an unknown key id")
         raw = _b64decode(body)
         try:
-            clear = AESGCM(self.keys[key_id]).decrypt(
-                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], atena_number.encode("ascii")
-            )
+            clear = self._ciphers[key_id].decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], atena_number.encode("ascii"))
         except InvalidTag:
             raise SealError("sealed My Number does not open for this person (wrong key or tampered)") from None
         return MyNumber(clear.decode("ascii"))
@@ -98,7 +98,7 @@ class MyNumberVault:
         return sealed.partition(":")[0]
 
     def lookup_hash(self, number: MyNumber) -> bytes:
-        return hmac.new(self.hash_key, number.reveal().encode("ascii"), hashlib.sha256).digest()
+        return hmac.digest(self.hash_key, number.reveal().encode("ascii"), "sha256")
 
 
 def generate_key() -> str:
