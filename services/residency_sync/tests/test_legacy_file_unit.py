@@ -43,3 +43,15 @@ def test_a_full_line_with_a_removal_is_not_resident_unless_nationality_changes()
     assert snapshot_flags("death") == (False, True)
     assert snapshot_flags("move_out_abroad") == (False, False)
     assert snapshot_flags("naturalisation_removal") == (True, True)
+
+
+def test_a_line_with_undecodable_bytes_or_nul_is_rejected_by_itself() -> None:
+    import pytest
+    from residency_sync.adapters.legacy_file import WIDTH, RowRejected, check_shape
+
+    check_shape(["x"] * WIDTH)
+    for broken in ("\udc82", "\x00"):
+        with pytest.raises(RowRejected, match="文字コード"):
+            check_shape(["x"] * (WIDTH - 1) + [f"a{broken}b"])
+    with pytest.raises(RowRejected, match="columns"):
+        check_shape(["x"] * (WIDTH - 1))

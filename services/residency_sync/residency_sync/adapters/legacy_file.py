@@ -109,7 +109,8 @@ _MY_NUMBER = re.compile(r"[0-9]{12}")
 _POSTAL = re.compile(r"[0-9]{3}-?[0-9]{4}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _LG_CODE = re.compile(r"[0-9]{6}")
-_BROKEN = re.compile("[\udc80-\udcff]")  # bytes the declared encoding could not decode (surrogateescape)
+# Bytes the declared encoding could not decode (surrogateescape), and NUL, which PostgreSQL text cannot hold.
+_BROKEN = re.compile("[\x00\udc80-\udcff]")
 
 
 class RowRejected(ValueError):
