@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import asyncpg
-from harness import BenchContext, Figure, ServiceProcess, scenario, wait_until
+from harness import BenchContext, Figure, ServiceProcess, _vm_hwm_kb, scenario, wait_until
 from kokunen_testing.synthetic import SyntheticCity, extract_line, write_extract
 from residency_sync.adapters.legacy_file import COLUMNS
 
@@ -77,9 +77,7 @@ async def residency_full_load(ctx: BenchContext) -> list[Figure]:
 
     baseline = await raw_copy(ctx.platform.infra.admin_db_url, path, encoding)
 
-    importer = ServiceProcess(ctx, "residency_sync", "import-file", "--kind", "full", str(path))
-    importer.log = ctx.workdir / "residency_sync-import-file.log"
-    importer.start()
+    importer = ServiceProcess(ctx, "residency_sync", "import-file", "--kind", "full", str(path)).start()
     started = time.perf_counter()
     code = await _wait_exit(importer)
     loaded_s = time.perf_counter() - started
@@ -126,13 +124,15 @@ async def residency_full_load(ctx: BenchContext) -> list[Figure]:
 
 
 async def _wait_exit(service: ServiceProcess) -> int:
-    """Wait for the process to exit on its own; record its peak RSS (what ``ServiceProcess.finish`` does,
-    without blocking the event loop)."""
+    """Wait for the process to exit on its own; record its peak RSS as ``ServiceProcess.finish`` does (its own
+    VmHWM, sampled while it lives), without blocking the event loop."""
     assert service.process is not None
+    peak_kb = 0
     while True:
+        peak_kb = max(peak_kb, _vm_hwm_kb(service.process.pid))
         pid, status, usage = os.wait4(service.process.pid, os.WNOHANG)  # noqa: ASYNC222 (WNOHANG: no wait)
         if pid:
-            service.max_rss_mb = usage.ru_maxrss / 1024
+            service.max_rss_mb = (peak_kb or usage.ru_maxrss) / 1024
             service.process.returncode = os.waitstatus_to_exitcode(status)
             return service.process.returncode
         await asyncio.sleep(0.2)
