@@ -24,6 +24,8 @@ MANIFESTS = {name: yaml.safe_load((K8S / name).read_text()) for name in KUSTOMIZ
 BY_KIND_NAME = {(m["kind"], m["metadata"]["name"]): m for m in MANIFESTS.values()}
 CONFIG = BY_KIND_NAME[("ConfigMap", "kokunen-config")]["data"]
 DEPLOYMENTS = {name: m for (kind, name), m in BY_KIND_NAME.items() if kind == "Deployment"}
+CRONJOBS = {name: m for (kind, name), m in BY_KIND_NAME.items() if kind == "CronJob"}
+JOBS = [BY_KIND_NAME[("Job", "platform-init")], BY_KIND_NAME[("Job", "kafka-acls")]]
 SETTINGS = {name.upper() for name in ServiceSettings.model_fields}
 KUBERNETES_VERSION = "1.33"
 
@@ -31,8 +33,13 @@ KUBERNETES_VERSION = "1.33"
 HOLD_MY_NUMBER_KEYS = {"residency-sync", "transfer-dispatch"}
 
 
+def pod(manifest: dict[str, Any]) -> dict[str, Any]:
+    spec = manifest["spec"]["jobTemplate"]["spec"] if manifest["kind"] == "CronJob" else manifest["spec"]
+    return spec["template"]["spec"]  # type: ignore[no-any-return]
+
+
 def container(manifest: dict[str, Any]) -> dict[str, Any]:
-    (only,) = manifest["spec"]["template"]["spec"]["containers"]
+    (only,) = pod(manifest)["containers"]
     return only  # type: ignore[no-any-return]
 
 
@@ -75,8 +82,7 @@ def test_services_read_every_setting_they_are_given() -> None:
 
 
 def test_secrets_come_from_the_secret_and_each_service_has_its_own_database_url() -> None:
-    jobs = [BY_KIND_NAME[("Job", "platform-init")], BY_KIND_NAME[("Job", "kafka-acls")]]
-    for manifest in [*DEPLOYMENTS.values(), *jobs]:
+    for manifest in [*DEPLOYMENTS.values(), *JOBS, *CRONJOBS.values()]:
         for env in container(manifest).get("env", []):
             if re.search(r"PASSWORD|KEYS?$|DATABASE_URL", env["name"]):
                 assert "value" not in env, f"{env['name']} must come from a Secret"
@@ -146,3 +152,40 @@ def test_the_kafka_ca_file_is_inside_the_mounted_secret() -> None:
     for manifest in DEPLOYMENTS.values():
         mounts = {m["name"]: m["mountPath"] for m in container(manifest)["volumeMounts"]}
         assert CONFIG["KAFKA_SSL_CAFILE"].startswith(mounts["kafka-ca"] + "/")
+
+
+def test_scheduled_batches_run_existing_commands_for_the_policies_that_are_periodic() -> None:
+    from transfer_dispatch.app import cli
+    from transfer_dispatch.domain.policy import load_policies
+    from typer.main import get_command
+
+    commands = set(get_command(cli).commands)  # type: ignore[attr-defined]
+    book = load_policies()
+    monthly = {p.id for p in book.policies.values() if p.frequency.value == "monthly"}
+    script = container(CRONJOBS["monthly-transfers"])["args"][0]
+    assert set(re.findall(r"transfer-dispatch monthly --recipient (\w+) --month \$month", script)) == monthly
+    weekly = container(CRONJOBS["jps-weekly"])["args"][0]
+    assert re.search(r"transfer-dispatch jps-weekly --week \$\(date .*\+%G-W%V\)", weekly)
+    for job in CRONJOBS.values():
+        assert job["spec"]["timeZone"] == "Asia/Tokyo"
+        assert job["spec"]["concurrencyPolicy"] == "Forbid"  # one batch per period, never two at once
+        for command in re.findall(r"transfer-dispatch ([a-z-]+)", container(job)["args"][0]):
+            assert command in commands
+
+
+def test_scheduled_batches_read_only_settings_that_exist_and_only_jps_gets_its_key() -> None:
+    from transfer_dispatch.jps.adapters.medium import JpsSettings
+
+    known = SETTINGS | {name.upper() for name in JpsSettings.model_fields} | {"TZ"}
+    for name, job in CRONJOBS.items():
+        names = env_names(container(job))
+        assert names <= known, names - known
+        assert ("JPS_MEDIUM_KEY" in names) == (name == "jps-weekly")
+        assert not names & {"MYNUMBER_KEYS", "MYNUMBER_HASH_KEY"} or name == "jps-weekly"
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod(CRONJOBS["jps-weekly"])["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    assert claims == {"jps-media"}
+    assert ("PersistentVolumeClaim", "jps-media") in BY_KIND_NAME

@@ -35,6 +35,8 @@ SNAPSHOTS = {
            FROM eligibility.additional_premium_version ORDER BY atena_number, from_month, until_month NULLS FIRST""",
         "SELECT cause_event_id, due_on, applied_at IS NOT NULL, cancelled_at IS NOT NULL "
         "FROM eligibility.scheduled_move ORDER BY 1",
+        """SELECT event_id, atena_number, reconciliation, jps_outcome, follow_up, pension_number_taken, known_person
+           FROM eligibility.jps_result ORDER BY event_id""",
     ],
 }
 

@@ -10,10 +10,16 @@ import asyncpg
 import typer
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
 from kokunen_common.settings import ServiceSettings
-from kokunen_contracts.registry import CALENDAR_FACT, FILING_SUBMITTED, PERSON_CHANGED
+from kokunen_contracts.registry import CALENDAR_FACT, FILING_SUBMITTED, JPS_PROCESSING_RESULT, PERSON_CHANGED
 
 from .calendar import calendar_job, run_calendar
-from .handlers import on_calendar_fact, on_filing_submitted, on_person_changed, today_in_japan
+from .handlers import (
+    on_calendar_fact,
+    on_filing_submitted,
+    on_jps_processing_result,
+    on_person_changed,
+    today_in_japan,
+)
 
 SERVICE = "eligibility"
 SCHEMA = "eligibility"
@@ -32,6 +38,7 @@ def build(settings: ServiceSettings | None = None, *, with_calendar: bool = True
     runtime.consumer.subscribe(PERSON_CHANGED, on_person_changed)
     runtime.consumer.subscribe(CALENDAR_FACT, on_calendar_fact)
     runtime.consumer.subscribe(FILING_SUBMITTED, on_filing_submitted)
+    runtime.consumer.subscribe(JPS_PROCESSING_RESULT, on_jps_processing_result)
     return runtime
 
 
@@ -40,7 +47,7 @@ cli = typer.Typer(help="eligibility — 資格管理: category-1 qualification b
 
 @cli.command()
 def run() -> None:
-    """Consume person changes, calendar facts and filings; publish qualification changes until stopped."""
+    """Consume person changes, calendar facts, filings and JPS processing results; publish qualification changes."""
     asyncio.run(build().faststream_app().run())
 
 

@@ -14,6 +14,7 @@ from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_contracts import counter as c
 from kokunen_contracts import eligibility as e
 from kokunen_contracts.envelope import now
+from kokunen_contracts.jps import JpsProcessingResult
 from kokunen_contracts.registry import (
     ADDITIONAL_PREMIUM_CHANGED,
     FILING_OUTCOME,
@@ -24,6 +25,7 @@ from kokunen_contracts.residency import PersonChanged, PersonChangeKind
 
 from .adapters.repository import EligibilityRepository, PersonRecord
 from .domain import filings as f
+from .domain import jps_results
 from .domain import residency_effects as effects
 from .domain.categories import InsuredCategory
 from .domain.history_diff import ChangeKind, PeriodChange, diff, stored_history
@@ -208,6 +210,32 @@ async def on_calendar_fact(delivery: Delivery[e.CalendarFact], uow: UnitOfWork) 
         cause_event_id=delivery.event_id,
         report=report_for_resident_change,
         received_on=fact.effective_date,
+    )
+
+
+# --- JPS processing results ----------------------------------------------------------------------
+
+
+async def on_jps_processing_result(delivery: Delivery[JpsProcessingResult], uow: UnitOfWork) -> None:
+    """処理結果一覧表の突合結果: keep it, open a follow-up where staff must act, and take the 基礎年金番号
+    JPS used (国民年金法14条) when ＜年金基本＞ lacks it — a different one is never overwritten silently."""
+    result = delivery.event
+    repo = EligibilityRepository(uow.conn)
+    person = await repo.person(result.atena_number)
+    decision = jps_results.decide(
+        jps_results.Reconciliation(result.reconciliation.value),
+        jps_results.JpsOutcome(result.jps_outcome.value),
+        result.basic_pension_number,
+        person.state.basic_pension_number if person else None,
+    )
+    taken = person is not None and decision.take_pension_number is not None
+    if taken:
+        await repo.update_pension_basics(result.atena_number, basic_pension_number=decision.take_pension_number)
+    await repo.keep_jps_result(
+        result,
+        decision.follow_up.value if decision.follow_up else None,
+        pension_number_taken=taken,
+        known_person=person is not None,
     )
 
 

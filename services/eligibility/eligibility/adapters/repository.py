@@ -9,6 +9,7 @@ from datetime import date
 
 import asyncpg
 from kokunen_contracts.counter import FilingSubmitted
+from kokunen_contracts.jps import JpsProcessingResult
 from kokunen_contracts.residency import PersonChanged
 
 from ..domain.categories import InsuredCategory, OtherCategoryStatus
@@ -108,6 +109,35 @@ class EligibilityRepository:
             note,
             other_category.value if other_category else None,
             pension_fund_member,
+        )
+
+    async def keep_jps_result(
+        self, result: JpsProcessingResult, follow_up: str | None, *, pension_number_taken: bool, known_person: bool
+    ) -> None:
+        """One reconciled line of a processing-result list, with the follow-up it asks for."""
+        await self.conn.execute(
+            """INSERT INTO eligibility.jps_result
+                   (event_id, atena_number, list_id, line_number, batch_id, report_id, report_kind, reconciliation,
+                    mismatched_fields, jps_outcome, jps_result_code, jps_message, processed_on, follow_up,
+                    pension_number_taken, known_person)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+               ON CONFLICT (event_id) DO NOTHING""",
+            result.event_id,
+            result.atena_number,
+            result.list_id,
+            result.line_number,
+            result.batch_id,
+            result.report_id,
+            result.report_kind.value if result.report_kind else None,
+            result.reconciliation.value,
+            result.mismatched_fields,
+            result.jps_outcome.value,
+            result.jps_result_code,
+            result.jps_message,
+            result.processed_on,
+            follow_up,
+            pension_number_taken,
+            known_person,
         )
 
     async def flag_address_unknown(self, atena_number: str) -> None:

@@ -1,0 +1,125 @@
+"""JPS processing results (処理結果一覧表の突合結果) reaching eligibility on the real broker and database:
+each line is kept once, with the follow-up it asks of staff; a 基礎年金番号 JPS used fills an empty
+＜年金基本＞ and never overwrites a different one."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from eligibility.app import build
+from kokunen_contracts.eligibility import JpsReportKind
+from kokunen_contracts.jps import JpsOutcome, JpsProcessingResult, Reconciliation
+from kokunen_contracts.registry import JPS_PROCESSING_RESULT, PERSON_CHANGED
+from kokunen_contracts.residency import PersonChangeKind as K
+from kokunen_testing.factories import JST, person_changed
+from kokunen_testing.platform import Platform, eventually, unique_atena
+
+pytestmark = pytest.mark.integration
+
+LIST_ID = hashlib.sha256(b"shori-kekka-ichiranhyo-2026-11").hexdigest()
+
+
+@pytest.fixture(scope="module")
+async def eligibility(platform: Platform) -> AsyncIterator[None]:
+    async with build(platform.settings("eligibility"), with_calendar=False):
+        yield
+
+
+def result(
+    atena: str, line: int, reconciliation: Reconciliation, outcome: JpsOutcome, **fields: Any
+) -> JpsProcessingResult:
+    return JpsProcessingResult(
+        event_id=uuid.uuid4(),
+        effective_date=date(2026, 11, 20),
+        recorded_at=datetime.now(JST),
+        atena_number=atena,
+        list_id=LIST_ID,
+        line_number=line,
+        batch_id="jps-2026-W46",
+        report_id=uuid.uuid4(),
+        report_kind=JpsReportKind.QUALIFICATION_ACQUISITION,
+        reconciliation=reconciliation,
+        jps_outcome=outcome,
+        processed_on=date(2026, 11, 18),
+        **fields,
+    )
+
+
+async def person_known(platform: Platform) -> str:
+    atena = unique_atena()
+    await platform.publish(PERSON_CHANGED, [person_changed(atena, K.MOVED_IN_FROM_ABROAD, date(2026, 10, 1))])
+    await eventually(lambda: pension_number(platform, atena, present_only=False))
+    return atena
+
+
+async def pension_number(platform: Platform, atena: str, *, present_only: bool = True) -> Any:
+    conn = await platform.connect_as("eligibility")
+    try:
+        row = await conn.fetchrow("SELECT basic_pension_number FROM eligibility.person WHERE atena_number = $1", atena)
+    finally:
+        await conn.close()
+    if row is None:
+        return None
+    return row[0] if present_only else (row[0] or "known")
+
+
+async def kept(platform: Platform, atena: str, count: int) -> list[tuple[Any, ...]]:
+    conn = await platform.connect_as("eligibility")
+    try:
+        rows = await conn.fetch(
+            """SELECT line_number, reconciliation, jps_outcome, follow_up, pension_number_taken, known_person
+               FROM eligibility.jps_result WHERE atena_number = $1 ORDER BY line_number""",
+            atena,
+        )
+    finally:
+        await conn.close()
+    return [tuple(r) for r in rows] if len(rows) >= count else []
+
+
+async def test_a_processed_report_gives_its_pension_number_and_problems_become_follow_ups(
+    platform: Platform, eligibility: None
+) -> None:
+    atena = await person_known(platform)
+    processed = result(atena, 1, Reconciliation.MATCHED, JpsOutcome.PROCESSED, basic_pension_number="2345-678901")
+    returned = result(atena, 2, Reconciliation.MATCHED, JpsOutcome.RETURNED, jps_result_code="E123")
+    mismatched = result(atena, 3, Reconciliation.MISMATCHED, JpsOutcome.PROCESSED, mismatched_fields=["acquired_on"])
+    # the same event twice (a redelivery) is kept once
+    await platform.publish(JPS_PROCESSING_RESULT, [processed, returned, mismatched, processed])
+
+    assert await eventually(lambda: kept(platform, atena, 3)) == [
+        (1, "matched", "processed", None, True, True),
+        (2, "matched", "returned", "returned", False, True),
+        (3, "mismatched", "processed", "mismatched", False, True),
+    ]
+    assert await pension_number(platform, atena) == "2345-678901"
+
+
+async def test_a_different_pension_number_is_never_overwritten(platform: Platform, eligibility: None) -> None:
+    atena = await person_known(platform)
+    await platform.publish(
+        JPS_PROCESSING_RESULT,
+        [result(atena, 1, Reconciliation.MATCHED, JpsOutcome.PROCESSED, basic_pension_number="2345-678901")],
+    )
+    await eventually(lambda: pension_number(platform, atena))
+    await platform.publish(
+        JPS_PROCESSING_RESULT,
+        [result(atena, 2, Reconciliation.MATCHED, JpsOutcome.PROCESSED, basic_pension_number="3456-789012")],
+    )
+    rows = await eventually(lambda: kept(platform, atena, 2))
+    assert rows[1][3:5] == ("pension_number_differs", False)
+    assert await pension_number(platform, atena) == "2345-678901"
+
+
+async def test_a_line_for_a_person_eligibility_does_not_know_is_kept_for_staff(
+    platform: Platform, eligibility: None
+) -> None:
+    atena = unique_atena()
+    await platform.publish(JPS_PROCESSING_RESULT, [result(atena, 7, Reconciliation.UNEXPECTED, JpsOutcome.PROCESSED)])
+    assert await eventually(lambda: kept(platform, atena, 1)) == [
+        (7, "unexpected", "processed", "not_sent", False, False)
+    ]
