@@ -150,6 +150,8 @@ async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) 
     repo = EligibilityRepository(uow.conn)
     before = await repo.person(event.atena_number)
     person = await repo.remember_person(event)
+    if before is None:
+        person = await apply_results_kept_before_the_person(repo, person, event.atena_number)
     stored = await repo.history(event.atena_number)
     caused: tuple[effects.CausedChange, ...] = ()
     if event.kind is PersonChangeKind.CHANGE_CANCELLED and event.cancels_event_id is not None:
@@ -237,6 +239,30 @@ async def on_jps_processing_result(delivery: Delivery[JpsProcessingResult], uow:
         pension_number_taken=taken,
         known_person=person is not None,
     )
+
+
+async def apply_results_kept_before_the_person(
+    repo: EligibilityRepository, person: PersonRecord, atena_number: str
+) -> PersonRecord:
+    """A person met for the first time takes what JPS results kept for them say, as if the results had
+    come after the person — so the slice does not depend on which topic was read first (and a replay,
+    which reads in time order, rebuilds the same)."""
+    for row in await repo.results_kept_before_the_person(atena_number):
+        decision = jps_results.decide(
+            jps_results.Reconciliation(row["reconciliation"]),
+            jps_results.JpsOutcome(row["jps_outcome"]),
+            row["jps_pension_number"],
+            person.state.basic_pension_number,
+        )
+        if decision.take_pension_number is not None:
+            await repo.update_pension_basics(atena_number, basic_pension_number=decision.take_pension_number)
+            person = replace(person, state=replace(person.state, basic_pension_number=decision.take_pension_number))
+        await repo.settle_jps_result(
+            row["event_id"],
+            decision.follow_up.value if decision.follow_up else None,
+            pension_number_taken=decision.take_pension_number is not None,
+        )
+    return person
 
 
 # --- filings -------------------------------------------------------------------------------------

@@ -123,3 +123,19 @@ async def test_a_line_for_a_person_eligibility_does_not_know_is_kept_for_staff(
     assert await eventually(lambda: kept(platform, atena, 1)) == [
         (7, "unexpected", "processed", "not_sent", False, False)
     ]
+
+
+async def test_a_result_read_before_its_person_is_applied_when_the_person_arrives(
+    platform: Platform, eligibility: None
+) -> None:
+    # Two topics: Kafka does not order a JPS result against the person change. Either way round the slice
+    # ends the same (and so does a replay, which reads in time order).
+    atena = unique_atena()
+    await platform.publish(
+        JPS_PROCESSING_RESULT,
+        [result(atena, 1, Reconciliation.MATCHED, JpsOutcome.PROCESSED, basic_pension_number="4567-890123")],
+    )
+    assert await eventually(lambda: kept(platform, atena, 1)) == [(1, "matched", "processed", None, False, False)]
+    await platform.publish(PERSON_CHANGED, [person_changed(atena, K.MOVED_IN_FROM_ABROAD, date(2026, 10, 1))])
+    assert await eventually(lambda: pension_number(platform, atena)) == "4567-890123"
+    assert await kept(platform, atena, 1) == [(1, "matched", "processed", None, True, True)]

@@ -119,8 +119,8 @@ class EligibilityRepository:
             """INSERT INTO eligibility.jps_result
                    (event_id, atena_number, list_id, line_number, batch_id, report_id, report_kind, reconciliation,
                     mismatched_fields, jps_outcome, jps_result_code, jps_message, processed_on, follow_up,
-                    pension_number_taken, known_person)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                    pension_number_taken, known_person, jps_pension_number)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                ON CONFLICT (event_id) DO NOTHING""",
             result.event_id,
             result.atena_number,
@@ -138,6 +138,28 @@ class EligibilityRepository:
             follow_up,
             pension_number_taken,
             known_person,
+            result.basic_pension_number,
+        )
+
+    async def results_kept_before_the_person(self, atena_number: str) -> list[asyncpg.Record]:
+        """JPS results that arrived before the person did (another topic: Kafka does not order the two)."""
+        return list(
+            await self.conn.fetch(
+                """SELECT event_id, reconciliation, jps_outcome, jps_pension_number FROM eligibility.jps_result
+                   WHERE atena_number = $1 AND NOT known_person ORDER BY recorded_at, event_id""",
+                atena_number,
+            )
+        )
+
+    async def settle_jps_result(
+        self, event_id: uuid.UUID, follow_up: str | None, *, pension_number_taken: bool
+    ) -> None:
+        await self.conn.execute(
+            """UPDATE eligibility.jps_result SET known_person = true, follow_up = $2, pension_number_taken = $3
+               WHERE event_id = $1""",
+            event_id,
+            follow_up,
+            pension_number_taken,
         )
 
     async def flag_address_unknown(self, atena_number: str) -> None:

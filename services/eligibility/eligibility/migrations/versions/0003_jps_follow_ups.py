@@ -22,6 +22,7 @@ def upgrade() -> None:
                 batch_id           text,                        -- 送付番号
                 report_id          uuid,                        -- 受付番号
                 report_kind        text,
+                jps_pension_number text,                        -- 基礎年金番号 as JPS processed it
                 reconciliation     text        NOT NULL,        -- 突合結果
                 mismatched_fields  text[]      NOT NULL DEFAULT '{}',
                 jps_outcome        text        NOT NULL,        -- 処理結果
