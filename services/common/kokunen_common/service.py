@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import typer
 from aiokafka import AIOKafkaProducer
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -184,3 +185,19 @@ class ServiceRuntime:
                 await self.stop()
 
         return FastStream(self.broker, lifespan=lifespan)
+
+
+def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: str) -> typer.Typer:
+    """The command line every service shares — ``run`` and ``migrate`` — to which a service adds its own."""
+    cli = typer.Typer(help=help_text)
+
+    @cli.command(help=run_help)
+    def run() -> None:
+        asyncio.run(build().faststream_app().run())
+
+    @cli.command()
+    def migrate() -> None:
+        """Apply this service's migrations (as its owner role: MIGRATION_DATABASE_URL)."""
+        asyncio.run(build().migrate())
+
+    return cli

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import typer
-from kokunen_common.service import ServiceDefinition, ServiceRuntime
+from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import CALENDAR_FACT, FILING_SUBMITTED, JPS_PROCESSING_RESULT, PERSON_CHANGED
 
@@ -42,19 +42,11 @@ def build(settings: ServiceSettings | None = None, *, with_calendar: bool = True
     return runtime
 
 
-cli = typer.Typer(help="eligibility — 資格管理: category-1 qualification by 国民年金法")
-
-
-@cli.command()
-def run() -> None:
-    """Consume person changes, calendar facts, filings and JPS processing results; publish qualification changes."""
-    asyncio.run(build().faststream_app().run())
-
-
-@cli.command()
-def migrate() -> None:
-    """Apply this service's migrations (as its owner role: MIGRATION_DATABASE_URL)."""
-    asyncio.run(build().migrate())
+cli = service_cli(
+    "eligibility — 資格管理: category-1 qualification by 国民年金法",
+    build,
+    run_help="Consume person changes, calendar facts, filings and JPS results; publish qualification changes.",
+)
 
 
 @cli.command("run-calendar")

@@ -13,7 +13,7 @@ import structlog
 import typer
 from kokunen_common.logs import configure_logging
 from kokunen_common.messaging import Delivery, UnitOfWork
-from kokunen_common.service import ServiceDefinition, ServiceRuntime
+from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import RESIDENT_CHANGED
 from kokunen_contracts.residency import ResidentChanged
@@ -37,13 +37,11 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     return runtime
 
 
-cli = typer.Typer(help="residency_sync — 住民記録連携: resident-record changes into the addressee slice")
-
-
-@cli.command()
-def run() -> None:
-    """Consume resident-record changes and publish normalised person changes until stopped."""
-    asyncio.run(build().faststream_app().run())
+cli = service_cli(
+    "residency_sync — 住民記録連携: resident-record changes into the addressee slice",
+    build,
+    run_help="Consume resident-record changes and publish normalised person changes until stopped.",
+)
 
 
 class ExtractKind(StrEnum):
@@ -80,12 +78,6 @@ def import_file_command(
         return 0
 
     raise typer.Exit(asyncio.run(main()))
-
-
-@cli.command()
-def migrate() -> None:
-    """Apply this service's migrations (as its owner role: MIGRATION_DATABASE_URL)."""
-    asyncio.run(build().migrate())
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import asyncpg
 import typer
 from kokunen_common.logs import configure_logging
 from kokunen_common.messaging import idempotent_producer
-from kokunen_common.service import ServiceDefinition, ServiceRuntime
+from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import INCOME_ASSESSED, PERSON_CHANGED
 
@@ -55,19 +55,11 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     return runtime
 
 
-cli = typer.Typer(help="tax_sync — 住民税情報連携: resident-tax income for exemption screening")
-
-
-@cli.command()
-def run() -> None:
-    """Consume income assessments and person changes; publish income figures until stopped."""
-    asyncio.run(build().faststream_app().run())
-
-
-@cli.command()
-def migrate() -> None:
-    """Apply this service's migrations (as its owner role: MIGRATION_DATABASE_URL)."""
-    asyncio.run(build().migrate())
+cli = service_cli(
+    "tax_sync — 住民税情報連携: resident-tax income for exemption screening",
+    build,
+    run_help="Consume income assessments and person changes; publish income figures until stopped.",
+)
 
 
 @cli.command("import-file")

@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 import asyncpg
 import typer
-from kokunen_common.service import ServiceDefinition, ServiceRuntime
+from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import JPS_REPORT_DUE, PERSON_CHANGED, QUALIFICATION_CHANGED
 
@@ -51,20 +51,12 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     return runtime
 
 
-cli = typer.Typer(help="transfer_dispatch — 提供・移転: policy-bound transfers and the transfer log")
+cli = service_cli(
+    "transfer_dispatch — 提供・移転: policy-bound transfers and the transfer log",
+    build,
+    run_help="Consume qualification changes and relay transfer events until stopped.",
+)
 jps_cli.register(cli)
-
-
-@cli.command()
-def run() -> None:
-    """Consume qualification changes and relay transfer events until stopped."""
-    asyncio.run(build().faststream_app().run())
-
-
-@cli.command()
-def migrate() -> None:
-    """Apply this service's migrations (as its owner role: MIGRATION_DATABASE_URL)."""
-    asyncio.run(build().migrate())
 
 
 def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
