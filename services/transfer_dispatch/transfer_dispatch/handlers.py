@@ -237,17 +237,52 @@ async def _monthly_snapshot(
     """
     repo = DispatchRepository(conn)
     policy = builder.policy
-    rows = await repo.population(policy.id, policy.fields)
-    sent = await repo.latest_items(policy.id, month)
     resumed = await repo.open_batch(policy.id, month)
     batch_id = resumed or await _batch_id(repo, policy.id, month)
+    begun = resumed is not None
     at = now()
     effective = first_day(month)
-    fields = policy.fields
-    # Decide first (cheap, per row), then build and validate the records a chunk at a time.
+    corrections = cancellations = 0
+    after = ""
+    # A chunk of the population at a time (keyset by subject): memory stays bounded by the chunk, whatever
+    # the city's size. A subject changed behind the scan is sent by the month's next run as a correction.
+    while rows := await repo.population(policy.id, policy.fields, after=after, limit=chunk):
+        sent = await repo.latest_items(policy.id, month, after=after, through=rows[-1]["subject_key"])
+        after = rows[-1]["subject_key"]
+        chosen, items = _decide_chunk(rows, sent, policy.id, policy.fields, month, batch_id, effective, at)
+        if not items:
+            continue
+        corrections += sum(i.corrects_record_id is not None for i in items)
+        cancellations += sum(i.cancelled for i in items)
+        outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
+        outbox.publish_batch(builder.spec, builder.build_many(chosen))
+        async with conn.transaction():
+            if not begun:
+                await repo.begin_batch(batch_id, policy.id, month)
+                begun = True
+            await repo.add_items(items)
+            await outbox.flush(conn)
+    if not begun:
+        return BatchResult(None, 0)
+    async with conn.transaction():
+        total = await repo.complete_batch(batch_id)
+        await repo.append_log(log_entry(policy, batch_id, total, datetime.now(UTC)))
+    return BatchResult(batch_id, total, corrections, cancellations)
+
+
+def _decide_chunk(
+    rows: list[Any],
+    sent: dict[str, Any],
+    policy_id: str,
+    fields: tuple[str, ...],
+    month: str,
+    batch_id: str,
+    effective: date,
+    at: datetime,
+) -> tuple[list[tuple[dict[str, Any], RecordMeta]], list[TransferItem]]:
+    """Which subjects of a chunk go out (new, changed, withdrawn) and the records and items they make."""
     chosen: list[tuple[dict[str, Any], RecordMeta]] = []
     items: list[TransferItem] = []
-    corrections = cancellations = 0
     for row in rows:
         subject: str = row["subject_key"]
         earlier = sent.get(subject)
@@ -263,28 +298,12 @@ async def _monthly_snapshot(
             if not in_population and earlier["cancelled"]:
                 continue  # already withdrawn
             revision, corrects, cancelled = earlier["revision"] + 1, earlier["record_id"], not in_population
-        record_id = snapshot_record_id(policy.id, month, subject, revision)
+        record_id = snapshot_record_id(policy_id, month, subject, revision)
         meta = RecordMeta(record_id, batch_id, effective, at, corrects, cancelled)
         chosen.append(({f: row[f] for f in fields}, meta))  # exactly the policy's fields: the only columns read
-        corrections += corrects is not None
-        cancellations += cancelled
-        items.append(TransferItem(policy.id, record_id, batch_id, meta.event_id, corrects, month, subject, revision,
+        items.append(TransferItem(policy_id, record_id, batch_id, meta.event_id, corrects, month, subject, revision,
                                   digest, cancelled))  # fmt: skip
-    if not items and resumed is None:
-        return BatchResult(None, 0)
-    if resumed is None:
-        await repo.begin_batch(batch_id, policy.id, month)
-    for start in range(0, len(items), chunk):
-        records = builder.build_many(chosen[start : start + chunk])
-        outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
-        outbox.publish_batch(builder.spec, records)
-        async with conn.transaction():
-            await repo.add_items(items[start : start + chunk])
-            await outbox.flush(conn)
-    async with conn.transaction():
-        total = await repo.complete_batch(batch_id)
-        await repo.append_log(log_entry(policy, batch_id, total, datetime.now(UTC)))
-    return BatchResult(batch_id, total, corrections, cancellations)
+    return chosen, items
 
 
 def snapshot_policies() -> tuple[str, ...]:

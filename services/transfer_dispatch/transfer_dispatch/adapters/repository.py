@@ -109,9 +109,12 @@ class DispatchRepository:
         )
         return bool(found)
 
-    async def population(self, policy_id: str, fields: tuple[str, ...]) -> list[asyncpg.Record]:
-        """The snapshot source's candidate rows: the subject, whether it is in the population now, the policy's
-        fields — the only columns read, so nothing else is even fetched — and a digest of those fields."""
+    async def population(
+        self, policy_id: str, fields: tuple[str, ...], *, after: str = "", limit: int | None = None
+    ) -> list[asyncpg.Record]:
+        """The snapshot source's candidate rows past subject ``after`` (keyset, in subject order, at most
+        ``limit``): the subject, whether it is in the population now, the policy's fields — the only columns
+        read, so nothing else is even fetched — and a digest of those fields."""
         source = SNAPSHOT_SOURCES[policy_id]
         if not all(_COLUMN.match(f) for f in fields):
             raise ValueError(f"policy {policy_id} has a field that is not a column name")
@@ -120,18 +123,27 @@ class DispatchRepository:
         rows: list[asyncpg.Record] = await self.conn.fetch(
             f"SELECT {source.subject} AS subject_key, ({source.in_population}) AS in_population, {columns}, "
             f"decode(md5(ROW({columns})::text), 'hex') AS payload_digest "
-            f"FROM {source.table} WHERE {source.candidates} ORDER BY {source.subject}"
+            f"FROM {source.table} WHERE ({source.candidates}) AND {source.subject} > $1 "
+            f"ORDER BY {source.subject} LIMIT $2",
+            after,
+            limit,
         )
         return rows
 
-    async def latest_items(self, policy_id: str, period: str) -> dict[str, asyncpg.Record]:
-        """For each subject already sent in this period, the latest record about it."""
+    async def latest_items(
+        self, policy_id: str, period: str, *, after: str = "", through: str | None = None
+    ) -> dict[str, asyncpg.Record]:
+        """For each subject already sent in this period (in the subject range (after, through], when given),
+        its latest record. A range, not a list of subjects: it reads the index, whatever the chunk's size."""
         rows = await self.conn.fetch(
             """SELECT DISTINCT ON (subject_key) subject_key, record_id, revision, payload_digest, cancelled
-               FROM dispatch.transfer_item WHERE policy_id = $1 AND period = $2
+               FROM dispatch.transfer_item
+               WHERE policy_id = $1 AND period = $2 AND subject_key > $3 AND ($4::text IS NULL OR subject_key <= $4)
                ORDER BY subject_key, revision DESC""",
             policy_id,
             period,
+            after,
+            through,
         )
         return {r["subject_key"]: r for r in rows}
 
