@@ -265,21 +265,6 @@ def income_figures(atena: str, seq: int, total_income: int, **extra: Any) -> dic
     return {**values, **extra}
 
 
-def annual_file_line(values: dict[str, Any]) -> str:
-    """A line of the tax system's annual CSV (区分 as codes, flags 0/1)."""
-    from tax_sync.domain.fields import CODE_OF, FIELDS, Kind
-
-    cells = []
-    for f in FIELDS:
-        value = values[f.name]
-        if f.kind is Kind.CODE:
-            value = CODE_OF[f.name][str(value)]
-        elif f.kind is Kind.FLAG:
-            value = int(value)
-        cells.append(str(value))
-    return ",".join(cells)
-
-
 @contextlib.contextmanager
 def servers(run_dir: Path) -> Iterator[tuple[str, str]]:
     bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
@@ -526,15 +511,16 @@ async def run(run_dir: Path) -> None:
                 for text_line in [t for t in listing.decode().splitlines() if t.strip()][:12]:
                     say("    " + text_line.strip())
             heading("5f. tax_sync — resident-tax income (所得情報) for exemption screening")
+            from tax_sync.adapters.annual_file import format_line
             from tax_sync.domain.fields import JAPANESE
 
             tax_env = {**service_env("tax_sync", bootstrap, admin_url, keys), "LOG_LEVEL": "WARNING"}
             annual = run_dir / "shotoku-2026.csv"
             bad = income_figures("1000000033", 0, 1_200_000)
             lines = [
-                annual_file_line(income_figures("1000000011", 0, 2_400_000)),
-                annual_file_line(income_figures("1000000777", 0, 980_000)),  # not in the resident record
-                annual_file_line(bad).replace(",1,0,0,", ",-1,0,0,", 1),  # a negative 一般扶養数
+                format_line(income_figures("1000000011", 0, 2_400_000)),
+                format_line(income_figures("1000000777", 0, 980_000)),  # not in the resident record
+                format_line(bad).replace(",1,0,0,", ",-1,0,0,", 1),  # a negative 一般扶養数
             ]
             annual.write_text(",".join(JAPANESE) + "\r\n" + "\r\n".join(lines) + "\r\n", encoding="cp932")
             code, output = await run_cli(tax_env, "-m", "tax_sync", "import-file", str(annual))

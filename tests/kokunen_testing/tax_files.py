@@ -8,20 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tax_sync.domain.fields import CODE_OF, FIELDS, JAPANESE, Kind
-
-
-def csv_line(values: dict[str, Any]) -> str:
-    """One record in the file's form (codes, 0/1 flags) from contract-named values."""
-    cells = []
-    for f in FIELDS:
-        value = values[f.name]
-        if f.kind is Kind.CODE:
-            value = CODE_OF[f.name][str(value)]
-        elif f.kind is Kind.FLAG:
-            value = "1" if value else "0"
-        cells.append(str(value))
-    return ",".join(cells)
+from tax_sync.domain.fields import JAPANESE
 
 
 def record(atena: str, income_year: int = 2025, seq: int = 0, **overrides: Any) -> dict[str, Any]:

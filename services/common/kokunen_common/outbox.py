@@ -200,7 +200,68 @@ def outbox_ddl(schema: str) -> list[str]:
     ]
 
 
-class OutboxRelay:
+class LeaderRelay:
+    """A background publisher of which one instance leads at a time (a session advisory lock on ``lock``):
+    a standby takes over when the leader's connection goes. It runs ``cycle`` on its own connection, again at
+    once while there is more to do, else on a NOTIFY on ``channel`` or after ``poll_interval_s``; a lost
+    connection is retried after a second, any other failure logged and retried the same way."""
+
+    database_url: str
+    lock: str
+    channel: str
+    poll_interval_s: float
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+
+    async def prepare(self, conn: asyncpg.Connection) -> None:
+        """Session settings of the leader's connection (none by default)."""
+
+    async def cycle(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        """Publish what is pending; True when more is waiting (no pause before the next cycle)."""
+        raise NotImplementedError
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("relay failed", relay=self.lock)
+                else:
+                    log.warning("relay lost its connection; retrying", relay=self.lock, error=type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self.database_url)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.lock):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=2.0)
+                if stop.is_set():
+                    return
+            await self.prepare(conn)
+            await conn.add_listener(self.channel, self._on_notify)
+            while not stop.is_set():
+                self._wake.clear()  # before the cycle: a NOTIFY during it means another cycle at once
+                if not await self.cycle(conn, stop):
+                    waiter = asyncio.ensure_future(self._wake.wait())
+                    stopper = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait(
+                        {waiter, stopper}, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    waiter.cancel()
+                    stopper.cancel()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+
+class OutboxRelay(LeaderRelay):
     """Publishes a schema's outbox rows to Kafka, oldest first, then marks them published.
 
     One relay per schema publishes at a time (a session advisory lock), so rows of one key leave in
@@ -226,50 +287,17 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.retention_days = retention_days
-        self._wake = asyncio.Event()
+        self.lock = f"{schema}.outbox"
+        self.channel = f"{schema}_outbox"
+        self._passes = 0
+        super().__init__()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._lead(stop)
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("outbox relay failed", schema=self.schema)
-                else:
-                    log.warning("outbox relay lost its connection; retrying", error=type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
-
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self.database_url)
-        try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"{self.schema}.outbox"):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=2.0)
-                if stop.is_set():
-                    return
-            await conn.add_listener(f"{self.schema}_outbox", self._on_notify)
-            passes = 0
-            while not stop.is_set():
-                published = await self.publish_pending(conn)
-                passes += 1
-                if passes % 1000 == 0:
-                    await self._purge(conn)
-                if published < self.batch_size:
-                    self._wake.clear()
-                    waiter = asyncio.ensure_future(self._wake.wait())
-                    stopper = asyncio.ensure_future(stop.wait())
-                    await asyncio.wait(
-                        {waiter, stopper}, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    waiter.cancel()
-                    stopper.cancel()
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
-
-    def _on_notify(self, *_: Any) -> None:
-        self._wake.set()
+    async def cycle(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        published = await self.publish_pending(conn)
+        self._passes += 1
+        if self._passes % 1000 == 0:
+            await self._purge(conn)
+        return published >= self.batch_size
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
         rows = await conn.fetch(

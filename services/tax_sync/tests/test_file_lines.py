@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kokunen_testing.tax_files import csv_line, record, synthetic_lines, write_file
+from kokunen_testing.tax_files import record, synthetic_lines, write_file
 from tax_sync.adapters.annual_file import FileRejected, _fast, check_cells, inspect, read_header
+from tax_sync.adapters.annual_file import format_line as csv_line
 from tax_sync.domain import AssessmentError
 from tax_sync.domain.fields import FIELDS, INDEX, JAPANESE, NAMES
 

@@ -15,8 +15,9 @@ from kokunen_common.messaging import _Accepted, decode_record
 from kokunen_contracts.registry import INCOME_DETERMINED
 from kokunen_contracts.tax import IncomeDetermined
 from kokunen_testing.platform import Platform, unique_atena
-from kokunen_testing.tax_files import csv_line, record, write_file
+from kokunen_testing.tax_files import record, write_file
 from tax_sync.adapters.annual_file import FileRejected, import_file
+from tax_sync.adapters.annual_file import format_line as csv_line
 from tax_sync.adapters.repository import determined_event_id
 from tax_sync.app import build
 from tax_sync.domain.fields import NAMES

@@ -13,7 +13,8 @@ from kokunen_common.messaging import _Accepted, decode_record, idempotent_produc
 from kokunen_contracts.registry import INCOME_ASSESSED, INCOME_DETERMINED
 from kokunen_testing.factories import income_assessed
 from kokunen_testing.platform import Platform, unique_atena
-from kokunen_testing.tax_files import csv_line, record, write_file
+from kokunen_testing.tax_files import record, write_file
+from tax_sync.adapters.annual_file import format_line as csv_line
 from tax_sync.adapters.annual_file import import_file
 from tax_sync.adapters.file_relay import FileRelay
 from tax_sync.adapters.repository import apply_staged, ensure_staging, stage_rows, staging_row_of

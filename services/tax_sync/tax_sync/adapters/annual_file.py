@@ -27,7 +27,7 @@ import asyncpg
 from kokunen_common.logs import get_logger
 from kokunen_common.telemetry import tracer
 
-from ..domain.fields import CODES, FIELDS, JAPANESE, MAX_COUNT, MAX_SEQ, NAMES, Kind
+from ..domain.fields import CODE_OF, CODES, FIELDS, JAPANESE, MAX_COUNT, MAX_SEQ, NAMES, Kind
 from ..domain.income import AssessmentError, check_years
 from .repository import STAGING_COLUMNS, ApplyResult, apply_staged, ensure_staging
 
@@ -169,6 +169,20 @@ def _fast(line: str) -> str | None:
     except (ValueError, AssessmentError):
         return None
     return line
+
+
+def format_line(values: dict[str, object]) -> str:
+    """One line of the annual file from contract-named values (区分 as their codes, flags as 0/1): what the tax
+    system writes, for the demo, the tests and the benchmark."""
+    cells = []
+    for f in FIELDS:
+        value = values[f.name]
+        if f.kind is Kind.CODE:
+            value = CODE_OF[f.name][str(value)]
+        elif f.kind is Kind.FLAG:
+            value = "1" if value else "0"
+        cells.append(str(value))
+    return ",".join(cells)
 
 
 def read_header(first_line: str) -> None:

@@ -13,14 +13,13 @@ One relay publishes at a time (a session advisory lock); it wakes on the import'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
-from kokunen_common.db import is_transient
 from kokunen_common.logs import get_logger
+from kokunen_common.outbox import LeaderRelay
 from kokunen_common.telemetry import OUTBOX_PUBLISHED
 from kokunen_contracts.registry import INCOME_DETERMINED
 
@@ -43,7 +42,7 @@ ORDER BY a.source_line
 # whatever the planner thinks of a freshly loaded table.
 
 
-class FileRelay:
+class FileRelay(LeaderRelay):
     def __init__(
         self,
         *,
@@ -58,48 +57,17 @@ class FileRelay:
         self.producer = producer
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
-        self._wake = asyncio.Event()
+        self.lock = _LOCK
+        self.channel = CHANNEL
+        super().__init__()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._lead(stop)
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("file relay failed")
-                else:
-                    log.warning("file relay lost its connection; retrying", error=type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+    async def prepare(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("SET datestyle = 'ISO, YMD'")  # dates go into the JSON bodies as text
+        await conn.execute("SET work_mem = '64MB'")  # a batch's rows sorted in memory
 
-    async def _lead(self, stop: asyncio.Event) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self.database_url)
-        try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _LOCK):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=2.0)
-                if stop.is_set():
-                    return
-            await conn.execute("SET datestyle = 'ISO, YMD'")  # dates go into the JSON bodies as text
-            await conn.execute("SET work_mem = '64MB'")  # a batch's rows sorted in memory
-            await conn.add_listener(CHANNEL, self._on_notify)
-            while not stop.is_set():
-                self._wake.clear()
-                await self.publish_pending(conn, stop)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait(stop), timeout=self.poll_interval_s)
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
-
-    async def _wait(self, stop: asyncio.Event) -> None:
-        waiter = asyncio.ensure_future(self._wake.wait())
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-            stopper.cancel()
+    async def cycle(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        await self.publish_pending(conn, stop)
+        return False  # publish_pending goes on until every file is published
 
     async def _send(self, rows: list[asyncpg.Record]) -> list[asyncio.Future[Any]]:
         """Hand the rows to the producer as whole batches, one per partition, in line order. A batch skips
@@ -124,9 +92,6 @@ class FileRelay:
         for partition, builder in builders.items():
             futures.append(await self.producer.send_batch(builder, topic, partition=partition))
         return futures
-
-    def _on_notify(self, *_: Any) -> None:
-        self._wake.set()
 
     async def publish_pending(self, conn: asyncpg.Connection, stop: asyncio.Event | None = None) -> int:
         """Publish every imported file's figures not yet published; returns how many were sent."""
