@@ -71,3 +71,11 @@ def test_the_image_installs_the_locked_workspace() -> None:
     assert "uv sync --frozen --no-dev" in dockerfile
     assert "COPY pyproject.toml uv.lock" in dockerfile
     assert "USER kokunen" in dockerfile
+
+
+def test_each_service_has_a_healthcheck_on_its_readiness_endpoint() -> None:
+    for service in installed_services():
+        definition = SERVICES[service.replace("_", "-")]
+        port = definition["environment"]["METRICS_PORT"]
+        command = " ".join(definition["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{port}/readyz" in command, service

@@ -189,3 +189,11 @@ def test_scheduled_batches_read_only_settings_that_exist_and_only_jps_gets_its_k
     }
     assert claims == {"jps-media"}
     assert ("PersistentVolumeClaim", "jps-media") in BY_KIND_NAME
+
+
+def test_probes_ask_the_services_own_health_endpoints() -> None:
+    for name, manifest in DEPLOYMENTS.items():
+        c = container(manifest)
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, name
+        assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}, name
+        assert c["readinessProbe"]["timeoutSeconds"] >= 2 * ServiceSettings().readiness_timeout_s, name

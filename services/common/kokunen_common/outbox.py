@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -213,6 +214,9 @@ class LeaderRelay:
 
     def __init__(self) -> None:
         self._wake = asyncio.Event()
+        self.alive_at = time.monotonic()
+        """When the relay last finished a cycle or (as a standby) asked for the lock: readiness calls a
+        relay whose last sign of life is too old stalled."""
 
     async def prepare(self, conn: asyncpg.Connection) -> None:
         """Session settings of the leader's connection (none by default)."""
@@ -237,6 +241,7 @@ class LeaderRelay:
         conn: asyncpg.Connection = await asyncpg.connect(self.database_url)
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.lock):
+                self.alive_at = time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=2.0)
                 if stop.is_set():
@@ -245,7 +250,9 @@ class LeaderRelay:
             await conn.add_listener(self.channel, self._on_notify)
             while not stop.is_set():
                 self._wake.clear()  # before the cycle: a NOTIFY during it means another cycle at once
-                if not await self.cycle(conn, stop):
+                more = await self.cycle(conn, stop)
+                self.alive_at = time.monotonic()
+                if not more:
                     waiter = asyncio.ensure_future(self._wake.wait())
                     stopper = asyncio.ensure_future(stop.wait())
                     await asyncio.wait(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,12 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from .crypto import MyNumberVault
 from .database_setup import migrate
 from .db import create_pool
+from .health import HealthServer
 from .logs import configure_logging, get_logger
 from .messaging import EventConsumer, idempotent_producer, kafka_client_kwargs
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
-from .telemetry import configure_tracing, serve_metrics
+from .telemetry import configure_tracing
 
 log = get_logger(__name__)
 
@@ -89,6 +91,9 @@ class ServiceRuntime:
         self._producer: AIOKafkaProducer | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._relay: OutboxRelay | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+        self._health: HealthServer | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -114,7 +119,11 @@ class ServiceRuntime:
 
     async def _start_support(self, *, relay: bool = True) -> None:
         """Everything but the consumers: vault, pool, then (unless ``relay`` is off, for handler
-        tests) the outbox relay and the background jobs."""
+        tests) the outbox relay and the background jobs. The health server comes first: ``/livez`` answers
+        while the database is still awaited."""
+        if self.settings.metrics_port and self._health is None:
+            self._health = HealthServer(self.settings.metrics_port, self.readiness)
+            await self._health.start()
         if self.definition.needs_vault:
             self.vault = self.load_vault()
         self._pool = await create_pool(self.database_url, size=self.settings.database_pool_size)
@@ -132,7 +141,9 @@ class ServiceRuntime:
             poll_interval_s=self.settings.outbox_poll_interval_s,
             retention_days=self.settings.outbox_retention_days,
         )
-        self._tasks.append(asyncio.create_task(outbox_relay.run(self._stop), name=f"{self.name}-relay"))
+        self._relay = outbox_relay
+        self._relay_task = asyncio.create_task(outbox_relay.run(self._stop), name=f"{self.name}-relay")
+        self._tasks.append(self._relay_task)
         for job in self.definition.background_jobs:
             self._tasks.append(asyncio.create_task(job(self, self._stop), name=f"{self.name}-{job.__name__}"))
 
@@ -144,7 +155,44 @@ class ServiceRuntime:
             await self.broker.start()
         log.info("service started", service=self.name)
 
+    async def readiness(self) -> dict[str, str | None]:
+        """What ``/readyz`` reports: each check's failure reason, ``None`` when it passes."""
+        timeout = self.settings.readiness_timeout_s
+        return {
+            "database": await self._database_reachable(),
+            "broker": None if await self.broker.ping(timeout) else "Kafka is not reachable",
+            "partitions": self._partitions_assigned(),
+            "outbox_relay": relay_state(
+                self._relay_task,
+                self._relay.alive_at if self._relay else None,
+                time.monotonic(),
+                self.settings.relay_stall_after_s,
+            ),
+        }
+
+    async def _database_reachable(self) -> str | None:
+        if self._pool is None:
+            return "not connected yet"
+        try:
+            await asyncio.wait_for(self._pool.fetchval("SELECT 1"), timeout=self.settings.readiness_timeout_s)
+        except Exception as exc:
+            return f"PostgreSQL is not reachable ({type(exc).__name__})"
+        return None
+
+    def _partitions_assigned(self) -> str | None:
+        """Every subscription's consumer has joined its group and holds at least one partition (a replica
+        beyond the topic's partition count holds none and stays not ready: it does no work)."""
+        waiting = sorted(
+            topic
+            for subscriber in self.broker.subscribers
+            for topic in getattr(subscriber, "topic_names_for_subscribe", [])
+            if getattr(subscriber, "consumer", None) is None or not subscriber.consumer.assignment()  # type: ignore[attr-defined]
+        )
+        return f"no partition assigned yet: {', '.join(waiting)}" if waiting else None
+
     async def stop(self) -> None:
+        if self._health is not None:
+            self._health.stopping = True
         self._stop.set()
         with contextlib.suppress(Exception):
             await self.broker.stop()
@@ -160,6 +208,10 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pool.close(), timeout=10)
             self._pool = None
+        self._relay = self._relay_task = None
+        if self._health is not None:
+            await self._health.stop()
+            self._health = None
         log.info("service stopped", service=self.name)
 
     async def __aenter__(self) -> ServiceRuntime:
@@ -173,7 +225,6 @@ class ServiceRuntime:
         """The FastStream application (``run``): signals, lifecycle, telemetry and metrics."""
         configure_logging(self.name, self.settings.log_level, self.settings.log_format)
         configure_tracing(self.name, self.settings.otel_exporter_otlp_endpoint)
-        serve_metrics(self.settings.metrics_port)
 
         @contextlib.asynccontextmanager
         async def lifespan() -> Any:
@@ -185,6 +236,19 @@ class ServiceRuntime:
                 await self.stop()
 
         return FastStream(self.broker, lifespan=lifespan)
+
+
+def relay_state(
+    task: asyncio.Task[None] | None, alive_at: float | None, now: float, stall_after_s: float
+) -> str | None:
+    """Readiness of the outbox relay: running, and a cycle (or a standby's lock attempt) within ``stall_after_s``."""
+    if task is None or alive_at is None:
+        return "not started"
+    if task.done():
+        return "the relay has ended"
+    if now - alive_at > stall_after_s:
+        return f"stalled: no cycle for {now - alive_at:.0f} s"
+    return None
 
 
 def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: str) -> typer.Typer:

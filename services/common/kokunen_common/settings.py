@@ -37,7 +37,13 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = 0.5
     outbox_retention_days: int = 7
 
+    relay_stall_after_s: float = 60.0
+    """Readiness fails when the outbox relay has not finished a cycle for this long."""
+
     metrics_port: int | None = None
+    """Port of ``/metrics``, ``/livez`` and ``/readyz`` (no HTTP server when unset)."""
+    readiness_timeout_s: float = 2.0
+    """How long each readiness check (database, broker) may take before it counts as failed."""
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"

@@ -15,7 +15,7 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 TRACER_NAME = "kokunen"
 
@@ -88,8 +88,3 @@ CONSUMER_LAG = Gauge(
 )
 OUTBOX_PENDING = Gauge("kokunen_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("kokunen_outbox_published", "Outbox rows published to Kafka", ["service", "topic"])
-
-
-def serve_metrics(port: int | None) -> None:
-    if port:
-        start_http_server(port, addr="0.0.0.0")  # noqa: S104 - scraped by Prometheus inside the cluster

@@ -1,0 +1,55 @@
+"""Readiness on the real stack: a service whose database goes away stops being ready, and is ready
+again when it comes back, while it stays alive throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from kokunen_testing.platform import Platform, eventually
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def probe(port: int, path: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+async def test_readiness_follows_the_database_and_liveness_does_not(platform: Platform) -> None:
+    if platform.infra.stop_database is None or platform.infra.start_database is None:
+        pytest.skip(f"PostgreSQL comes from {platform.infra.source}: this test can only stop one it started")
+    port = free_port()
+
+    async def readiness(expected: int) -> dict[str, Any] | None:
+        status, body = await asyncio.to_thread(probe, port, "/readyz")
+        return body if status == expected else None
+
+    async with platform.build("residency_sync", metrics_port=port, readiness_timeout_s=1.0):
+        ready = await eventually(lambda: readiness(200), timeout_s=90)
+        assert ready["checks"] == {"database": "ok", "broker": "ok", "partitions": "ok", "outbox_relay": "ok"}
+
+        await asyncio.to_thread(platform.infra.stop_database)
+        try:
+            down = await eventually(lambda: readiness(503), timeout_s=60)
+            assert down["status"] == "not ready"
+            assert down["checks"]["database"].startswith("PostgreSQL is not reachable")
+            assert down["checks"]["broker"] == "ok"
+            assert (await asyncio.to_thread(probe, port, "/livez"))[0] == 200
+        finally:
+            await asyncio.to_thread(platform.infra.start_database)
+        await eventually(lambda: readiness(200), timeout_s=90)
