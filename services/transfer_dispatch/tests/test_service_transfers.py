@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from kokunen_common.ids import derived_id
 from kokunen_contracts.eligibility import (
     AcquisitionReason,
     InsuredCategory,
@@ -29,17 +30,20 @@ from kokunen_contracts.eligibility import (
 from kokunen_contracts.registry import (
     CHILD_ALLOWANCE_TRANSFER,
     LONG_TERM_CARE_TRANSFER,
+    NHI_QUALIFICATION_TRANSFER,
     QUALIFICATION_CHANGED,
     RESIDENT_REGISTER_TRANSFER,
 )
 from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA
+from kokunen_testing.departments import latest_state
 from kokunen_testing.factories import JST
-from kokunen_testing.platform import Platform, eventually, unique_atena
+from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
 from transfer_dispatch import commands
+from transfer_dispatch.adapters.repository import DispatchRepository
 from transfer_dispatch.app import build
 from transfer_dispatch.domain.policy import load_policies
 from transfer_dispatch.domain.records import TransferBuilder
-from transfer_dispatch.handlers import _monthly_snapshot, run_monthly
+from transfer_dispatch.handlers import _monthly_snapshot, processing_month, run_monthly
 
 pytestmark = pytest.mark.integration
 
@@ -391,3 +395,67 @@ async def test_the_log_verifier_finds_edited_deleted_reordered_and_removed_rows(
     finally:
         await admin.close()
         await conn.close()
+
+
+def _record_id(event_id: uuid.UUID) -> uuid.UUID:
+    return derived_id(event_id, "transfer-record")
+
+
+def death_and_its_cancellation(atena: str, bpn: str, month_day: datetime) -> list[QualificationChanged]:
+    """A category-1 insured person's period, their death (資格喪失 the next day, 国民年金法9条1号) and the
+    death's cancellation (異動の取消し: the loss no longer holds), as eligibility publishes them. The
+    cancellation's event id is chosen so that its record id sorts before the loss's: the order a random id
+    gave the monthly batch before it followed the order of arrival."""
+    acquired = qualification(atena, bpn).model_copy(update={"recorded_at": month_day})
+    died = qualification(atena, bpn, QualificationChangeKind.LOST, lost_on=date(2026, 11, 1), replaces=None).model_copy(
+        update={"recorded_at": month_day, "loss_reason": LossReason.DEATH}
+    )
+    while True:
+        cancelled = qualification(atena, bpn, QualificationChangeKind.CANCELLED, replaces=died.event_id).model_copy(
+            update={"recorded_at": month_day}
+        )
+        if _record_id(cancelled.event_id) < _record_id(died.event_id):
+            return [acquired, died, cancelled]
+
+
+@pytest.mark.parametrize("cancellation", ["before the batch", "after the batch"])
+async def test_a_death_cancelled_in_the_month_leaves_the_nhi_department_holding_the_person_insured(
+    platform: Platform, dispatch: None, cancellation: str
+) -> None:
+    # A month of its own (処理月 2031-0x), so that no other test's change is in these batches.
+    month = "2031-01" if cancellation == "before the batch" else "2031-02"
+    at = datetime(int(month[:4]), int(month[5:]), 15, 10, tzinfo=JST)
+    persons = {unique_atena(): pension_number() for _ in range(12)}
+    changes = {atena: death_and_its_cancellation(atena, bpn, at) for atena, bpn in persons.items()}
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+        repo = DispatchRepository(conn)
+
+        async def keep(events: list[QualificationChanged]) -> None:
+            async with conn.transaction():  # as one consumer batch: one transaction, one now()
+                for event in events:
+                    await repo.keep_qualification_change(event, processing_month(event.recorded_at))
+
+        if cancellation == "before the batch":
+            await keep([e for events in changes.values() for e in events])
+            first = await run_monthly(conn, BOOK, "nhi", month)
+            assert first.batch_id == f"nhi-{month}"
+        else:
+            await keep([e for events in changes.values() for e in events[:2]])
+            first = await run_monthly(conn, BOOK, "nhi", month)
+            assert (first.batch_id, first.record_count) == (f"nhi-{month}", 24)  # each acquisition and death
+            await keep([events[2] for events in changes.values()])
+            supplement = await run_monthly(conn, BOOK, "nhi", month)
+            assert (supplement.batch_id, supplement.cancellations) == (f"nhi-{month}-s2", 12)
+        again = await run_monthly(conn, BOOK, "nhi", month)
+        assert (again.batch_id, again.record_count) == (None, 0)  # a rerun of the month sends nothing new
+    finally:
+        await conn.close()
+
+    for atena in persons:
+        sent = await outbox_events(platform, "transfer_dispatch", "dispatch", NHI_QUALIFICATION_TRANSFER.name, atena)
+        held = latest_state(sent, "atena_number")[atena]
+        assert held is not None, f"{atena}: the department holds nothing"
+        assert (held["lost_on"], held["loss_reason"]) == (None, None), f"{atena}: the department holds {held}"
+        if cancellation == "before the batch":
+            assert [s["lost_on"] for s in sent] == [None]  # the death and its cancellation cancel out: neither

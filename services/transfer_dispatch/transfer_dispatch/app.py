@@ -33,11 +33,12 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
         name=SERVICE,
         schema=SCHEMA,
         migrations_dir=MIGRATIONS,
-        # What was sent, and its log, happened once: no topic holds it, a replay keeps it.
-        # The imported 老齢福祉年金 lists are no topic's either.
+        # What was sent, and its log, happened once: no topic holds it, a replay keeps it (and which changes
+        # each batch took). The imported 老齢福祉年金 lists are no topic's either.
         kept_on_replay=(
             "transfer_batch",
             "transfer_item",
+            "batched_change",
             "transfer_log",
             "welfare_pension_import",
             "welfare_pension_recipient",

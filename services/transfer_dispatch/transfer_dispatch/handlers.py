@@ -17,6 +17,7 @@ from kokunen_contracts.eligibility import QualificationChanged, QualificationCha
 from kokunen_contracts.envelope import now
 
 from .adapters.repository import SNAPSHOT_SOURCES, DispatchRepository, TransferItem, log_entry
+from .domain.changes import KeptChange, RecordInForce, plan_person
 from .domain.policy import Frequency, PolicyBook, PolicyError, load_policies
 from .domain.records import RecordMeta, TransferBuilder, payload_digest, snapshot_record_id
 
@@ -121,6 +122,7 @@ class BatchResult:
     record_count: int
     corrections: int = 0
     cancellations: int = 0
+    cancelled_out: int = 0  # 移転4: changes taken without a record of their own (see _monthly_changes)
 
 
 async def run_monthly(conn: asyncpg.Connection, book: PolicyBook, policy_id: str, month: str) -> BatchResult:
@@ -170,56 +172,65 @@ async def _finish(
 
 
 async def _monthly_changes(conn: asyncpg.Connection, builder: TransferBuilder, month: str) -> BatchResult:
-    """移転4: every qualification change processed in the month and not yet sent."""
+    """移転4: every qualification change processed in the month that no batch has taken yet, each person's in the
+    order eligibility published them; what they call for is decided by ``plan_person`` (domain/changes.py)."""
     repo = DispatchRepository(conn)
-    changes = await repo.unsent_changes(builder.policy.id, month)
-    if not changes:
+    policy_id = builder.policy.id
+    rows = await repo.changes_to_batch(policy_id, month)
+    if not rows:
         return BatchResult(None, 0)
-    batch_id = await _batch_id(repo, builder.policy.id, month)
+    changes: dict[str, list[KeptChange]] = {}
+    for row in rows:  # person by person, each in order of arrival
+        changes.setdefault(row["atena_number"], []).append(KeptChange.of(row))
+    held: dict[str, list[RecordInForce]] = {}
+    for row in await repo.records_in_force(policy_id, list(changes)):
+        held.setdefault(row["atena_number"], []).append(RecordInForce(row["held_record_id"], KeptChange.of(row)))
+    carried = builder.policy.fields
+    planned = [r for atena, theirs in changes.items() for r in plan_person(theirs, held.get(atena, []), carried)]
+    taken = [c.record_id for theirs in changes.values() for c in theirs]
+    # Changes taken without a record of their own: cancelled or corrected within the batch, or cancelling
+    # what the department never held.
+    cancelled_out = len(taken) - len({p.change.record_id for p in planned})
+    if not planned:
+        await repo.mark_batched(policy_id, None, taken)
+        return BatchResult(None, 0, cancelled_out=cancelled_out)
+    batch_id = await _batch_id(repo, policy_id, month)
     outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
     items: list[TransferItem] = []
     at = now()
-    corrections = cancellations = 0
-    in_this_batch: dict[uuid.UUID, uuid.UUID] = {}  # source event id → record id, for changes of one batch
-    for change in changes:
-        # A correction names the record sent for the change it replaces: in an earlier batch, or earlier
-        # in this one (changes come oldest first).
-        corrects = change["corrects_record_id"] or in_this_batch.get(change["replaces_event_id"])
-        cancelled = change["change_kind"] == QualificationChangeKind.CANCELLED.value
-        if cancelled and corrects is None:
-            continue  # the cancelled change was never sent: nothing to withdraw
-        in_this_batch[change["source_event_id"]] = change["record_id"]
-        payload = builder.payload(change)  # exactly the policy's seven fields
+    for p in planned:
+        source = p.change.fields
+        payload = builder.payload(source)  # exactly the policy's seven fields
         record = builder.build(
             payload,
-            record_id=change["record_id"],
+            record_id=p.record_id,
             batch_id=batch_id,
-            effective_date=change["lost_on"] or change["acquired_on"],
+            effective_date=source["lost_on"] or source["acquired_on"],
             recorded_at=at,
-            corrects_record_id=corrects,
-            cancelled=cancelled,
+            corrects_record_id=p.corrects_record_id,
+            cancelled=p.cancelled,
         )
         outbox.publish(builder.spec, record, traced=False)
-        corrections += corrects is not None
-        cancellations += cancelled
         items.append(
             TransferItem(
-                builder.policy.id,
+                policy_id,
                 record.record_id,
                 batch_id,
                 record.event_id,
-                corrects,
+                p.corrects_record_id,
                 month,
-                change["atena_number"],
+                source["atena_number"],
                 1,
                 payload_digest(payload),
-                cancelled,
+                p.cancelled,
+                p.change.record_id,
             )
         )
-    if not items:
-        return BatchResult(None, 0)
     await _finish(repo, builder, batch_id, month, outbox, items)
-    return BatchResult(batch_id, len(items), corrections, cancellations)
+    await repo.mark_batched(policy_id, batch_id, taken)
+    corrections = sum(p.corrects_record_id is not None for p in planned)
+    cancellations = sum(p.cancelled for p in planned)
+    return BatchResult(batch_id, len(items), corrections, cancellations, cancelled_out)
 
 
 SNAPSHOT_CHUNK = 25_000
@@ -316,4 +327,5 @@ def describe(result: BatchResult) -> dict[str, Any]:
         "records": result.record_count,
         "corrections": result.corrections,
         "cancellations": result.cancellations,
+        "cancelled_out": result.cancelled_out,
     }

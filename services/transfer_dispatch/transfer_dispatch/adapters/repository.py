@@ -27,6 +27,7 @@ class TransferItem(NamedTuple):
     revision: int
     payload_digest: bytes
     cancelled: bool
+    change_record_id: uuid.UUID | None = None  # 移転4: the qualification change whose fields it carries
 
 
 ITEM_COLUMNS = TransferItem._fields
@@ -59,13 +60,14 @@ class DispatchRepository:
         self.conn = conn
 
     async def keep_qualification_change(self, event: QualificationChanged, processing_month: str) -> bool:
-        """Keep what the transfers need of a qualification change; False if already kept."""
+        """Keep what the transfers need of a qualification change; False if already kept. Its ``arrival``
+        number is drawn here: per person, the order eligibility published the changes."""
         inserted = await self.conn.fetchval(
             """INSERT INTO dispatch.qualification_change
                    (record_id, source_event_id, replaces_event_id, atena_number, basic_pension_number,
                     insured_category, acquired_on, acquisition_reason, lost_on, loss_reason, change_kind,
-                    processing_month)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    processing_month, period_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                ON CONFLICT (source_event_id) DO NOTHING RETURNING 1""",
             derived_id(event.event_id, "transfer-record"),
             event.event_id,
@@ -79,6 +81,7 @@ class DispatchRepository:
             event.loss_reason.value if event.loss_reason else None,
             event.kind.value,
             processing_month,
+            event.period_id,
         )
         return bool(inserted)
 
@@ -178,23 +181,45 @@ class DispatchRepository:
     async def batches(self) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.fetch("SELECT * FROM dispatch.transfer_batch ORDER BY created_at")]
 
-    async def unsent_changes(self, policy_id: str, processing_month: str) -> list[dict[str, Any]]:
-        """Changes of the month not yet in a batch for this policy, oldest first, each with the record
-        it corrects when that record was already sent."""
+    async def changes_to_batch(self, policy_id: str, processing_month: str) -> list[dict[str, Any]]:
+        """Changes of the month no batch of this policy has taken yet, person by person, each person's in the
+        order they arrived (the order eligibility published them), with the loss date of the change each
+        replaces (a cancellation undoing a loss reopens the period)."""
         rows = await self.conn.fetch(
-            """SELECT q.*, earlier_item.record_id AS corrects_record_id
+            """SELECT q.*, replaced.lost_on AS replaced_lost_on
                FROM dispatch.qualification_change q
-               LEFT JOIN dispatch.qualification_change earlier ON earlier.source_event_id = q.replaces_event_id
-               LEFT JOIN dispatch.transfer_item earlier_item
-                      ON earlier_item.record_id = earlier.record_id AND earlier_item.policy_id = $1
+               LEFT JOIN dispatch.qualification_change replaced ON replaced.source_event_id = q.replaces_event_id
                WHERE q.processing_month = $2
-                 AND NOT EXISTS (SELECT 1 FROM dispatch.transfer_item t
-                                 WHERE t.policy_id = $1 AND t.record_id = q.record_id)
-               ORDER BY q.received_at, q.record_id""",
+                 AND NOT EXISTS (SELECT 1 FROM dispatch.batched_change b
+                                 WHERE b.policy_id = $1 AND b.change_record_id = q.record_id)
+               ORDER BY q.atena_number, q.arrival""",
             policy_id,
             processing_month,
         )
         return [dict(r) for r in rows]
+
+    async def records_in_force(self, policy_id: str, subjects: list[str]) -> list[dict[str, Any]]:
+        """The records of these persons the recipient holds in force (sent, not a withdrawal, named by no later
+        record), each with the change whose fields it carried (``held_record_id``: the record's own id)."""
+        rows = await self.conn.fetch(
+            """SELECT q.*, i.record_id AS held_record_id, NULL::date AS replaced_lost_on
+               FROM dispatch.transfer_item i
+               JOIN dispatch.qualification_change q ON q.record_id = coalesce(i.change_record_id, i.record_id)
+               WHERE i.policy_id = $1 AND i.subject_key = ANY($2::text[]) AND NOT i.cancelled
+                 AND NOT EXISTS (SELECT 1 FROM dispatch.transfer_item later
+                                 WHERE later.policy_id = $1 AND later.corrects_record_id = i.record_id)
+               ORDER BY q.atena_number, q.arrival""",
+            policy_id,
+            subjects,
+        )
+        return [dict(r) for r in rows]
+
+    async def mark_batched(self, policy_id: str, batch_id: str | None, change_record_ids: list[uuid.UUID]) -> None:
+        """Record that a batch took these changes into account (``None``: they cancelled out, nothing was sent)."""
+        await self.conn.executemany(
+            "INSERT INTO dispatch.batched_change (policy_id, change_record_id, batch_id) VALUES ($1, $2, $3)",
+            [(policy_id, rid, batch_id) for rid in change_record_ids],
+        )
 
     async def batches_for(self, policy_id: str, period: str) -> int:
         count: int = await self.conn.fetchval(

@@ -69,27 +69,29 @@ class JpsRepository:
         )
 
     async def unsent_reports(self, first_day: date, last_day: date) -> list[dict[str, Any]]:
-        """Reports received in the week and not yet in a weekly batch, with the person's details."""
+        """Reports received in the week and not yet in a weekly batch, with the person's details, by 受付日 and
+        then in the order they arrived (per person the order eligibility published them): a correction, received
+        no earlier than what it corrects, always follows it; a date and a random id did not."""
         rows = await self.conn.fetch(
             """SELECT r.*, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code, p.address
                FROM dispatch.jps_report r
                LEFT JOIN dispatch.jps_person p USING (atena_number)
                WHERE r.received_on BETWEEN $1 AND $2
                  AND NOT EXISTS (SELECT 1 FROM dispatch.jps_item i WHERE i.weekly AND i.report_id = r.report_id)
-               ORDER BY r.received_on, r.report_id""",
+               ORDER BY r.received_on, r.arrival""",
             first_day,
             last_day,
         )
         return [dict(r) for r in rows]
 
     async def reports_of(self, *, atena_numbers: Sequence[str], pension_numbers: Sequence[str]) -> list[dict[str, Any]]:
-        """Every report kept for these persons (an inquiry answer), with the person's details."""
+        """Every report kept for these persons (an inquiry answer), with the person's details (ordered as above)."""
         rows = await self.conn.fetch(
             """SELECT r.*, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code, p.address
                FROM dispatch.jps_report r
                LEFT JOIN dispatch.jps_person p USING (atena_number)
                WHERE r.atena_number = ANY($1::text[]) OR r.basic_pension_number = ANY($2::text[])
-               ORDER BY r.received_on, r.report_id""",
+               ORDER BY r.received_on, r.arrival""",
             list(atena_numbers),
             list(pension_numbers),
         )
@@ -98,7 +100,8 @@ class JpsRepository:
     async def weekly_batches(self, week: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
             """SELECT batch_id, record_count, manifest FROM dispatch.jps_batch
-               WHERE batch_kind = 'weekly' AND period = $1 ORDER BY created_at""",
+               WHERE batch_kind = 'weekly' AND period = $1
+               ORDER BY length(batch_id), batch_id""",  # jps-…-W47, -s2 … -s10: the order they were made
             week,
         )
         return [{**dict(r), "manifest": json.loads(r["manifest"])} for r in rows]

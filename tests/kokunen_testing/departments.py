@@ -1,0 +1,30 @@
+"""How a receiving department reads a transfer topic (docs/departmental-transfers.md, "What a department holds").
+
+Written from the contract, independently of how transfer_dispatch decides what to send, so that tests can
+compare what a department ends up believing with what eligibility holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def records_in_force(records: Iterable[Mapping[str, Any]], subject: str) -> dict[str, list[Mapping[str, Any]]]:
+    """Apply records in the order they were sent, per subject (``subject`` names the key field): a record that
+    names another (``corrects_record_id``) takes it out of force; a record that is not ``cancelled`` is in force
+    until a later one names it."""
+    held: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        mine = held.setdefault(str(record[subject]), [])
+        named = record.get("corrects_record_id")
+        if named is not None:
+            mine[:] = [r for r in mine if str(r["record_id"]) != str(named)]
+        if not record.get("cancelled", False):
+            mine.append(record)
+    return held
+
+
+def latest_state(records: Iterable[Mapping[str, Any]], subject: str) -> dict[str, Mapping[str, Any] | None]:
+    """Each subject's latest state as the department holds it: its last record in force (None: nothing holds)."""
+    return {key: (mine[-1] if mine else None) for key, mine in records_in_force(records, subject).items()}
