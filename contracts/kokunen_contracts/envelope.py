@@ -9,6 +9,7 @@ body stored on its own (an inbox row, a golden example, a file) still says what 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -84,15 +85,40 @@ def cloudevent_headers(
 
 
 def header_map(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, str]:
-    """Decode Kafka headers into a str map (the last value of a repeated key wins)."""
+    """Decode Kafka headers into a str map (the last value of a repeated key wins; bytes that are not
+    UTF-8 become U+FFFD). For display and trace context; ``envelope_headers`` is the strict reading."""
     result: dict[str, str] = {}
     for key, value in headers or ():
         if value is None:
             continue
+        result[key] = value.decode("utf-8", errors="replace")
+    return result
+
+
+_ENVELOPE_HEADERS = (*REQUIRED_HEADERS, H_CONTENT_TYPE, H_TRACEPARENT, H_TRACESTATE)
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def envelope_headers(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    """The Kafka headers as text, refusing (``EnvelopeError``) an envelope header that is repeated, has no
+    value, is not UTF-8 or holds a control character. Other headers are not ours to judge: they are decoded
+    leniently (``header_map``). Never fails on anything else, whatever the bytes."""
+    result = header_map(headers)
+    seen: set[str] = set()
+    for key, value in headers or ():
+        if key not in _ENVELOPE_HEADERS:
+            continue
+        if key in seen:
+            raise EnvelopeError(f"header {key} is repeated")
+        seen.add(key)
+        if value is None:
+            raise EnvelopeError(f"header {key} has no value")
         try:
-            result[key] = value.decode("utf-8")
+            text = value.decode("utf-8")
         except UnicodeDecodeError:
-            result[key] = value.decode("utf-8", errors="replace")
+            raise EnvelopeError(f"header {key} is not UTF-8") from None
+        if _CONTROL.search(text):
+            raise EnvelopeError(f"header {key} contains a control character")
     return result
 
 

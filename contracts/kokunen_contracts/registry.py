@@ -85,6 +85,15 @@ class TopicSpec:
             value = getattr(value, part)
         return str(value)
 
+    def key_problem(self, key: bytes | None, event: Event) -> str | None:
+        """Why ``key`` is not this event's Kafka key (None when it is): the key must be present and equal
+        the payload's key field, or per-key order (one person's changes in order) would not hold."""
+        if not key:
+            return f"missing; it must be the payload's {self.key_field}"
+        if key != self.key_of(event).encode():
+            return f"differs from the payload's {self.key_field}"
+        return None
+
 
 RESIDENT_CHANGED = TopicSpec(
     name="residency.resident-changed.v1",

@@ -10,10 +10,22 @@ For each polled batch (one partition's records stay in order):
 A record that breaks its contract, or whose handler fails for a reason that is not transient, goes
 to ``<topic>.dlq`` with the reason, and the partition moves on. A transient failure (database or
 broker down) is retried with backoff and never skipped.
+
+Whatever the bytes, a record ends applied or dead-lettered (issue 13):
+- faststream does not decode headers (its batch parser failed on a value that is not UTF-8 and lost the
+  batch): the records reach ``decode_record`` as they are, and reading the envelope is our own tolerant step;
+- a batch whose handler fails is applied again with a savepoint per message in the same delivery, and a
+  failure outside any handler (storing the effects) applies its messages one by one, so one message never
+  sends the batch back to Kafka;
+- each delivery is counted per partition (``delivery_attempt``): a batch Kafka delivers again (the process
+  died, or a failure outlived the retry budget) is applied one message at a time, and a message delivered
+  more than ``poison_redeliveries`` times without progress is dead-lettered as ``poison`` (metric
+  ``kokunen_poison_messages``, one error log line) without running its handler again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 import time
@@ -29,13 +41,13 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from kokunen_contracts.envelope import EnvelopeError, Event, check_envelope, cloudevent_headers, header_map
+from kokunen_contracts.envelope import EnvelopeError, Event, check_envelope, cloudevent_headers, envelope_headers
 from kokunen_contracts.registry import DLQ_PARTITIONS, TopicSpec
+from kokunen_contracts.strict import BodyError, parse_body
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from pydantic import ValidationError
 
 from .db import is_transient, retry_transient
-from .errors import describe_exception, describe_validation_error
+from .errors import describe_exception, redact
 from .logs import get_logger
 from .outbox import OutboxBuffer
 from .settings import ServiceSettings
@@ -46,6 +58,7 @@ from .telemetry import (
     HANDLER_ERRORS,
     MESSAGES_CONSUMED,
     MESSAGES_PROCESSED,
+    POISON_MESSAGES,
     context_from_headers,
     current_traceparent,
     tracer,
@@ -103,26 +116,27 @@ class _Rejected:
 
 
 def decode_record(spec: TopicSpec, record: ConsumerRecord[bytes, bytes]) -> _Accepted | _Rejected:
-    """Check one record against its topic's contract; never raises."""
-    headers = header_map(record.headers)
+    """Check one record against its topic's contract (envelope, strict body, key); never raises."""
     fallback_key = f"{record.topic}/{record.partition}/{record.offset}"
     try:
+        headers = envelope_headers(record.headers)
         event_id = check_envelope(headers, spec.event_type)
     except EnvelopeError as exc:
-        return _Rejected(record, headers, fallback_key, f"envelope: {exc}", "envelope")
+        return _Rejected(record, {}, fallback_key, redact(f"envelope: {exc}"), "envelope")
+    except Exception as exc:  # whatever the bytes: a record this code cannot read is still dead-lettered
+        return _Rejected(record, {}, fallback_key, f"envelope: unreadable headers ({type(exc).__name__})", "envelope")
     key = str(event_id)
     if record.value is None:
         return _Rejected(record, headers, key, "body: empty message (tombstone) on an event topic", "validation")
     try:
-        event = spec.model.model_validate_json(record.value, extra="ignore")
-    except ValidationError as exc:
-        kind = "malformed_json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "validation"
-        if kind == "malformed_json" and not _is_utf8(record.value):
-            # Say so plainly: upstream systems in Japan still send Shift_JIS / CP932 by mistake.
-            return _Rejected(record, headers, key, "body: not UTF-8 (wrong encoding, e.g. Shift_JIS)", "encoding")
-        return _Rejected(record, headers, key, f"body: {describe_validation_error(exc)}", kind)
+        event = parse_body(spec.model, record.value)
+    except BodyError as exc:
+        return _Rejected(record, headers, key, redact(f"body: {exc}")[:900], exc.kind)
     if event.event_id != event_id:
         return _Rejected(record, headers, key, "envelope: ce_id differs from the body's event_id", "envelope")
+    problem = spec.key_problem(record.key, event)
+    if problem is not None:
+        return _Rejected(record, headers, key, f"key: {problem}", "key")
     delivery: Delivery[Any] = Delivery(
         event=event,
         event_id=event_id,
@@ -132,14 +146,6 @@ def decode_record(spec: TopicSpec, record: ConsumerRecord[bytes, bytes]) -> _Acc
         offset=record.offset,
     )
     return _Accepted(record, headers, key, delivery)
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class _Poison(Exception):
@@ -178,6 +184,7 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=100,
+            parser=_records_as_they_are,
             decoder=_raw_bodies,
             title=f"{self.service}:{spec.name}",
             description=spec.summary,
@@ -198,21 +205,36 @@ class EventConsumer:
         MESSAGES_CONSUMED.labels(self.service, spec.name).inc(len(records))
         decoded = [decode_record(spec, r) for r in records]
         budget = self.settings.transient_retry_budget_s
+        what = f"apply {spec.name}"
 
-        async def attempt(isolate: bool) -> dict[str, int]:
+        async def attempt(items: list[_Accepted | _Rejected], isolate: bool) -> dict[str, int]:
             async with self._pool().acquire() as conn, conn.transaction():
-                return await self._apply(conn, spec, handler, decoded, isolate=isolate)
+                return await self._apply(conn, spec, handler, items, isolate=isolate)
 
         try:
-            outcome = await retry_transient(lambda: attempt(False), budget_s=budget, what=f"apply {spec.name}")
-        except _Poison:
-            # Find the culprit(s): replay the batch with a savepoint per message.
-            outcome = await retry_transient(lambda: attempt(True), budget_s=budget, what=f"apply {spec.name}")
+            redelivered = await retry_transient(lambda: self._count_delivery(records), budget_s=budget, what=what)
+            if redelivered:
+                # Kafka sent this batch before and it did not complete: one message at a time, counted.
+                outcome = await self._one_by_one(spec, handler, decoded, attempt)
+            else:
+                try:
+                    outcome = await retry_transient(lambda: attempt(decoded, False), budget_s=budget, what=what)
+                except _Poison:
+                    # Find the culprit(s): apply the batch again with a savepoint per message.
+                    try:
+                        outcome = await retry_transient(lambda: attempt(decoded, True), budget_s=budget, what=what)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise
+                        outcome = await self._one_by_one(spec, handler, decoded, attempt, counted=False)
         except Exception as exc:
             if is_transient(exc):
                 HANDLER_ERRORS.labels(self.service, spec.name, "transient").inc()
                 log.warning("batch not applied; Kafka will redeliver it", topic=spec.name, error=type(exc).__name__)
-            raise
+                raise
+            # A failure outside any handler (storing the batch's effects, finishing it): find the message.
+            log.warning("batch failed outside its handlers; applying it one message at a time", topic=spec.name)
+            outcome = await self._one_by_one(spec, handler, decoded, attempt, counted=False)
         for name, count in outcome.items():
             MESSAGES_PROCESSED.labels(self.service, spec.name, name).inc(count)
         if outcome.get("dead_lettered"):
@@ -222,6 +244,134 @@ class EventConsumer:
             # Test hook: die between the database commit and the offset commit.
             log.warning("fault injection: exiting after the database commit, before the offset commit")
             os._exit(70)
+
+    async def _count_delivery(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
+        """Count this delivery for each partition of the batch; True when one of them was delivered from the
+        same offset before (Kafka redelivers from the last committed offset, so the start repeats).
+
+        Committed with ``synchronous_commit`` off: a count lost in a database crash only delays the verdict."""
+        starts: dict[tuple[str, int], int] = {}
+        for r in records:
+            starts[(r.topic, r.partition)] = min(r.offset, starts.get((r.topic, r.partition), r.offset))
+        async with self._pool().acquire() as conn:
+            attempts = await conn.fetch(
+                f"""INSERT INTO {self.schema}.delivery_attempt AS d (topic, partition, "offset", attempts)
+                    SELECT t, p, o, 1 FROM unnest($1::text[], $2::int[], $3::bigint[]) AS x(t, p, o),
+                         (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+                    ON CONFLICT (topic, partition) DO UPDATE SET
+                        attempts = CASE WHEN d."offset" = excluded."offset" THEN d.attempts + 1 ELSE 1 END,
+                        "offset" = excluded."offset",
+                        suspect_offset = CASE WHEN d."offset" = excluded."offset" THEN d.suspect_offset END,
+                        suspect_attempts = CASE WHEN d."offset" = excluded."offset" THEN d.suspect_attempts ELSE 0 END
+                    RETURNING attempts""",
+                [t for t, _ in starts],
+                [p for _, p in starts],
+                list(starts.values()),
+            )
+        return any(row["attempts"] > 1 for row in attempts)
+
+    async def _count_suspect(self, record: ConsumerRecord[bytes, bytes]) -> int:
+        """Count a delivery of one message tried alone; how many times it has been tried so far."""
+        async with self._pool().acquire() as conn:
+            tries: int = await conn.fetchval(
+                f"""UPDATE {self.schema}.delivery_attempt SET
+                        suspect_attempts = CASE WHEN suspect_offset = $3 THEN suspect_attempts + 1 ELSE 1 END,
+                        suspect_offset = $3
+                    WHERE topic = $1 AND partition = $2
+                    RETURNING suspect_attempts""",
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+        return tries or 1
+
+    async def _one_by_one(
+        self,
+        spec: TopicSpec,
+        handler: Handler,
+        decoded: list[_Accepted | _Rejected],
+        attempt: Callable[[list[_Accepted | _Rejected], bool], Awaitable[dict[str, int]]],
+        *,
+        counted: bool = True,
+    ) -> dict[str, int]:
+        """Each message in its own transaction (a savepoint around its handler). ``counted``: each try of a
+        message is counted first, and one tried more than ``poison_redeliveries`` times is dead-lettered as
+        poison without running its handler (it may be what kills the process)."""
+        outcome = {"applied": 0, "duplicate": 0, "dead_lettered": 0}
+        async with self._pool().acquire() as conn:
+            claimed = set(
+                await conn.fetchval(
+                    f"SELECT coalesce(array_agg(message_key), '{{}}') FROM {self.schema}.inbox "
+                    "WHERE message_key = ANY($1::text[])",
+                    [d.key for d in decoded],
+                )
+            )
+        for item in decoded:
+            if item.key in claimed:
+                outcome["duplicate"] += 1
+                continue
+            claimed.add(item.key)
+            for name, count in (await self._apply_alone(spec, item, attempt, counted=counted)).items():
+                outcome[name] += count
+        return outcome
+
+    async def _apply_alone(
+        self,
+        spec: TopicSpec,
+        item: _Accepted | _Rejected,
+        attempt: Callable[[list[_Accepted | _Rejected], bool], Awaitable[dict[str, int]]],
+        *,
+        counted: bool,
+    ) -> dict[str, int]:
+        budget = self.settings.transient_retry_budget_s
+        what = f"apply {spec.name} one by one"
+        tries = 1
+        if counted:
+            tries = await retry_transient(lambda: self._count_suspect(item.record), budget_s=budget, what=what)
+        if tries > self.settings.poison_redeliveries:
+            reason = f"poison: delivered {tries} times without completing; its handler was not run again"
+            error: str | None = None
+        else:
+            try:
+                return await retry_transient(lambda: attempt([item], True), budget_s=budget, what=what)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                reason = f"poison: the message could not be stored: {describe_exception(exc)}"
+                error = type(exc).__name__
+        result = await retry_transient(
+            lambda: self._dead_letter_alone(spec, item, reason, "poison"), budget_s=budget, what=what
+        )
+        POISON_MESSAGES.labels(self.service, spec.name).inc()
+        log.error(
+            "poison message dead-lettered",
+            topic=spec.name,
+            partition=item.record.partition,
+            offset=item.record.offset,
+            deliveries=tries,
+            error=error,
+        )
+        return result
+
+    async def _dead_letter_alone(
+        self, spec: TopicSpec, item: _Accepted | _Rejected, reason: str, error_class: str
+    ) -> dict[str, int]:
+        """Claim one message and dead-letter it, without its handler."""
+        async with self._pool().acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                f"""INSERT INTO {self.schema}.inbox (message_key, topic, partition, "offset") VALUES ($1, $2, $3, $4)
+                    ON CONFLICT DO NOTHING RETURNING true""",
+                item.key,
+                item.record.topic,
+                item.record.partition,
+                item.record.offset,
+            )
+            if not claimed:
+                return {"duplicate": 1}
+            outbox = OutboxBuffer(schema=self.schema, source=self.source)
+            self._dead_letter(outbox, spec, item.record, reason, error_class)
+            await outbox.flush(conn)
+        return {"dead_lettered": 1}
 
     async def _apply(
         self,
@@ -292,7 +442,7 @@ class EventConsumer:
                     outbox.rollback_to(mark)
                     reason = f"handler: {describe_exception(exc)}"
                     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                    HANDLER_ERRORS.labels(self.service, spec.name, "poison").inc()
+                    HANDLER_ERRORS.labels(self.service, spec.name, "handler").inc()
                     log.error(
                         "message dead-lettered",
                         topic=spec.name,
@@ -301,7 +451,7 @@ class EventConsumer:
                         event_id=str(item.delivery.event_id),
                         reason=reason,
                     )
-                    self._dead_letter(outbox, spec, item.record, reason, "poison")
+                    self._dead_letter(outbox, spec, item.record, reason, "handler")
                     outcome["dead_lettered"] += 1
         # A handler may gather the batch (UnitOfWork.batch) and apply it set-based at the end, in the same
         # transaction (e.g. tax_sync stages assessments, then one SQL path applies them): its ``finish_batch``.
@@ -344,6 +494,16 @@ class EventConsumer:
             highwater = consumer.highwater(TopicPartition(topic, partition))
             if highwater is not None:
                 CONSUMER_LAG.labels(self.service, topic, str(partition)).set(max(0, highwater - offset - 1))
+
+
+async def _records_as_they_are(records: Any, default_parser: Callable[[Any], Awaitable[Any]]) -> Any:
+    """faststream's batch parser decodes every header as UTF-8 and fails the whole batch on one that is not
+    (or has no value), before any of our code runs. It gets the records without headers (it only reads
+    reply_to and correlation ids from them); the message keeps the records as they came."""
+    batch = records if isinstance(records, (tuple, list)) else (records,)
+    message = await default_parser(type(batch)(dataclasses.replace(r, headers=[]) for r in batch))
+    message.raw_message = records
+    return message
 
 
 async def _raw_bodies(message: Any) -> Any:

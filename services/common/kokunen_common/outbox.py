@@ -3,6 +3,12 @@ publishes them afterwards with an idempotent producer, in commit order per key.
 
 Dead letters go through the outbox too, so that rejecting a message and recording that we did
 commit together: a redelivered poison message is a duplicate in the inbox, not a second dead letter.
+Each dead letter is also kept in the schema's ``dead_letter`` store with its raw key, headers and body as
+bytes (whatever they are); one too large for the broker publishes a prefix and a reference to that row.
+
+The relay never blocks on one row: a row the broker refuses (too large, not authorized, invalid) is moved
+to ``outbox_quarantine`` with the reason (an error log line and ``kokunen_outbox_quarantined``), and the rest
+flow on. Per-key order then skips that row: an operator decides (re-queue after fixing, or drop).
 """
 
 from __future__ import annotations
@@ -14,15 +20,17 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 from kokunen_contracts.envelope import Event, cloudevent_headers
 from kokunen_contracts.registry import TopicSpec
+from kokunen_contracts.strict import CONTROL_CHARACTERS
 from opentelemetry.trace import SpanKind
 
 from .db import is_transient
@@ -30,6 +38,7 @@ from .logs import get_logger
 from .telemetry import (
     OUTBOX_PENDING,
     OUTBOX_PUBLISHED,
+    OUTBOX_QUARANTINED,
     context_from_headers,
     current_traceparent,
     headers_with_trace,
@@ -38,15 +47,51 @@ from .telemetry import (
 
 log = get_logger(__name__)
 
-OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "payload", "headers")
+OUTBOX_COLUMNS = ("event_id", "topic", "message_key", "payload", "headers", "message_key_raw")
+
+DEAD_LETTER_MAX_BYTES = 900 * 1024
+"""Largest dead letter published whole (key, headers and body): the broker's default limit is 1 MiB."""
+DEAD_LETTER_PREFIX_BYTES = 64 * 1024
+"""How much of a larger body its dead letter carries; the whole original stays in ``dead_letter``."""
+_HEADER_PREFIX_BYTES = 1024
+
+OutboxRow = tuple[uuid.UUID, str, str | None, bytes, str, bytes | None]
+"""event_id, topic, message_key (text), payload, headers (encoded), message_key_raw (dead letters only)."""
 
 
-def encode_headers(headers: Iterable[tuple[str, bytes]]) -> str:
-    return json.dumps([[k, base64.b64encode(v).decode("ascii")] for k, v in headers])
+def encode_headers(headers: Iterable[tuple[str, bytes | None]]) -> str:
+    """Kafka headers as JSON (jsonb): values in base64, a name that holds a NUL (which jsonb cannot store)
+    as ``{"b64": …}``, a header without a value as null."""
+    return json.dumps(
+        [
+            [
+                {"b64": base64.b64encode(k.encode()).decode("ascii")} if "\x00" in k else k,
+                None if v is None else base64.b64encode(v).decode("ascii"),
+            ]
+            for k, v in headers
+        ]
+    )
 
 
-def decode_headers(text: str) -> list[tuple[str, bytes]]:
-    return [(k, base64.b64decode(v)) for k, v in json.loads(text)]
+def decode_headers(text: str) -> list[tuple[str, bytes | None]]:
+    return [
+        (
+            base64.b64decode(k["b64"]).decode() if isinstance(k, dict) else k,
+            None if v is None else base64.b64decode(v),
+        )
+        for k, v in json.loads(text)
+    ]
+
+
+def _text_key(key: bytes | None) -> str | None:
+    """The key as text when it is clean UTF-8 (what operators query by); None otherwise."""
+    if key is None:
+        return None
+    try:
+        text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in text else text
 
 
 @dataclass
@@ -55,7 +100,9 @@ class OutboxBuffer:
 
     schema: str
     source: str
-    rows: list[tuple[uuid.UUID, str, str | None, bytes, str]] = field(default_factory=list)
+    rows: list[OutboxRow] = field(default_factory=list)
+    dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
+    """Rows of the ``dead_letter`` store (the raw originals of this transaction's dead letters)."""
 
     def publish(self, spec: TopicSpec, event: Event, *, traced: bool = True) -> None:
         """Queue ``event`` for ``spec``'s topic. ``traced=False`` for bulk loads, where one span covers
@@ -70,7 +117,14 @@ class OutboxBuffer:
             tracestate=trace_headers.get("tracestate"),
         )
         self.rows.append(
-            (event.event_id, spec.name, spec.key_of(event), event.model_dump_json().encode(), encode_headers(headers))
+            (
+                event.event_id,
+                spec.name,
+                spec.key_of(event),
+                event.model_dump_json().encode(),
+                encode_headers(headers),
+                None,
+            )
         )
 
     def publish_batch(self, spec: TopicSpec, events: Sequence[Event]) -> None:
@@ -100,6 +154,7 @@ class OutboxBuffer:
                     spec.key_of(event),
                     event.model_dump_json().encode(),
                     template[0] + encoded_id + template[1],
+                    None,
                 )
             )
 
@@ -115,8 +170,14 @@ class OutboxBuffer:
         partition: int,
         offset: int,
     ) -> None:
-        """The original bytes and headers, plus why, for ``<topic>.dlq``."""
-        extra = [
+        """The original bytes and headers, plus why, for ``<topic>.dlq``; the raw original in ``dead_letter``.
+
+        A dead letter larger than ``DEAD_LETTER_MAX_BYTES`` publishes the first ``DEAD_LETTER_PREFIX_BYTES`` of
+        the body (header values cut to 1 KiB) with ``dlq_original_ref`` (the ``dead_letter`` row's id) and
+        ``dlq_original_size``: the broker would refuse it whole."""
+        letter_id = uuid.uuid4()
+        reason = CONTROL_CHARACTERS.sub("?", reason)
+        extra: list[tuple[str, bytes | None]] = [
             ("dlq_reason", reason.encode()),
             ("dlq_error_class", error_class.encode()),
             ("dlq_source_topic", spec.name.encode()),
@@ -126,37 +187,71 @@ class OutboxBuffer:
             ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
         original = [(k, v) for k, v in headers if not k.startswith("dlq_")]
+        size = len(key or b"") + len(value or b"") + sum(len(k) + len(v or b"") for k, v in [*original, *extra])
+        payload, published_key = value or b"", key
+        if size > DEAD_LETTER_MAX_BYTES:
+            payload = payload[:DEAD_LETTER_PREFIX_BYTES]
+            published_key = key[:_HEADER_PREFIX_BYTES] if key is not None else None
+            original = [(k[:_HEADER_PREFIX_BYTES], v if v is None else v[:_HEADER_PREFIX_BYTES]) for k, v in original]
+            extra += [
+                ("dlq_original_ref", str(letter_id).encode()),
+                ("dlq_original_size", str(len(value or b"")).encode()),
+            ]
         self.rows.append(
             (
-                uuid.uuid4(),
+                letter_id,
                 spec.dlq,
-                key.decode("utf-8", errors="replace") if key is not None else None,
-                value or b"",
+                _text_key(published_key),
+                payload,
                 encode_headers([*original, *extra]),
+                published_key,
+            )
+        )
+        self.dead_letters.append(
+            (
+                letter_id,
+                spec.name,
+                partition,
+                offset,
+                key,
+                [k.encode() for k, _ in headers],
+                [v for _, v in headers],
+                value,
+                reason,
+                error_class,
             )
         )
 
-    def mark(self) -> int:
-        return len(self.rows)
+    def mark(self) -> tuple[int, int]:
+        return len(self.rows), len(self.dead_letters)
 
-    def rollback_to(self, mark: int) -> None:
-        del self.rows[mark:]
+    def rollback_to(self, mark: tuple[int, int]) -> None:
+        del self.rows[mark[0] :]
+        del self.dead_letters[mark[1] :]
 
     async def flush(self, conn: asyncpg.Connection, *, skip_duplicates: bool = False) -> int:
         """Write the rows. ``skip_duplicates`` for producers whose event ids are deterministic (a rerun of a
         scheduler writes the same ids again: the rows already there stay, nothing is doubled)."""
+        if self.dead_letters:
+            await conn.executemany(
+                f"""INSERT INTO {self.schema}.dead_letter (id, source_topic, source_partition, source_offset,
+                        key, header_names, header_values, value, reason, error_class)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+                self.dead_letters,
+            )
+            self.dead_letters.clear()
         if not self.rows:
             return 0
         if skip_duplicates:
             await conn.executemany(
-                f"INSERT INTO {self.schema}.outbox (event_id, topic, message_key, payload, headers) "
-                "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (event_id) DO NOTHING",
+                f"INSERT INTO {self.schema}.outbox (event_id, topic, message_key, payload, headers, message_key_raw) "
+                "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (event_id) DO NOTHING",
                 self.rows,
             )
         elif len(self.rows) == 1:
             await conn.execute(
-                f"INSERT INTO {self.schema}.outbox (event_id, topic, message_key, payload, headers) "
-                "VALUES ($1, $2, $3, $4, $5::jsonb)",
+                f"INSERT INTO {self.schema}.outbox (event_id, topic, message_key, payload, headers, message_key_raw) "
+                "VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
                 *self.rows[0],
             )
         else:
@@ -198,6 +293,54 @@ def outbox_ddl(schema: str) -> list[str]:
             END $$""",
         f"""CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox
             FOR EACH STATEMENT EXECUTE FUNCTION {schema}.outbox_notify()""",
+        *delivery_safety_ddl(schema),
+    ]
+
+
+def delivery_safety_ddl(schema: str) -> list[str]:
+    """The dead-letter store, the relay's quarantine and the redelivery counter (issue 13). Idempotent: part of
+    ``outbox_ddl`` for a new schema, and each existing service's ``delivery`` migration branch runs it too."""
+    return [
+        f"ALTER TABLE {schema}.outbox ADD COLUMN IF NOT EXISTS message_key_raw bytea",
+        f"""COMMENT ON COLUMN {schema}.outbox.message_key_raw IS 'A dead letter''s original Kafka key as bytes '
+            '(it may not be text: a NUL, not UTF-8); published instead of message_key when set'""",
+        f"""CREATE TABLE IF NOT EXISTS {schema}.dead_letter (
+            id               uuid        PRIMARY KEY,   -- the event id of its outbox row (dlq_original_ref)
+            source_topic     text        NOT NULL,
+            source_partition integer     NOT NULL,
+            source_offset    bigint      NOT NULL,
+            key              bytea,
+            header_names     bytea[]     NOT NULL,
+            header_values    bytea[]     NOT NULL,
+            value            bytea,
+            reason           text        NOT NULL,
+            error_class      text        NOT NULL,
+            created_at       timestamptz NOT NULL DEFAULT now())""",
+        f"""COMMENT ON TABLE {schema}.dead_letter IS 'Every message this service dead-lettered, exactly as it '
+            'arrived (key, headers, body as bytes), with the reason'""",
+        f"""CREATE TABLE IF NOT EXISTS {schema}.outbox_quarantine (
+            id              bigint      PRIMARY KEY,    -- its outbox id
+            event_id        uuid        NOT NULL,
+            topic           text        NOT NULL,
+            message_key     text,
+            message_key_raw bytea,
+            payload         bytea       NOT NULL,
+            headers         jsonb       NOT NULL,
+            created_at      timestamptz NOT NULL,
+            quarantined_at  timestamptz NOT NULL DEFAULT now(),
+            reason          text        NOT NULL)""",
+        f"""COMMENT ON TABLE {schema}.outbox_quarantine IS 'Outbox rows the broker refused (too large, not '
+            'authorized, invalid): taken out of the queue so the rest flow on; re-queue by inserting back'""",
+        f"""CREATE TABLE IF NOT EXISTS {schema}.delivery_attempt (
+            topic       text    NOT NULL,
+            partition   integer NOT NULL,
+            "offset"    bigint  NOT NULL,   -- where the last delivery of this partition started
+            attempts    integer NOT NULL,   -- deliveries from that offset so far
+            suspect_offset   bigint,        -- the message tried alone after a redelivery
+            suspect_attempts integer NOT NULL DEFAULT 0,
+            PRIMARY KEY (topic, partition))""",
+        f"""COMMENT ON TABLE {schema}.delivery_attempt IS 'How often Kafka delivered the same offset without '
+            'progress: past the limit the message is dead-lettered as poison'""",
     ]
 
 
@@ -268,6 +411,26 @@ class LeaderRelay:
         self._wake.set()
 
 
+_REFUSALS: tuple[type[BaseException], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.TopicAuthorizationFailedError,
+    kafka_errors.InvalidTopicError,
+    kafka_errors.PolicyViolationError,
+    kafka_errors.CorruptRecordException,
+    kafka_errors.UnsupportedForMessageFormatError,
+    TypeError,  # a row aiokafka cannot serialise
+    ValueError,
+)
+
+
+def _refusal(exc: BaseException) -> bool:
+    """The broker (or the client on its behalf) refuses this row for what it is: retrying will not help.
+    Anything else (broker down, timeouts, leadership moving) is retried with the whole batch."""
+    return isinstance(exc, _REFUSALS)
+
+
 class OutboxRelay(LeaderRelay):
     """Publishes a schema's outbox rows to Kafka, oldest first, then marks them published.
 
@@ -286,8 +449,10 @@ class OutboxRelay(LeaderRelay):
         batch_size: int = 2000,
         poll_interval_s: float = 0.5,
         retention_days: int = 7,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
         self.service = service
+        self.producer_factory = producer_factory
         self.schema = schema
         self.database_url = database_url
         self.producer = producer
@@ -308,50 +473,113 @@ class OutboxRelay(LeaderRelay):
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
         rows = await conn.fetch(
-            f"SELECT id, topic, message_key, payload, headers::text AS headers FROM {self.schema}.outbox "
-            "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            "SELECT id, topic, message_key, message_key_raw, payload, headers::text AS headers "
+            f"FROM {self.schema}.outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
             self.batch_size,
         )
         if not rows:
             OUTBOX_PENDING.labels(self.service).set(0)
             return 0
-        futures = []
-        per_topic: Counter[str] = Counter()
+        sent: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
+        refused: list[tuple[asyncpg.Record, BaseException]] = []
         for row in rows:
-            headers = decode_headers(row["headers"])
-            key = row["message_key"].encode() if row["message_key"] is not None else None
-            trace_headers = {k: v.decode() for k, v in headers if k in ("traceparent", "tracestate")}
-            if trace_headers:
-                # A short producer span continues the trace that wrote the row.
-                with tracer().start_as_current_span(
-                    f"{row['topic']} publish",
-                    context=context_from_headers(trace_headers),
-                    kind=SpanKind.PRODUCER,
-                    attributes={
-                        "messaging.system": "kafka",
-                        "messaging.destination.name": row["topic"],
-                        "messaging.operation.type": "send",
-                    },
-                ):
-                    headers = headers_with_trace(headers)
-                    futures.append(
-                        await self.producer.send(row["topic"], value=bytes(row["payload"]), key=key, headers=headers)
-                    )
-            else:
-                futures.append(
-                    await self.producer.send(row["topic"], value=bytes(row["payload"]), key=key, headers=headers)
-                )
-            per_topic[row["topic"]] += 1
-        await asyncio.gather(*futures)
+            try:
+                sent.append((row, await self._send(row)))
+            except Exception as exc:
+                if not _refusal(exc):
+                    raise
+                refused.append((row, exc))
+        results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+        published = [
+            row for (row, _), result in zip(sent, results, strict=True) if not isinstance(result, BaseException)
+        ]
+        failed = [
+            (row, result) for (row, _), result in zip(sent, results, strict=True) if isinstance(result, BaseException)
+        ]
+        if failed:
+            await self._renew_producer()
+        for row, result in failed:
+            if not _refusal(result):
+                raise result
+            # A refused producer batch fails every row in it: try each alone before blaming it.
+            try:
+                await (await self._send(row))
+                published.append(row)
+            except Exception as alone:
+                if not _refusal(alone):
+                    raise
+                refused.append((row, alone))
+                await self._renew_producer()
+        for row, refusal in refused:
+            await self._quarantine(conn, row, refusal)
         await conn.execute(
             f"UPDATE {self.schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            [row["id"] for row in rows],
+            [row["id"] for row in published],
         )
-        for topic, count in per_topic.items():
+        for topic, count in Counter(row["topic"] for row in published).items():
             OUTBOX_PUBLISHED.labels(self.service, topic).inc(count)
         if len(rows) < self.batch_size:
             OUTBOX_PENDING.labels(self.service).set(0)
         return len(rows)
+
+    async def _renew_producer(self) -> None:
+        """After the broker failed a batch, an idempotent producer's sequence numbers for that partition no
+        longer match the broker's (every later send fails with OutOfOrderSequenceNumber): start a new producer
+        (a new producer id) and stop the old one."""
+        if self.producer_factory is None:
+            return
+        old, self.producer = self.producer, self.producer_factory()
+        await self.producer.start()
+        with contextlib.suppress(Exception):
+            await old.stop()
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future[Any]:
+        headers = decode_headers(row["headers"])
+        if row["message_key_raw"] is not None:
+            key: bytes | None = bytes(row["message_key_raw"])
+        else:
+            key = row["message_key"].encode() if row["message_key"] is not None else None
+        trace_headers = {k: v.decode() for k, v in headers if k in ("traceparent", "tracestate") and v is not None}
+        if not trace_headers:
+            future: asyncio.Future[Any] = await self.producer.send(
+                row["topic"], value=bytes(row["payload"]), key=key, headers=headers
+            )
+            return future
+        # A short producer span continues the trace that wrote the row.
+        with tracer().start_as_current_span(
+            f"{row['topic']} publish",
+            context=context_from_headers(trace_headers),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": row["topic"],
+                "messaging.operation.type": "send",
+            },
+        ):
+            future = await self.producer.send(
+                row["topic"], value=bytes(row["payload"]), key=key, headers=headers_with_trace(headers)
+            )
+            return future
+
+    async def _quarantine(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:500]
+        await conn.execute(
+            f"""WITH moved AS (DELETE FROM {self.schema}.outbox WHERE id = $1 RETURNING *)
+                INSERT INTO {self.schema}.outbox_quarantine
+                    (id, event_id, topic, message_key, message_key_raw, payload, headers, created_at, reason)
+                SELECT id, event_id, topic, message_key, message_key_raw, payload, headers, created_at, $2
+                FROM moved""",
+            row["id"],
+            CONTROL_CHARACTERS.sub("?", reason),
+        )
+        OUTBOX_QUARANTINED.labels(self.service, row["topic"]).inc()
+        log.error(
+            "outbox row refused by the broker; quarantined, the rest flow on",
+            schema=self.schema,
+            outbox_id=row["id"],
+            topic=row["topic"],
+            error=type(exc).__name__,
+        )
 
     async def _purge(self, conn: asyncpg.Connection) -> None:
         deleted = await conn.execute(

@@ -140,6 +140,7 @@ class ServiceRuntime:
             batch_size=self.settings.outbox_batch_size,
             poll_interval_s=self.settings.outbox_poll_interval_s,
             retention_days=self.settings.outbox_retention_days,
+            producer_factory=lambda: idempotent_producer(self.settings),
         )
         self._relay = outbox_relay
         self._relay_task = asyncio.create_task(outbox_relay.run(self._stop), name=f"{self.name}-relay")
@@ -200,6 +201,8 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=10)
         self._tasks.clear()
+        if self._relay is not None:  # the relay may have replaced its producer
+            self._producer = self._relay.producer
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()

@@ -33,6 +33,9 @@ class ServiceSettings(BaseSettings):
     transient_retry_budget_s: float = 30.0
     """How long one delivery retries a transient failure before handing the batch back to Kafka
     (which redelivers it at once): keeps us inside max.poll.interval.ms while never skipping."""
+    poison_redeliveries: int = 5
+    """How many times Kafka may deliver a message that never completes (the process dies on it, or its
+    failure outlives the retry budget each time) before it is dead-lettered as poison."""
     outbox_batch_size: int = 2000
     outbox_poll_interval_s: float = 0.5
     outbox_retention_days: int = 7

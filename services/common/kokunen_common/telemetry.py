@@ -55,7 +55,7 @@ def current_traceparent() -> dict[str, str]:
     return carrier
 
 
-def headers_with_trace(headers: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+def headers_with_trace(headers: Iterable[tuple[str, bytes | None]]) -> list[tuple[str, bytes | None]]:
     """Replace trace headers by the current span's context."""
     carrier = current_traceparent()
     kept = [(k, v) for k, v in headers if k not in ("traceparent", "tracestate")]
@@ -88,3 +88,11 @@ CONSUMER_LAG = Gauge(
 )
 OUTBOX_PENDING = Gauge("kokunen_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("kokunen_outbox_published", "Outbox rows published to Kafka", ["service", "topic"])
+OUTBOX_QUARANTINED = Counter(
+    "kokunen_outbox_quarantined", "Outbox rows the broker refused, moved to outbox_quarantine", ["service", "topic"]
+)
+POISON_MESSAGES = Counter(
+    "kokunen_poison_messages",
+    "Messages dead-lettered after being delivered again and again without progress",
+    ["service", "topic"],
+)
