@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from . import __version__
 from .envelope import CONTENT_TYPE, H_ID, H_SOURCE, H_SPECVERSION, H_TIME, H_TRACEPARENT, H_TYPE
 from .registry import DLQ_PARTITIONS, TOPICS, TopicSpec
+from .strict import CONTROL_FREE_PATTERN, STRICT_READING
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = CONTRACTS_DIR / "schemas"
@@ -35,8 +37,20 @@ EXAMPLES_DIR = CONTRACTS_DIR / "examples"
 JsonObj = dict[str, Any]
 
 
+class StrictReadingSchema(GenerateJsonSchema):
+    """JSON Schema of the contracts as consumers read them (``kokunen_contracts.strict``): every free-text
+    string without a pattern of its own gets the control-character rule as a pattern."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        result = super().str_schema(schema)
+        if "pattern" not in result and "format" not in result:
+            result["pattern"] = CONTROL_FREE_PATTERN
+        return result
+
+
 def payload_schema(spec: TopicSpec) -> JsonObj:
-    schema = spec.model.model_json_schema(mode="validation")
+    schema = spec.model.model_json_schema(mode="validation", schema_generator=StrictReadingSchema)
+    schema["$comment"] = STRICT_READING
     schema["$id"] = f"urn:kokunen:schema:{spec.name}"
     schema["x-topic"] = spec.name
     schema["x-event-type"] = spec.event_type
@@ -65,7 +79,11 @@ def _resolve(node: Any, root: JsonObj) -> Any:
 def _strip_text(node: Any, root: JsonObj) -> Any:
     node = _resolve(node, root)
     if isinstance(node, dict):
-        return {k: _strip_text(v, root) for k, v in node.items() if k not in _TEXT_KEYS and k != "$defs"}
+        return {
+            k: _strip_text(v, root)
+            for k, v in node.items()
+            if k not in _TEXT_KEYS and k != "$defs" and not (k == "pattern" and v == CONTROL_FREE_PATTERN)
+        }
     if isinstance(node, list):
         return [_strip_text(v, root) for v in node]
     return node
@@ -78,6 +96,11 @@ def incompatibilities(old: JsonObj, new: JsonObj) -> list[str]:
     to new consumers: the required set stays the same, every kept property keeps its exact schema,
     and only optional properties may be added or removed (consumers ignore unknown fields).
     Descriptions and titles may change freely.
+
+    One tightening is acknowledged rather than compared: the control-character pattern on free text
+    (``strict.CONTROL_FREE_PATTERN``, issue 13). No consumer could use such a value (PostgreSQL refuses a NUL;
+    the other controls were never part of any upstream's character set); a replayed old message carrying one
+    goes to the dead-letter topic with its field named, instead of failing deep in the database.
     """
     problems: list[str] = []
 
@@ -148,12 +171,23 @@ _DLQ_HEADERS: JsonObj = {
     "description": "The original headers plus why the message was dead-lettered",
     "properties": {
         "dlq_reason": {"type": "string", "description": "理由 (clear, specific, no personal data)"},
-        "dlq_error_class": {"type": "string", "description": "error class (validation, envelope, poison, …)"},
+        "dlq_error_class": {
+            "type": "string",
+            "description": "error class: envelope, key, encoding, malformed_json, duplicate_key, control_character, "
+            "validation, handler (its handler refused it), poison (delivered again and again without completing)",
+        },
         "dlq_source_topic": {"type": "string", "description": "original topic"},
         "dlq_source_partition": {"type": "string", "description": "original partition"},
         "dlq_source_offset": {"type": "string", "description": "original offset"},
         "dlq_service": {"type": "string", "description": "service that rejected it"},
         "dlq_failed_at": {"type": "string", "format": "date-time", "description": "when"},
+        "dlq_original_ref": {
+            "type": "string",
+            "format": "uuid",
+            "description": "set when the original was too large to publish: the payload is its first 64 KiB, "
+            "the whole original is the row with this id in the service's dead_letter store",
+        },
+        "dlq_original_size": {"type": "string", "description": "size of the original body in bytes (with ref)"},
     },
 }
 
@@ -162,6 +196,7 @@ def asyncapi_document() -> JsonObj:
     _, defs = models_json_schema(
         [(spec.model, "validation") for spec in TOPICS],
         ref_template="#/components/schemas/{model}",
+        schema_generator=StrictReadingSchema,
     )
     schemas: JsonObj = dict(defs.get("$defs", {}))
     channels: JsonObj = {}
@@ -183,12 +218,18 @@ def asyncapi_document() -> JsonObj:
             "name": message_name,
             "title": message_name,
             "summary": spec.summary,
+            "description": STRICT_READING,
             "contentType": CONTENT_TYPE,
             "headers": _CE_HEADERS,
             "payload": {"$ref": f"#/components/schemas/{message_name}"},
             "bindings": {
                 "kafka": {
-                    "key": {"type": "string", "description": f"{spec.key_field} (宛名番号; never My Number)"},
+                    "key": {
+                        "type": "string",
+                        "minLength": 1,
+                        "description": f"required; equals the payload's {spec.key_field} (never My Number)",
+                        "x-equals-payload-field": spec.key_field,
+                    },
                     "bindingVersion": "0.5.0",
                 }
             },

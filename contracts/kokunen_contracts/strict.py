@@ -15,11 +15,24 @@ Errors name the field and the rule, never the value (a value could be a My Numbe
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any, TypeVar
+import types
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    FutureDate,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDate,
+    PastDatetime,
+    ValidationError,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,37 +57,27 @@ class BodyError(ValueError):
 
 
 class _Repeated(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                self.key = name
+                return
+            seen.add(name)
+        self.key = "?"
 
 
-class _Control(Exception):
-    pass
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: an object whose keys repeat is refused (a dict of fewer items than pairs)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Repeated(pairs)
+    return obj
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> None:
-    """``object_pairs_hook``: refuse repeated keys and control characters; builds nothing (only checks)."""
-    names = set()
-    for name, value in pairs:
-        if name in names:
-            raise _Repeated(name)
-        names.add(name)
-        if CONTROL_CHARACTERS.search(name):
-            raise _Control
-        if type(value) is str:
-            if CONTROL_CHARACTERS.search(value):
-                raise _Control
-        elif type(value) is list:
-            _check_list(value)
-
-
-def _check_list(items: list[Any]) -> None:
-    for item in items:
-        if type(item) is str:
-            if CONTROL_CHARACTERS.search(item):
-                raise _Control
-        elif type(item) is list:
-            _check_list(item)
+# A control character in JSON text: escaped (\u0000-\u001f, \b \f \n \r \t, \u007f-\u009f) or raw (DEL, C1
+# in UTF-8). A cheap filter on the bytes; a hit is confirmed on the parsed document (``\\n`` is no control).
+_CONTROL_IN_JSON = re.compile(rb"\\(?:u00[01]|u007[fF]|u00[89]|[bfnrt])|\x7f|\xc2[\x80-\x9f]")
 
 
 def _where_control(node: Any, path: str) -> str | None:
@@ -101,36 +104,84 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[0-9]{6,}", "…", shown)  # never a number long enough to be personal
 
 
-def check_json(data: bytes) -> None:
-    """The JSON-level rules (encoding, syntax, repeated keys, control characters); raises ``BodyError``."""
+def check_json(data: bytes) -> Any:
+    """The JSON-level rules (encoding, syntax, repeated keys, control characters); the parsed document.
+    Raises ``BodyError``."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         # Say so plainly: upstream systems in Japan still send Shift_JIS / CP932 by mistake.
         raise BodyError("encoding", "not UTF-8 (wrong encoding, e.g. Shift_JIS)") from None
     try:
-        json.loads(text, object_pairs_hook=_pairs)
+        document = json.loads(text, object_pairs_hook=_pairs)
     except _Repeated as exc:
         raise BodyError("duplicate_key", f"object key {_safe_name(exc.key)!r} appears more than once") from None
-    except _Control:
-        where = _where_control(json.loads(text), "") or "(body)"
-        raise BodyError(
-            "control_character", f"{where}: control character (U+0000-U+001F, U+007F-U+009F) in text"
-        ) from None
     except json.JSONDecodeError as exc:
         raise BodyError("malformed_json", f"Invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise BodyError("malformed_json", "Invalid JSON: nested too deeply") from None
+    if _CONTROL_IN_JSON.search(data):
+        where = _where_control(document, "")
+        if where is not None:
+            raise BodyError("control_character", f"{where}: control character (U+0000-U+001F, U+007F-U+009F) in text")
+    return document
 
 
 def parse_body(model: type[M], data: bytes) -> M:
     """The body as ``model``, read strictly (see the module docstring). Unknown fields are ignored (an
     additive field of the same version must not break consumers). Raises ``BodyError``."""
-    check_json(data)
+    document = check_json(data)
+    for path in _temporal_paths(model):
+        _check_temporal(document, path, 0, "")
     try:
         return model.model_validate_json(data, strict=True, extra="ignore")
     except ValidationError as exc:
         raise BodyError("validation", describe(exc)) from None
+
+
+_ISO_DATE_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PYDANTIC_TEMPORAL: tuple[Any, ...] = (AwareDatetime, NaiveDatetime, PastDate, FutureDate, PastDatetime, FutureDatetime)
+
+
+@functools.cache
+def _temporal_paths(model: type[BaseModel]) -> tuple[tuple[str, ...], ...]:
+    """Where ``model`` has dates and date-times (``*``: each item of a list). pydantic reads a number, or a
+    string of digits, as a Unix time even in strict mode; these must be ISO 8601 strings."""
+    paths: list[tuple[str, ...]] = []
+
+    def visit(annotation: Any, prefix: tuple[str, ...], seen: frozenset[type]) -> None:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            visit(get_args(annotation)[0], prefix, seen)
+        elif origin in (Union, types.UnionType):
+            for arg in get_args(annotation):
+                visit(arg, prefix, seen)
+        elif origin in (list, tuple, set, frozenset, Sequence):
+            for arg in get_args(annotation):
+                if arg is not Ellipsis:
+                    visit(arg, (*prefix, "*"), seen)
+        elif annotation in _PYDANTIC_TEMPORAL or (isinstance(annotation, type) and issubclass(annotation, date)):
+            paths.append(prefix)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation not in seen:
+            for name, info in annotation.model_fields.items():
+                visit(info.annotation, (*prefix, info.alias or name), seen | {annotation})
+
+    visit(model, (), frozenset())
+    return tuple(paths)
+
+
+def _check_temporal(node: Any, path: tuple[str, ...], i: int, where: str) -> None:
+    if i == len(path):
+        if node is not None and not (isinstance(node, str) and _ISO_DATE_START.match(node)):
+            raise BodyError("validation", f"{where}: a date is an ISO 8601 string (YYYY-MM-DD), not a number")
+        return
+    step = path[i]
+    if step == "*":
+        if isinstance(node, list):
+            for n, item in enumerate(node):
+                _check_temporal(item, path, i + 1, f"{where}.{n}")
+    elif isinstance(node, dict) and step in node:
+        _check_temporal(node[step], path, i + 1, f"{where}.{step}" if where else step)
 
 
 def describe(exc: ValidationError) -> str:

@@ -15,6 +15,7 @@ from kokunen_contracts import export
 from kokunen_contracts.identifiers import InvalidMyNumber, MyNumber, my_number_check_digit, validate_my_number
 from kokunen_contracts.registry import TOPIC_NAME, TOPICS
 from kokunen_contracts.residency import ResidentChanged
+from kokunen_contracts.strict import CONTROL_FREE_PATTERN, parse_body
 from pydantic import ValidationError
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -165,6 +166,17 @@ def test_rewording_a_description_is_compatible() -> None:
     assert export.incompatibilities(old, new) == []
 
 
+def test_the_control_character_rule_is_an_acknowledged_tightening_and_nothing_else_is() -> None:
+    old = _schema("eligibility.jps-report-due.v1")
+    new = copy.deepcopy(old)
+    for node in (old["properties"]["note"]["anyOf"][0], new["properties"]["note"]["anyOf"][0]):
+        node.pop("pattern", None)
+    new["properties"]["note"]["anyOf"][0]["pattern"] = CONTROL_FREE_PATTERN
+    assert export.incompatibilities(old, new) == []
+    new["properties"]["note"]["anyOf"][0]["pattern"] = "^[a-z]*$"
+    assert export.incompatibilities(old, new) != []
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -218,6 +230,7 @@ def test_every_published_version_has_golden_examples_that_still_parse(spec) -> N
         text = path.read_text()
         event = spec.model.model_validate_json(text)  # producer mode: no unknown fields either
         assert event.event_id
+        assert parse_body(spec.model, text.encode()) == event  # consumers read it strictly, to the same event
         jsonschema.validate(json.loads(text), schema)  # and the exported schema agrees
 
 
