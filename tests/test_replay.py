@@ -40,6 +40,8 @@ SNAPSHOTS = {
         "FROM eligibility.scheduled_move ORDER BY 1",
         """SELECT event_id, atena_number, reconciliation, jps_outcome, follow_up, pension_number_taken, known_person
            FROM eligibility.jps_result ORDER BY event_id""",
+        """SELECT event_id, atena_number, kind, effective_date, source_recorded_at, cancels_event_id, residence_status,
+                  designated_activity FROM eligibility.dated_fact ORDER BY event_id""",
     ],
 }
 

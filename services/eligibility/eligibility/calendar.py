@@ -23,15 +23,10 @@ from kokunen_contracts.registry import CALENDAR_FACT
 
 from .adapters.repository import EligibilityRepository
 from .domain.age import age_reached_on
-from .handlers import JST, today_in_japan
+from .handlers import JST, fact_id, today_in_japan
 
 log = get_logger(__name__)
-FACT_NAMESPACE = uuid.UUID("5b0b6f0e-2a55-4a8e-9d3f-0c6e1c7a2b91")
 FIRST_RUN_LOOKBACK = timedelta(days=1)
-
-
-def fact_id(atena_number: str, fact: CalendarFactKind, day: date, scheduled_by: uuid.UUID | None = None) -> uuid.UUID:
-    return uuid.uuid5(FACT_NAMESPACE, f"{atena_number}/{fact.value}/{day.isoformat()}/{scheduled_by or ''}")
 
 
 def years_before(day: date, years: int) -> date:

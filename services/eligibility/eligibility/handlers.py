@@ -21,13 +21,14 @@ from kokunen_contracts.registry import (
     JPS_REPORT_DUE,
     QUALIFICATION_CHANGED,
 )
-from kokunen_contracts.residency import PersonChanged, PersonChangeKind
+from kokunen_contracts.residency import PersonChanged
 
 from .adapters.repository import EligibilityRepository, PersonRecord
 from .domain import filings as f
 from .domain import jps_results
 from .domain import residency_effects as effects
 from .domain.categories import InsuredCategory
+from .domain.dated_facts import CalendarFactKind, derive_history
 from .domain.history_diff import ChangeKind, PeriodChange, diff, stored_history
 from .domain.qualification import AcquisitionReason, LossReason
 
@@ -140,78 +141,102 @@ def jps_report(
     )
 
 
-# --- resident-record changes ---------------------------------------------------------------------
+# --- resident-record changes and calendar facts ---------------------------------------------------
+
+# Calendar facts are named by (宛名番号, fact, day): the scheduler and the derivation name them alike.
+FACT_NAMESPACE = uuid.UUID("5b0b6f0e-2a55-4a8e-9d3f-0c6e1c7a2b91")
+
+
+def fact_id(atena_number: str, fact: e.CalendarFactKind, day: date, scheduled_by: uuid.UUID | None = None) -> uuid.UUID:
+    return uuid.uuid5(FACT_NAMESPACE, f"{atena_number}/{fact.value}/{day.isoformat()}/{scheduled_by or ''}")
 
 
 async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:
-    """人の異動の反映: 国外転入 → 取得 (8条2号), 死亡 → 翌日喪失 (9条1号), 国外転出 → 翌日喪失 on its date
-    (9条2号), 職権消除 → 住所不明候補, 在留資格の変更 → 適用除外の開始・終了, 取消し → undo."""
+    """人の異動の反映: kept as a dated fact, then the person's history is derived again from all of them
+    (dated_facts.py: 国外転入 → 取得 8条2号, 死亡 → 翌日喪失 9条1号, 国外転出 → 翌日喪失 on its date 9条2号,
+    20歳・60歳到達 8条1号・9条3号, 在留資格 → 適用除外, 取消し → the change is void), so a late or cancelled
+    change ends in the history its dates give; 職権消除 → 住所不明候補."""
     event = delivery.event
     repo = EligibilityRepository(uow.conn)
     before = await repo.person(event.atena_number)
     person = await repo.remember_person(event)
     if before is None:
         person = await apply_results_kept_before_the_person(repo, person, event.atena_number)
-    stored = await repo.history(event.atena_number)
-    caused: tuple[effects.CausedChange, ...] = ()
-    if event.kind is PersonChangeKind.CHANGE_CANCELLED and event.cancels_event_id is not None:
-        caused = await repo.changes_caused_by(event.cancels_event_id)
-        await repo.cancel_scheduled_move(event.cancels_event_id)
-    outcome = effects.on_person_change(
+    status = event.residence_status
+    await repo.keep_fact(
+        event.atena_number,
+        event.event_id,
         effects.PersonChange(event.kind.value),
         event.effective_date,
-        before.state if before else None,
-        person.state,
-        stored_history(stored),
-        today_in_japan(),
-        caused,
+        event.recorded_at,
+        cancels=event.cancels_event_id,
+        residence_status=status.status if status else None,
+        designated_activity=status.designated_activity if status else None,
     )
-    if outcome.schedule_move_abroad_on is not None:
-        await repo.schedule_move(event.atena_number, outcome.schedule_move_abroad_on, delivery.event_id)
-    if outcome.flag_address_unknown:
+    if event.cancels_event_id is not None:
+        await repo.cancel_scheduled_move(event.cancels_event_id)
+    follow = effects.follow_ups(effects.PersonChange(event.kind.value), event.effective_date, today_in_japan())
+    if follow.schedule_move_abroad_on is not None:
+        await repo.schedule_move(event.atena_number, follow.schedule_move_abroad_on, event.event_id)
+    if follow.flag_address_unknown:
         await repo.flag_address_unknown(event.atena_number)
-    await announce_history(
-        uow,
-        repo,
-        event.atena_number,
-        person,
-        diff(stored, outcome.history),
-        cause_event_id=delivery.event_id,
-        report=report_for_resident_change,
-        received_on=today_in_japan(),
-    )
-
-
-# --- calendar facts ------------------------------------------------------------------------------
+    await derive_and_announce(uow, repo, event.atena_number, person, delivery.event_id, today_in_japan())
 
 
 async def on_calendar_fact(delivery: Delivery[e.CalendarFact], uow: UnitOfWork) -> None:
-    """暦による事実: 20歳到達 (8条1号), 60歳到達 (9条3号), 転出予定日の到来 (9条2号)."""
+    """暦による事実: 20歳到達 (8条1号), 60歳到達 (9条3号), 転出予定日の到来 (9条2号) — the day has come, so
+    the history is derived again with it."""
     fact = delivery.event
     repo = EligibilityRepository(uow.conn)
     person = await repo.person(fact.atena_number)
     if person is None:
         return  # nobody to apply it to (the person left the slice before the day came)
-    stored = await repo.history(fact.atena_number)
-    history = stored_history(stored)
-    match fact.fact:
-        case e.CalendarFactKind.REACHED_20:
-            new = effects.reached_20(person.state, history)
-        case e.CalendarFactKind.REACHED_60:
-            new = effects.reached_60(person.state, history)
-        case e.CalendarFactKind.MOVE_ABROAD_EFFECTIVE:
-            assert fact.scheduled_by_event_id is not None
-            due = await repo.take_scheduled_move(fact.scheduled_by_event_id)
-            new = history if due is None else effects.moved_abroad(due, history)
+    if fact.fact is e.CalendarFactKind.MOVE_ABROAD_EFFECTIVE:
+        assert fact.scheduled_by_event_id is not None
+        await repo.take_scheduled_move(fact.scheduled_by_event_id)
+    await repo.keep_fact(
+        fact.atena_number, fact.event_id, CalendarFactKind(fact.fact.value), fact.effective_date, fact.recorded_at
+    )
+    await derive_and_announce(uow, repo, fact.atena_number, person, delivery.event_id, fact.effective_date)
+
+
+async def derive_and_announce(
+    uow: UnitOfWork,
+    repo: EligibilityRepository,
+    atena_number: str,
+    person: PersonRecord,
+    cause_event_id: uuid.UUID,
+    received_on: date,
+) -> None:
+    """Derive the person's history from their facts as of today and publish how it differs from the one
+    published before (corrections and cancellations name what they replace)."""
+    stored = await repo.history(atena_number)
+    given = await repo.given_period_ids(atena_number)
+    new = derive_history(
+        await repo.facts(atena_number),
+        person.state,
+        today_in_japan(),
+        [s.period for s in stored if s.period_id in given],
+    )
+    changes = [
+        # A period begun by 20歳到達 is named after the calendar's fact, whichever event derived it first.
+        replace(
+            change,
+            period_id=derived_id(fact_id(atena_number, e.CalendarFactKind.REACHED_20, p.acquired_on), "period", 0),
+        )
+        if change.period_id is None and (p := change.period).acquisition_reason is AcquisitionReason.REACHED_20
+        else change
+        for change in diff(stored, new)
+    ]
     await announce_history(
         uow,
         repo,
-        fact.atena_number,
+        atena_number,
         person,
-        diff(stored, new),
-        cause_event_id=delivery.event_id,
+        changes,
+        cause_event_id=cause_event_id,
         report=report_for_resident_change,
-        received_on=fact.effective_date,
+        received_on=received_on,
     )
 
 

@@ -1,4 +1,4 @@
-"""Properties of applying resident changes and calendar facts (hypothesis), pure and fast:
+"""Properties of deriving a history from resident changes and calendar facts (hypothesis), pure and fast:
 
 - any sequence leaves a valid history (no overlapping periods, no loss before acquisition);
 - a redelivered fact changes nothing (applying each fact twice in a row gives the history of once);
@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
+from eligibility.domain.age import age_reached_on
 from eligibility.domain.categories import OtherCategoryStatus
+from eligibility.domain.dated_facts import CalendarFactKind, DatedFact, derive_history
 from eligibility.domain.periods import QualificationHistory
 from eligibility.domain.residency_effects import (
     PersonChange,
@@ -18,8 +21,6 @@ from eligibility.domain.residency_effects import (
     died,
     moved_abroad,
     moved_in_from_abroad,
-    on_person_change,
-    reached_20,
     reached_60,
 )
 from hypothesis import given, settings
@@ -53,22 +54,18 @@ def after_birth(person: PersonState, stream: list[Fact]) -> list[Fact]:
     return [f for f in stream if f[1] >= person.birth]
 
 
-def apply(person: PersonState, history: QualificationHistory, fact: Fact) -> QualificationHistory:
+def dated(person: PersonState, fact: Fact, n: int) -> DatedFact:
     kind, on = fact
-    if kind == "reached_20":
-        return reached_20(person, history)
-    if kind == "reached_60":
-        return reached_60(person, history)
-    return on_person_change(PersonChange(kind), on, person, person, history, TODAY).history
+    if kind in ("reached_20", "reached_60"):  # the calendar announces the day the age is reached
+        return DatedFact(uuid.UUID(int=n), CalendarFactKind(kind), age_reached_on(person.birth, int(kind[-2:])), on)
+    return DatedFact(uuid.UUID(int=n), PersonChange(kind), on, on)
 
 
 def run(person: PersonState, stream: list[Fact], *, twice: bool = False) -> QualificationHistory:
-    history = QualificationHistory()
-    for fact in after_birth(person, stream):
-        history = apply(person, history, fact)
-        if twice:
-            history = apply(person, history, fact)
-    return history
+    facts: list[DatedFact] = []
+    for n, fact in enumerate(after_birth(person, stream)):
+        facts.extend([dated(person, fact, n)] * (2 if twice else 1))
+    return derive_history(facts, person, TODAY)
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,10 +91,13 @@ def test_interleaving_persons_in_any_order_gives_each_the_history_of_its_own_str
 ) -> None:
     states = [PersonState(birth=b, other_category=OtherCategoryStatus.UNKNOWN) for b, _ in people]
     queues = [after_birth(state, stream) for state, (_, stream) in zip(states, people, strict=True)]
-    histories = [QualificationHistory() for _ in people]
+    received: list[list[DatedFact]] = [[] for _ in people]
+    n = 0
     while any(queues):
         who = rnd.choice([i for i, q in enumerate(queues) if q])  # type: ignore[attr-defined]
-        histories[who] = apply(states[who], histories[who], queues[who].pop(0))
+        received[who].append(dated(states[who], queues[who].pop(0), n))
+        n += 1
+    histories = [derive_history(facts, state, TODAY) for facts, state in zip(received, states, strict=True)]
     assert histories == [run(state, stream) for state, (_, stream) in zip(states, people, strict=True)]
 
 

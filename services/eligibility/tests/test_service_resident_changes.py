@@ -48,8 +48,8 @@ CASES = [
         ["qualification_acquisition"],
     ),
     Case(
-        "国外転入 at 18: under 20, no acquisition",
-        date(2006, 6, 1),
+        "国外転入 at 18 (still under 20 today): no acquisition",
+        date(today_in_japan().year - 18, 6, 1),
         [(K.MOVED_IN_FROM_ABROAD, date(2025, 4, 1), {})],
         [],
         [],
@@ -147,11 +147,11 @@ CASES = [
         ["qualification_acquisition", "qualification_loss", "record_correction"],
     ),
     Case(
-        "death reported late, after 60歳到達 was recorded: the loss is corrected",
+        "death reported late, after 60歳到達 was recorded: the loss is brought forward",
         date(1966, 4, 2),
         [(K.MOVED_IN_FROM_ABROAD, date(2020, 1, 10), {}), (K.DIED, date(2026, 3, 1), {})],
         [("category_1", date(2020, 1, 10), "moved_in_from_abroad", date(2026, 3, 2), "death")],
-        ["acquired", "lost", "corrected"],
+        ["acquired", "corrected"],  # the 60歳到達 is derived with the 国外転入: one period, already ended
         ["qualification_acquisition", "record_correction"],
         reached_60=True,
     ),

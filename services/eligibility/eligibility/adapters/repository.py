@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from kokunen_contracts.counter import FilingSubmitted
@@ -13,12 +14,15 @@ from kokunen_contracts.jps import JpsProcessingResult
 from kokunen_contracts.residency import PersonChanged
 
 from ..domain.categories import InsuredCategory, OtherCategoryStatus
+from ..domain.dated_facts import CalendarFactKind, DatedFact, FactKind
 from ..domain.filings import AdditionalPremium
 from ..domain.history_diff import PeriodChange, StoredPeriod
 from ..domain.months import YearMonth
 from ..domain.periods import QualificationPeriod
 from ..domain.qualification import AcquisitionReason, LossReason
-from ..domain.residency_effects import CausedChange, PersonState
+from ..domain.residency_effects import PersonChange, PersonState
+
+JST = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass(frozen=True)
@@ -221,21 +225,67 @@ class EligibilityRepository:
             change.kind.value,
         )
 
-    async def changes_caused_by(self, cause_event_id: uuid.UUID) -> tuple[CausedChange, ...]:
-        """What an event did to the history (to undo it when it is cancelled)."""
+    async def given_period_ids(self, atena_number: str) -> set[uuid.UUID]:
+        """Periods the derivation keeps as they are: those a filing (届出) ever set or changed (staff's) and
+        those recorded before dated facts were kept (migration 0004)."""
         rows = await self.conn.fetch(
-            """SELECT category, acquired_on, lost_on, change_kind FROM eligibility.qualification_version
-               WHERE cause_event_id = $1 AND change_kind IN ('acquired', 'lost', 'category_changed')""",
-            cause_event_id,
+            """SELECT q.period_id FROM eligibility.qualification_version q
+               WHERE q.atena_number = $1
+                 AND (EXISTS (SELECT 1 FROM eligibility.filing f
+                              WHERE f.event_id = q.cause_event_id AND f.atena_number = $1)
+                      OR EXISTS (SELECT 1 FROM eligibility.period_given g WHERE g.period_id = q.period_id))""",
+            atena_number,
         )
-        return tuple(
-            CausedChange(
-                InsuredCategory(r["category"]),
-                r["acquired_on"],
-                r["lost_on"] if r["change_kind"] != "acquired" else None,
+        return {r["period_id"] for r in rows}
+
+    # --- dated facts -------------------------------------------------------------------------------
+
+    async def keep_fact(
+        self,
+        atena_number: str,
+        event_id: uuid.UUID,
+        kind: FactKind,
+        on: date,
+        source_recorded_at: datetime,
+        *,
+        cancels: uuid.UUID | None = None,
+        residence_status: str | None = None,
+        designated_activity: str | None = None,
+    ) -> None:
+        """Keep a fact the history is derived from (once: a redelivery changes nothing)."""
+        await self.conn.execute(
+            """INSERT INTO eligibility.dated_fact (event_id, atena_number, kind, effective_date, source_recorded_at,
+                                                   cancels_event_id, residence_status, designated_activity)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING""",
+            event_id,
+            atena_number,
+            kind.value,
+            on,
+            source_recorded_at,
+            cancels,
+            residence_status,
+            designated_activity,
+        )
+
+    async def facts(self, atena_number: str) -> list[DatedFact]:
+        """The person's facts, in the order the resident-record system recorded them."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM eligibility.dated_fact WHERE atena_number = $1
+               ORDER BY source_recorded_at, effective_date, event_id""",
+            atena_number,
+        )
+        return [
+            DatedFact(
+                event_id=r["event_id"],
+                kind=_fact_kind(r["kind"]),
+                on=r["effective_date"],
+                recorded_on=r["source_recorded_at"].astimezone(JST).date(),
+                cancels=r["cancels_event_id"],
+                residence_status=r["residence_status"],
+                designated_activity=r["designated_activity"],
             )
             for r in rows
-        )
+        ]
 
     # --- scheduled moves and the calendar --------------------------------------------------------
 
@@ -249,9 +299,11 @@ class EligibilityRepository:
         )
 
     async def cancel_scheduled_move(self, cause_event_id: uuid.UUID) -> bool:
+        """異動の取消し of a 国外転出: marked cancelled even when the calendar already applied it (the derived
+        history drops its loss either way)."""
         status: str = await self.conn.execute(
             "UPDATE eligibility.scheduled_move SET cancelled_at = clock_timestamp() "
-            "WHERE cause_event_id = $1 AND applied_at IS NULL AND cancelled_at IS NULL",
+            "WHERE cause_event_id = $1 AND cancelled_at IS NULL",
             cause_event_id,
         )
         return status.endswith(" 1")
@@ -374,6 +426,13 @@ class EligibilityRepository:
             str(premium.until_month) if premium.until_month else None,
             cause_filing_id,
         )
+
+
+def _fact_kind(value: str) -> FactKind:
+    try:
+        return PersonChange(value)
+    except ValueError:
+        return CalendarFactKind(value)
 
 
 def _year_month(text: str) -> YearMonth:

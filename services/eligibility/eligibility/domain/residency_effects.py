@@ -1,10 +1,10 @@
 """What a resident-record change or a calendar fact means for a person's qualification (domain brief §2).
 
-Pure: given what eligibility knows of the person and their qualification history, return the new
-history and what else must happen (a future-dated move to schedule, a 住所不明 flag). Moves within Japan,
-職権消除 and 帰化 change no qualification; a future-dated 国外転出 is applied on its date, not on receipt.
-A late fact (a death reported after a later loss was recorded) corrects the history instead of being
-ignored; the service turns every difference into an event that names what it replaces.
+Pure: the rule of each fact, applied to a history (dated_facts.py walks a person's facts through them in
+異動日 order), and what else a change asks for (a future-dated move to schedule, a 住所不明 flag). Moves
+within Japan, 職権消除 and 帰化 change no qualification; a future-dated 国外転出 is applied on its date, not on
+receipt. A late fact (a death reported after a later loss was recorded) corrects the history instead of
+being ignored; the service turns every difference into an event that names what it replaces.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from .age import age_reached_on
 from .categories import InsuredCategory, OtherCategoryStatus
 from .periods import QualificationHistory, QualificationRuleError
 from .qualification import (
@@ -78,52 +77,22 @@ class PersonChange(StrEnum):
 
 
 @dataclass(frozen=True)
-class CausedChange:
-    """A change an earlier event made to the history (looked up when that event is cancelled)."""
+class FollowUps:
+    """What a resident change asks for besides the history (which is derived from the facts, dated_facts.py)."""
 
-    category: InsuredCategory
-    acquired_on: date
-    lost_on: date | None  # set when the change was a loss
-
-
-@dataclass(frozen=True)
-class Effects:
-    """The history after the fact, and what else the fact asks for."""
-
-    history: QualificationHistory
     schedule_move_abroad_on: date | None = None
     flag_address_unknown: bool = False
     note: str = ""
 
 
-def on_person_change(
-    kind: PersonChange,
-    on: date,
-    before: PersonState | None,
-    after: PersonState,
-    history: QualificationHistory,
-    today: date,
-    caused_by_cancelled: tuple[CausedChange, ...] = (),
-) -> Effects:
-    """Dispatch a normalised resident change to its rule."""
-    match kind:
-        case PersonChange.MOVED_IN_FROM_ABROAD:
-            return Effects(moved_in_from_abroad(after, on, history))
-        case PersonChange.DIED:
-            return Effects(died(on, history))
-        case PersonChange.MOVED_OUT_ABROAD:
-            if on > today:
-                return Effects(history, schedule_move_abroad_on=on, note="転出予定日に反映")
-            return Effects(moved_abroad(on, history))
-        case PersonChange.REMOVED_EX_OFFICIO:
-            return Effects(history, flag_address_unknown=True, note="職権消除: 住所不明候補 (資格喪失なし)")
-        case PersonChange.NATIONALITY_CHANGED | PersonChange.IDENTITY_AMENDED:
-            return Effects(exclusion_changed(before, after, on, history))
-        case PersonChange.CHANGE_CANCELLED:
-            return Effects(undo(history, caused_by_cancelled))
-        case _:
-            # 国内転入・転出, 転居, 出生, 氏名・世帯の変更: no change of qualification (domain §2).
-            return Effects(history)
+def follow_ups(kind: PersonChange, on: date, today: date) -> FollowUps:
+    """A future-dated 国外転出 is applied on its date, not on receipt (9条2号): the calendar announces the day.
+    職権消除 ends no qualification: the person becomes a 住所不明 / 居所未登録 candidate (domain §2)."""
+    if kind is PersonChange.MOVED_OUT_ABROAD and on > today:
+        return FollowUps(schedule_move_abroad_on=on, note="転出予定日に反映")
+    if kind is PersonChange.REMOVED_EX_OFFICIO:
+        return FollowUps(flag_address_unknown=True, note="職権消除: 住所不明候補 (資格喪失なし)")
+    return FollowUps()
 
 
 def moved_in_from_abroad(person: PersonState, moved_in_on: date, history: QualificationHistory) -> QualificationHistory:
@@ -183,19 +152,6 @@ def exclusion_changed(
     return history
 
 
-def undo(history: QualificationHistory, caused: tuple[CausedChange, ...]) -> QualificationHistory:
-    """異動の取消し: the cancelled event's effects are void — its losses reopen, its acquisitions go."""
-    for change in sorted(caused, key=lambda c: c.lost_on is None):  # losses first, then acquisitions
-        try:
-            if change.lost_on is not None:
-                history = history.cancel_loss(change.category, change.lost_on)
-            else:
-                history = history.cancel_acquisition(change.category, change.acquired_on)
-        except QualificationRuleError:
-            continue  # already undone by a later correction: nothing left to cancel
-    return history
-
-
 def _end_period_covering(history: QualificationHistory, fact_day: date, loss: Loss) -> QualificationHistory:
     period = history.period_on(fact_day)
     if period is None:
@@ -213,14 +169,3 @@ def _acquire_if_room(history: QualificationHistory, acquisition: Acquisition) ->
         return history.acquire(acquisition)
     except QualificationRuleError:
         return history  # a later recorded period is in the way: staff resolve it through a filing
-
-
-def calendar_fact_day(person: PersonState, fact: str, scheduled_on: date | None) -> date:
-    """The day a calendar fact is about: 20歳/60歳到達日, or the 転出日 of a scheduled move."""
-    if fact == "reached_20":
-        return age_reached_on(person.birth, 20)
-    if fact == "reached_60":
-        return age_reached_on(person.birth, 60)
-    if scheduled_on is None:
-        raise ValueError("a scheduled move needs its 転出日")
-    return scheduled_on
