@@ -132,6 +132,18 @@ async def outbox_events(platform: Platform, service: str, schema: str, topic: st
     return [json.loads(bytes(r["payload"])) for r in rows]
 
 
+async def consumed(platform: Platform, service: str, schema: str, event_ids: Sequence[uuid.UUID]) -> bool:
+    """Whether the service has applied every one of these events (its inbox holds them)."""
+    conn = await platform.connect_as(service)
+    try:
+        done = await conn.fetchval(
+            f"SELECT count(*) FROM {schema}.inbox WHERE message_key = ANY($1::text[])", [str(i) for i in event_ids]
+        )
+    finally:
+        await conn.close()
+    return bool(done == len(event_ids))
+
+
 def partition_count(topic: str) -> int:
     """From the registry (the source of truth for partitions), dead-letter topics included."""
     if topic.endswith(DLQ_SUFFIX):

@@ -9,11 +9,14 @@ from datetime import date, timedelta
 
 import pytest
 from eligibility.app import build
-from eligibility.calendar import fact_id, run_calendar
+from eligibility.calendar import fact_id
 from eligibility.handlers import today_in_japan
 from kokunen_contracts.eligibility import CalendarFactKind
 from kokunen_contracts.registry import PERSON_CHANGED
 from kokunen_contracts.residency import PersonChangeKind as K
+from kokunen_testing.eligibility import calendar_through as calendar
+from kokunen_testing.eligibility import current_periods as periods
+from kokunen_testing.eligibility import set_calendar_watermark as set_watermark
 from kokunen_testing.factories import person_changed
 from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
 
@@ -24,39 +27,6 @@ pytestmark = pytest.mark.integration
 async def eligibility(platform: Platform) -> AsyncIterator[None]:
     async with build(platform.settings("eligibility"), with_calendar=False):
         yield
-
-
-async def set_watermark(platform: Platform, day: date) -> None:
-    admin = await platform.admin()
-    try:
-        await admin.execute(
-            """INSERT INTO eligibility.calendar_watermark (id, scanned_to) VALUES (true, $1)
-               ON CONFLICT (id) DO UPDATE SET scanned_to = $1""",
-            day,
-        )
-    finally:
-        await admin.close()
-
-
-async def calendar(platform: Platform, through: date) -> None:
-    conn = await platform.connect_as("eligibility")
-    try:
-        await run_calendar(conn, through)
-    finally:
-        await conn.close()
-
-
-async def periods(platform: Platform, atena: str) -> list[tuple[object, ...]]:
-    conn = await platform.connect_as("eligibility")
-    try:
-        rows = await conn.fetch(
-            """SELECT acquired_on, acquisition_reason, lost_on, loss_reason FROM eligibility.qualification_version
-               WHERE atena_number = $1 AND superseded_at IS NULL ORDER BY acquired_on""",
-            atena,
-        )
-        return [tuple(r) for r in rows]
-    finally:
-        await conn.close()
 
 
 async def test_reaching_20_acquires_on_the_day_before_the_birthday_once(platform: Platform, eligibility: None) -> None:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import pytest
 from eligibility.app import build
-from eligibility.calendar import fact_id, run_calendar
+from eligibility.calendar import fact_id
 from eligibility.domain.age import age_reached_on
 from eligibility.handlers import today_in_japan
 from kokunen_common.ids import derived_id
@@ -23,8 +23,10 @@ from kokunen_contracts.envelope import now
 from kokunen_contracts.registry import CALENDAR_FACT, PERSON_CHANGED
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.residency import PersonChangeKind as K
+from kokunen_testing.eligibility import calendar_through, set_calendar_watermark
+from kokunen_testing.eligibility import current_periods as periods
 from kokunen_testing.factories import person_changed
-from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
+from kokunen_testing.platform import Platform, consumed, eventually, outbox_events, unique_atena
 
 pytestmark = pytest.mark.integration
 
@@ -44,28 +46,8 @@ def born_to_reach(age: int, day: date) -> date:
     return next(start + timedelta(days=n) for n in range(400) if age_reached_on(start + timedelta(days=n), age) == day)
 
 
-async def periods(platform: Platform, atena: str) -> list[tuple[object, ...]]:
-    conn = await platform.connect_as("eligibility")
-    try:
-        rows = await conn.fetch(
-            """SELECT acquired_on, acquisition_reason, lost_on, loss_reason FROM eligibility.qualification_version
-               WHERE atena_number = $1 AND superseded_at IS NULL ORDER BY acquired_on""",
-            atena,
-        )
-        return [tuple(r) for r in rows]
-    finally:
-        await conn.close()
-
-
 async def applied(platform: Platform, *event_ids: uuid.UUID) -> bool:
-    conn = await platform.connect_as("eligibility")
-    try:
-        done = await conn.fetchval(
-            "SELECT count(*) FROM eligibility.inbox WHERE message_key = ANY($1::text[])", [str(i) for i in event_ids]
-        )
-        return bool(done == len(event_ids))
-    finally:
-        await conn.close()
+    return await consumed(platform, "eligibility", "eligibility", event_ids)
 
 
 async def kinds(platform: Platform, atena: str) -> list[str]:
@@ -123,6 +105,7 @@ async def test_a_move_abroad_cancelled_after_the_calendar_applied_it_is_undone(
     await arrive(platform, person_changed(atena, K.MOVED_IN_FROM_ABROAD, date(2025, 1, 6)))
     leaving = person_changed(atena, K.MOVED_OUT_ABROAD, leaves_on)
     await arrive(platform, leaving)
+    await set_calendar_watermark(platform, TODAY)
     await calendar_through(platform, leaves_on + timedelta(days=2))  # the calendar applies "move due"
     left = (date(2025, 1, 6), "moved_in_from_abroad", leaves_on + ONE_DAY, "moved_abroad")
     assert await eventually(lambda: _with_loss(platform, atena)) == [left]
@@ -146,6 +129,7 @@ async def test_a_re_entry_that_arrives_before_the_move_abroad_takes_effect_is_ke
     await arrive(platform, person_changed(atena, K.MOVED_OUT_ABROAD, leaves_on))
     # The re-entry (10 days after leaving) arrives while the 転出 still waits for its day.
     await arrive(platform, person_changed(atena, K.MOVED_IN_FROM_ABROAD, leaves_on + timedelta(days=10)))
+    await set_calendar_watermark(platform, TODAY)
     await calendar_through(platform, leaves_on + timedelta(days=2))
     assert await eventually(lambda: _two_periods(platform, atena)) == [
         (date(2025, 1, 6), "moved_in_from_abroad", leaves_on + ONE_DAY, "moved_abroad"),
@@ -157,24 +141,6 @@ async def test_a_re_entry_that_arrives_before_the_move_abroad_takes_effect_is_ke
 async def arrive(platform: Platform, event: PersonChanged) -> None:
     await platform.publish(PERSON_CHANGED, [event])
     await eventually(lambda: applied(platform, event.event_id))
-
-
-async def calendar_through(platform: Platform, day: date) -> None:
-    """Run the scheduler from today up to ``day`` (as if that day had come)."""
-    admin = await platform.admin()
-    try:
-        await admin.execute(
-            """INSERT INTO eligibility.calendar_watermark (id, scanned_to) VALUES (true, $1)
-               ON CONFLICT (id) DO UPDATE SET scanned_to = $1""",
-            TODAY,
-        )
-    finally:
-        await admin.close()
-    conn = await platform.connect_as("eligibility")
-    try:
-        await run_calendar(conn, day)
-    finally:
-        await conn.close()
 
 
 async def _with_loss(platform: Platform, atena: str) -> list[tuple[object, ...]]:

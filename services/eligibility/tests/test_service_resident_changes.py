@@ -17,7 +17,7 @@ from kokunen_contracts.registry import CALENDAR_FACT, PERSON_CHANGED
 from kokunen_contracts.residency import PersonChanged, ResidenceStatus
 from kokunen_contracts.residency import PersonChangeKind as K
 from kokunen_testing.factories import person_changed
-from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
+from kokunen_testing.platform import Platform, consumed, eventually, outbox_events, unique_atena
 
 pytestmark = pytest.mark.integration
 
@@ -199,7 +199,7 @@ async def test_each_resident_change_does_what_the_law_says(platform: Platform, e
         round_ = [s[step] for s in streams if len(s) > step]
         await platform.publish(CALENDAR_FACT, [e for e in round_ if isinstance(e, CalendarFact)])
         await platform.publish(PERSON_CHANGED, [e for e in round_ if isinstance(e, PersonChanged)])
-        await eventually(lambda r=round_: _all_applied(platform, [e.event_id for e in r]))
+        await eventually(lambda r=round_: consumed(platform, "eligibility", "eligibility", [e.event_id for e in r]))
 
     conn = await platform.connect_as("eligibility")
     try:
@@ -231,16 +231,5 @@ async def test_each_resident_change_does_what_the_law_says(platform: Platform, e
             "SELECT due_on FROM eligibility.scheduled_move WHERE atena_number = $1", atenas[CASES[6].name]
         )
         assert scheduled == FUTURE
-    finally:
-        await conn.close()
-
-
-async def _all_applied(platform: Platform, event_ids: list[uuid.UUID]) -> bool:
-    conn = await platform.connect_as("eligibility")
-    try:
-        done = await conn.fetchval(
-            "SELECT count(*) FROM eligibility.inbox WHERE message_key = ANY($1::text[])", [str(i) for i in event_ids]
-        )
-        return bool(done == len(event_ids))
     finally:
         await conn.close()
