@@ -28,7 +28,7 @@ def upgrade() -> None:
                 recorded_at         timestamptz NOT NULL DEFAULT clock_timestamp())""",
             "CREATE INDEX dated_fact_by_person ON eligibility.dated_fact (atena_number, effective_date)",
             "COMMENT ON TABLE eligibility.dated_fact IS 'The facts a person''s qualification history is derived "
-            "from (ADR 0005): resident changes with their 異動日, cancellations, calendar facts'",
+            "from (ADR 0006): resident changes with their 異動日, cancellations, calendar facts'",
             # Periods recorded before the facts were kept cannot be derived again: they are given, like those
             # filings set (a replay rebuilds the facts from the topics and leaves this empty).
             "CREATE TABLE eligibility.period_given (period_id uuid PRIMARY KEY)",
