@@ -450,7 +450,8 @@ async def run(run_dir: Path) -> None:
                 urls["transfer_dispatch"],
                 """SELECT i.batch_id, q.basic_pension_number, q.atena_number, q.insured_category, q.acquired_on,
                           q.acquisition_reason, q.lost_on, q.loss_reason
-                   FROM dispatch.transfer_item i JOIN dispatch.qualification_change q USING (record_id)
+                   FROM dispatch.transfer_item i
+                   JOIN dispatch.qualification_change q ON q.record_id = coalesce(i.change_record_id, i.record_id)
                    WHERE q.atena_number LIKE '10000000%' ORDER BY q.lost_on NULLS FIRST""",
             )
             table(
