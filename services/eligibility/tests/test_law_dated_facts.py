@@ -107,3 +107,11 @@ def test_a_future_move_abroad_waits_for_its_day_and_a_cancelled_one_never_counts
     assert periods(derive_history([moved_in, leaving, due, cancel], person, TODAY)) == [
         ("2025-04-01", "moved_in_from_abroad", None, None)
     ]
+
+
+def test_a_change_dated_before_a_corrected_birth_date_judges_nothing_and_breaks_nothing() -> None:
+    # 誤記修正 of the 生年月日 can leave an earlier change before the birth: the history is still derived.
+    facts = [fact(K.MOVED_IN_FROM_ABROAD, "2004-01-10"), fact(K.MOVED_WITHIN_CITY, "2025-02-01")]
+    assert periods(derive_history(facts, PersonState(birth=D("2005-03-03")), TODAY)) == [
+        ("2025-03-02", "reached_20", None, None)
+    ]

@@ -151,3 +151,16 @@ async def _with_loss(platform: Platform, atena: str) -> list[tuple[object, ...]]
 async def _two_periods(platform: Platform, atena: str) -> list[tuple[object, ...]]:
     found = await periods(platform, atena)
     return found if len(found) == 2 else []
+
+
+async def test_the_calendar_announces_20_to_a_person_whose_move_abroad_is_still_to_come(
+    platform: Platform, eligibility: None
+) -> None:
+    # The current record already says 国外 (a 転出予定日 a month ahead); on the 20歳到達日 they still live here.
+    atena = unique_atena()
+    birth = born_to_reach(20, TODAY + timedelta(days=5))
+    await arrive(platform, person_changed(atena, K.BORN, birth, birth=birth))
+    await arrive(platform, person_changed(atena, K.MOVED_OUT_ABROAD, TODAY + timedelta(days=30), birth=birth))
+    await set_calendar_watermark(platform, TODAY)
+    await calendar_through(platform, TODAY + timedelta(days=7))
+    assert await eventually(lambda: periods(platform, atena)) == [(TODAY + timedelta(days=5), "reached_20", None, None)]

@@ -338,7 +338,10 @@ class EligibilityRepository:
         )
 
     async def born_between(self, first: date, last: date, *, with_open_category_1: bool) -> list[asyncpg.Record]:
-        """Persons born in [first, last] (a candidate window the caller narrows with the exact age rule)."""
+        """Persons born in [first, last] (a candidate window the caller narrows with the exact age rule).
+
+        For 20歳到達 every person known is a candidate: whether they lived in the city that day is for the
+        derivation to judge from their dated facts (the current record may already show a 転出 still to come)."""
         if with_open_category_1:
             query = """SELECT p.atena_number, p.birth_date FROM eligibility.person p
                        WHERE p.birth_date BETWEEN $1 AND $2 AND EXISTS (
@@ -346,8 +349,7 @@ class EligibilityRepository:
                            WHERE q.atena_number = p.atena_number AND q.superseded_at IS NULL
                              AND q.lost_on IS NULL AND q.category = 'category_1')"""
         else:
-            query = """SELECT atena_number, birth_date FROM eligibility.person
-                       WHERE birth_date BETWEEN $1 AND $2 AND is_resident AND lives_in_japan"""
+            query = "SELECT atena_number, birth_date FROM eligibility.person WHERE birth_date BETWEEN $1 AND $2"
         return list(await self.conn.fetch(query, first, last))
 
     # --- filings and 付加情報 ----------------------------------------------------------------------

@@ -185,7 +185,8 @@ class _Walk:
             new_status = (todays[-1].residence_status, todays[-1].designated_activity) if todays else status
             before = self._state(status, lives_in_japan=in_japan or arrived, resident=resident_today)
             after = replace(before, residence_status=new_status[0], designated_activity=new_status[1])
-            if alive:
+            # A change dated before the birth (a record whose 生年月日 was corrected later) judges no age.
+            if alive and day >= self.person.birth:
                 # Losses on the day itself (9条3号・4号) and 8条3号 come first: a 60歳到達 on the day of a
                 # death ends the period that day, before the death's loss of the day after.
                 if day == self.turns_60:
