@@ -216,9 +216,12 @@ class DispatchRepository:
 
     async def mark_batched(self, policy_id: str, batch_id: str | None, change_record_ids: list[uuid.UUID]) -> None:
         """Record that a batch took these changes into account (``None``: they cancelled out, nothing was sent)."""
-        await self.conn.executemany(
-            "INSERT INTO dispatch.batched_change (policy_id, change_record_id, batch_id) VALUES ($1, $2, $3)",
-            [(policy_id, rid, batch_id) for rid in change_record_ids],
+        await self.conn.execute(
+            "INSERT INTO dispatch.batched_change (policy_id, change_record_id, batch_id) "
+            "SELECT $1, unnest($2::uuid[]), $3",
+            policy_id,
+            change_record_ids,
+            batch_id,
         )
 
     async def batches_for(self, policy_id: str, period: str) -> int:
