@@ -9,10 +9,9 @@ from typing import TypeVar
 
 import asyncpg
 
-from .logs import get_logger
+from .logs import OUTAGES
 
 T = TypeVar("T")
-log = get_logger(__name__)
 
 # SQLSTATE classes that mean "try again later", not "this input is wrong".
 _TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "40001", "40P01", "55P03", "58")
@@ -57,24 +56,22 @@ async def retry_transient(
     max_delay_s: float = 5.0,
 ) -> T:
     """Run ``operation``; on a transient failure wait (exponential backoff with jitter) and retry
-    until ``budget_s`` is spent, then re-raise. Permanent failures are raised at once."""
+    until ``budget_s`` is spent, then re-raise. Permanent failures are raised at once. The outage is
+    logged when it starts and when ``operation`` works again (``OUTAGES``), across calls with the same ``what``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget_s
     delay = first_delay_s
-    attempt = 0
     while True:
-        attempt += 1
         try:
-            return await operation()
+            result = await operation()
         except Exception as exc:
-            if not is_transient(exc) or loop.time() + delay > deadline:
+            if not is_transient(exc):
                 raise
-            log.warning(
-                "transient failure, retrying",
-                what=what,
-                attempt=attempt,
-                error=type(exc).__name__,
-                retry_in_s=round(delay, 2),
-            )
+            OUTAGES.failed(what, exc)  # logged once per outage, not per attempt
+            if loop.time() + delay > deadline:
+                raise
             await asyncio.sleep(delay)
+        else:
+            OUTAGES.succeeded(what)
+            return result
             delay = min(max_delay_s, delay * 2) * (0.8 + 0.4 * random.random())

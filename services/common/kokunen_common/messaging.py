@@ -230,7 +230,8 @@ class EventConsumer:
         except Exception as exc:
             if is_transient(exc):
                 HANDLER_ERRORS.labels(self.service, spec.name, "transient").inc()
-                log.warning("batch not applied; Kafka will redeliver it", topic=spec.name, error=type(exc).__name__)
+                # The outage itself is logged once by retry_transient (OUTAGES), not at every redelivery.
+                log.debug("batch not applied; Kafka will redeliver it", topic=spec.name, error=type(exc).__name__)
                 raise
             # A failure outside any handler (storing the batch's effects, finishing it): find the message.
             log.warning("batch failed outside its handlers; applying it one message at a time", topic=spec.name)
@@ -404,7 +405,11 @@ class EventConsumer:
                 continue
             fresh.discard(item.key)  # the same event twice in one batch applies once
             if isinstance(item, _Rejected):
-                self._dead_letter(outbox, spec, item.record, item.reason, item.error_class)
+                # In the sender's trace, so the rejection (and its log line) shows where the message came from.
+                with tracer().start_as_current_span(
+                    f"{spec.name} reject", context=context_from_headers(item.headers), kind=SpanKind.CONSUMER
+                ):
+                    self._dead_letter(outbox, spec, item.record, item.reason, item.error_class)
                 outcome["dead_lettered"] += 1
                 continue
             with tracer().start_as_current_span(

@@ -33,8 +33,7 @@ from kokunen_contracts.registry import TopicSpec
 from kokunen_contracts.strict import CONTROL_CHARACTERS
 from opentelemetry.trace import SpanKind
 
-from .db import is_transient
-from .logs import get_logger
+from .logs import OUTAGES, get_logger
 from .telemetry import (
     OUTBOX_PENDING,
     OUTBOX_PUBLISHED,
@@ -373,10 +372,9 @@ class LeaderRelay:
             try:
                 await self._lead(stop)
             except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("relay failed", relay=self.lock)
-                else:
-                    log.warning("relay lost its connection; retrying", relay=self.lock, error=type(exc).__name__)
+                # Database or broker away, or a failing row: said once when it starts and once when it ends
+                # (the relay retries every second; readiness reports it stalled meanwhile).
+                OUTAGES.failed(f"relay {self.lock}", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
 
@@ -395,6 +393,7 @@ class LeaderRelay:
                 self._wake.clear()  # before the cycle: a NOTIFY during it means another cycle at once
                 more = await self.cycle(conn, stop)
                 self.alive_at = time.monotonic()
+                OUTAGES.succeeded(f"relay {self.lock}")
                 if not more:
                     waiter = asyncio.ensure_future(self._wake.wait())
                     stopper = asyncio.ensure_future(stop.wait())

@@ -14,13 +14,15 @@ from typing import Any
 import asyncpg
 import typer
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from .crypto import MyNumberVault
 from .database_setup import migrate
-from .db import create_pool
+from .db import create_pool, is_transient
+from .errors import describe_exception
 from .health import HealthServer
 from .logs import configure_logging, get_logger
 from .messaging import EventConsumer, idempotent_producer, kafka_client_kwargs
@@ -232,8 +234,8 @@ class ServiceRuntime:
         @contextlib.asynccontextmanager
         async def lifespan() -> Any:
             # FastStream starts the broker after this yields: the consumers find the pool ready.
-            await self._start_support()
             try:
+                await self._start_support()
                 yield
             finally:
                 await self.stop()
@@ -254,13 +256,34 @@ def relay_state(
     return None
 
 
+CLI_CONTEXT = {"max_content_width": 80, "help_option_names": ["-h", "--help"]}
+"""Help that fits an 80-column terminal, for every operator command."""
+
+
+def startup_failure(exc: BaseException, settings: ServiceSettings) -> tuple[str, bool]:
+    """The line a service that cannot run leaves behind (it exits non-zero; the orchestrator restarts it),
+    and whether the failure is an expected outage rather than a fault."""
+    if isinstance(exc, KafkaError):
+        return f"cannot reach Kafka at {settings.kafka_bootstrap_servers}; exiting", True
+    if is_transient(exc):
+        return "cannot reach PostgreSQL; exiting", True
+    return "service failed; exiting", False
+
+
 def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: str) -> typer.Typer:
     """The command line every service shares — ``run`` and ``migrate`` — to which a service adds its own."""
-    cli = typer.Typer(help=help_text)
+    cli = typer.Typer(help=help_text, pretty_exceptions_enable=False, context_settings=CLI_CONTEXT)
 
     @cli.command(help=run_help)
     def run() -> None:
-        asyncio.run(build().faststream_app().run())
+        runtime = build()
+        try:
+            asyncio.run(runtime.faststream_app().run())
+        except Exception as exc:
+            message, expected = startup_failure(exc, runtime.settings)
+            # One JSON line: the reason, and the traceback (as a field) only when the failure is not an outage.
+            log.error(message, error=describe_exception(exc), exc_info=None if expected else exc)
+            raise typer.Exit(1) from None
 
     @cli.command()
     def migrate() -> None:
