@@ -1,7 +1,7 @@
 """make demo: the main job end to end on a real Kafka broker and PostgreSQL.
 
 1. starts Kafka (Maven jars) and PostgreSQL (Debian) on free loopback ports — or uses
-   ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` when both are set;
+   ``KAFKA_BOOTSTRAP_SERVERS`` / ``ADMIN_DATABASE_URL`` when both are set;
 2. prepares the database (roles, schemas, migrations) and the topics;
 3. starts every service as its own process;
 4. publishes sample resident-record changes, as the upstream 住民記録システム would — including the
@@ -267,9 +267,9 @@ def income_figures(atena: str, seq: int, total_income: int, **extra: Any) -> dic
 
 @contextlib.contextmanager
 def servers(run_dir: Path) -> Iterator[tuple[str, str]]:
-    bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
+    bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("ADMIN_DATABASE_URL")
     if bootstrap and database:
-        say(f"using existing servers: Kafka {bootstrap}, PostgreSQL from DATABASE_URL")
+        say(f"using existing servers: Kafka {bootstrap}, PostgreSQL from ADMIN_DATABASE_URL")
         yield bootstrap, database
         return
     with localstack.start_kafka(run_dir / "kafka") as kafka, localstack.start_postgres(run_dir / "postgres") as pg:

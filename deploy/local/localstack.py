@@ -13,7 +13,8 @@ Standard library only: ``make`` calls it before the project's venv exists.
     python3 deploy/local/localstack.py down --dir DIR                 # idempotent
 
 ``up`` writes DIR/state.json (pids, ports, urls, versions, start times) and DIR/env.sh, and prints
-``export KAFKA_BOOTSTRAP_SERVERS=...`` and ``export DATABASE_URL=...``: ``eval "$(... up --dir DIR)"``.
+``export KAFKA_BOOTSTRAP_SERVERS=...`` and ``export ADMIN_DATABASE_URL=...`` (the superuser URL, as
+``kokunen-admin prepare`` reads it): ``eval "$(... up --dir DIR)"``.
 
 From Python (pytest fixtures, demo, benchmarks; put this folder on sys.path):
 
@@ -1077,7 +1078,7 @@ def up(run_dir: Path, only: str | None = None, fast: bool = False, secure: bool 
         # The secure mode adds SASL_SSL settings (the platform's super user: apply the ACLs with it).
         exports += [f"export {name.upper()}={shlex.quote(value)}" for name, value in client.items()]
     if "postgres" in state:
-        exports.append(f"export DATABASE_URL={shlex.quote(str(state['postgres']['url']))}")
+        exports.append(f"export ADMIN_DATABASE_URL={shlex.quote(str(state['postgres']['url']))}")
     env_file = run_dir / "env.sh"
     env_file.touch(mode=0o600)
     env_file.write_text("\n".join(exports) + "\n")

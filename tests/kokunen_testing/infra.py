@@ -1,6 +1,6 @@
 """Where the integration tests find Kafka and PostgreSQL, in this order:
 
-1. endpoints given in the environment (``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``, a superuser URL);
+1. endpoints given in the environment (``KAFKA_BOOTSTRAP_SERVERS`` and ``ADMIN_DATABASE_URL``, a superuser URL);
 2. containers (testcontainers) when a Docker engine answers;
 3. the servers ``deploy/local/localstack.py`` launches from Maven jars and Debian's PostgreSQL.
 
@@ -95,7 +95,7 @@ def _from_local() -> Iterator[Infra]:
 @contextlib.contextmanager
 def acquire_infra() -> Iterator[Infra]:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    database = os.environ.get("DATABASE_URL")
+    database = os.environ.get("ADMIN_DATABASE_URL")
     if bootstrap and database:
         yield Infra(bootstrap, database, "environment")
         return

@@ -103,6 +103,14 @@ def kafka_acls_command(
     typer.echo(f"applied {len(rules)} ACLs; SCRAM users set: {', '.join(sorted(users)) or 'none'}")
 
 
+@cli.command("config-reference")
+def config_reference_command() -> None:
+    """Print the configuration reference (docs/configuration.md) generated from the settings classes."""
+    from .config_reference import render
+
+    typer.echo(render(), nl=False)
+
+
 @cli.command("new-key")
 def new_key() -> None:
     """Print a fresh random 256-bit key (base64) for MYNUMBER_KEYS or MYNUMBER_HASH_KEY."""

@@ -1,4 +1,8 @@
-"""Settings every service reads from its environment (12-factor; pydantic-settings)."""
+"""Settings every service reads from its environment (12-factor; pydantic-settings).
+
+Every field has a docstring: ``docs/configuration.md`` is generated from them (``kokunen-admin
+config-reference``) and a test fails when the two drift apart.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,30 @@ class ServiceSettings(BaseSettings):
     ``MIGRATION_DATABASE_URL`` its owner role (DDL), used by ``migrate`` alone.
     """
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+    )
 
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    """Kafka brokers, ``host:port[,host:port…]``."""
     kafka_security_protocol: str = Field(default="PLAINTEXT")
+    """``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``."""
     kafka_sasl_mechanism: str | None = None
+    """``PLAIN``, ``SCRAM-SHA-256`` or ``SCRAM-SHA-512``; unset for no SASL."""
     kafka_sasl_username: str | None = None
+    """The service's Kafka principal (its name: the ACLs are granted to it, ``kokunen-admin kafka-acls``)."""
     kafka_sasl_password: SecretStr | None = None
+    """Password of that principal."""
     kafka_ssl_cafile: str | None = None
+    """PEM file of the CA that signed the brokers' certificates (``SSL``/``SASL_SSL``)."""
 
     database_url: SecretStr = Field(default=SecretStr("postgresql://127.0.0.1:5432/kokunen"))
+    """``postgresql://<app role>:<password>@host:port/kokunen``: the service's application role (DML on its
+    schema only)."""
     migration_database_url: SecretStr | None = None
+    """The schema owner role's URL, for ``migrate`` and ``kokunen-admin replay`` (DDL); ``DATABASE_URL`` when unset."""
     database_pool_size: int = 10
+    """Most connections the service holds open."""
 
     consumer_group: str | None = None
     """Kafka consumer group; the service name when unset (a replay uses a group of its own)."""
@@ -37,23 +53,30 @@ class ServiceSettings(BaseSettings):
     """How many times Kafka may deliver a message that never completes (the process dies on it, or its
     failure outlives the retry budget each time) before it is dead-lettered as poison."""
     outbox_batch_size: int = 2000
+    """Outbox rows the relay publishes per round."""
     outbox_poll_interval_s: float = 0.5
+    """Longest wait of the relay between rounds when no NOTIFY wakes it."""
     outbox_retention_days: int = 7
-
+    """Published outbox rows are deleted after this many days."""
     relay_stall_after_s: float = 60.0
     """Readiness fails when the outbox relay has not finished a cycle for this long."""
 
     metrics_port: int | None = None
-    """Port of ``/metrics``, ``/livez`` and ``/readyz`` (no HTTP server when unset)."""
+    """Port of ``/metrics``, ``/livez`` and ``/readyz`` (no HTTP server when unset; 9000 in the images)."""
     readiness_timeout_s: float = 2.0
     """How long each readiness check (database, broker) may take before it counts as failed."""
     otel_exporter_otlp_endpoint: str | None = None
+    """OTLP/HTTP collector, e.g. ``http://otel-collector:4318`` (traces go to ``/v1/traces``); none when unset."""
     log_level: str = "INFO"
+    """``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``."""
     log_format: str = "json"
+    """``json`` (one object per line) or ``console`` (for a person at a terminal)."""
 
     mynumber_keys: SecretStr | None = None
-    """``<key id>:<base64 32-byte key>[,<key id>:<key>…]`` — AES-256-GCM keys for My Number at rest."""
+    """``<key id>:<base64 32-byte key>[,<key id>:<key>…]`` — AES-256-GCM keys for My Number at rest
+    (``kokunen-admin new-key`` prints one)."""
     mynumber_active_key_id: str | None = None
+    """Which of ``MYNUMBER_KEYS`` encrypts new values (the others still decrypt: rotation)."""
     mynumber_hash_key: SecretStr | None = None
     """base64 key of the keyed hash (HMAC-SHA256) used to look a My Number up without decrypting."""
 

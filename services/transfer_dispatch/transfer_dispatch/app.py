@@ -20,12 +20,15 @@ from .domain.welfare_pension import RecipientListError
 from .handlers import describe, on_qualification_changed
 from .jps import cli as jps_cli
 from .jps import handlers as jps
+from .jps.adapters.medium import JpsSettings
 
 T = TypeVar("T")
 
 SERVICE = "transfer_dispatch"
 SCHEMA = "dispatch"
 MIGRATIONS = Path(__file__).parent / "migrations"
+EXTRA_SETTINGS = (JpsSettings,)
+"""Settings beside ServiceSettings, for the configuration reference (docs/configuration.md)."""
 
 
 def build(settings: ServiceSettings | None = None) -> ServiceRuntime:

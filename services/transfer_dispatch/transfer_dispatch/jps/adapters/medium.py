@@ -34,15 +34,20 @@ class MediumError(ValueError):
 class JpsSettings(BaseSettings):
     """Settings of the JPS provision (read from the service's environment)."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+    )
 
     jps_medium_key: SecretStr | None = None
     """``<key id>:<base64 32-byte key>``: the AES-256-GCM key agreed with the pension office."""
     jps_output_dir: Path = Field(default=Path("jps-out"))
     """Where the media, manifests and printed lists are written."""
-    jps_sender_code: str = "111007"  # 全国地方公共団体コード (さいたま市)
+    jps_sender_code: str = "111007"
+    """全国地方公共団体コード of the sending city (さいたま市), in the medium's header record."""
     jps_sender_name: str = "さいたま市長"
+    """Sender printed on the 送付書."""
     jps_recipient: str = "日本年金機構 浦和年金事務所長"
+    """Addressee printed on the 送付書."""
 
 
 @dataclass(frozen=True)
