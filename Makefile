@@ -41,7 +41,7 @@ lint: venv ## ruff
 
 typecheck: venv ## mypy --strict on every package
 	$(VENV)/bin/mypy $(PACKAGES)
-	MYPYPATH=deploy/local $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py
+	MYPYPATH=deploy/local $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py deploy/local/stack.py
 
 unit: venv ## fast tests only (no broker, no database)
 	$(VENV)/bin/pytest -m "not integration" -q
@@ -57,6 +57,12 @@ demo: venv jars print-tools ## start Kafka, PostgreSQL and every service; publis
 
 bench: venv jars print-tools ## throughput figures beside raw baselines measured in the same run
 	$(PY) tests/bench/run_bench.py
+
+up: venv jars ## start Kafka, PostgreSQL and every service in the background (.local/stack); print URLs and credentials
+	$(PY) deploy/local/stack.py up
+
+down: venv ## stop what `make up` started (idempotent)
+	$(PY) deploy/local/stack.py down
 
 replay: venv ## rebuild SERVICE's slice from the retained topics (uses the service's env: URLs and keys)
 	@test -n "$(SERVICE)" || { echo "usage: make replay SERVICE=eligibility"; exit 2; }
