@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from kokunen_contracts.registry import TOPICS
 
+from .cli import log_to_stderr, operator_cli
 from .crypto import generate_key
 from .database_setup import BY_SERVICE, SERVICE_SCHEMAS, bootstrap, url_for_role
 from .messaging import ensure_topics
@@ -50,7 +51,12 @@ async def prepare(admin_url: str, kafka_bootstrap: str, replication_factor: int 
     )
 
 
-cli = typer.Typer(help="kokunen-admin — set up and operate the platform")
+cli = operator_cli("kokunen-admin — set up and operate the platform")
+
+
+@cli.callback()
+def logs_off_stdout() -> None:
+    log_to_stderr("kokunen-admin")
 
 
 @cli.command("prepare")
@@ -70,6 +76,8 @@ def replay_command(service: str = typer.Option(..., help="residency_sync, eligib
     settings: DATABASE_URL, MIGRATION_DATABASE_URL for its owner role, KAFKA_BOOTSTRAP_SERVERS, keys)."""
     from .replay import replay
 
+    if service not in installed_services():
+        raise typer.BadParameter(f"{service!r} is not one of {', '.join(installed_services())}", param_hint="--service")
     settings = ServiceSettings()
     if settings.migration_database_url is None:
         raise typer.BadParameter("MIGRATION_DATABASE_URL (the schema owner's URL) is needed to empty the slice")

@@ -19,6 +19,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from .cli import log_to_stderr, operator_cli
 from .crypto import MyNumberVault
 from .database_setup import migrate
 from .db import create_pool, is_transient
@@ -256,10 +257,6 @@ def relay_state(
     return None
 
 
-CLI_CONTEXT = {"max_content_width": 80, "help_option_names": ["-h", "--help"]}
-"""Help that fits an 80-column terminal, for every operator command."""
-
-
 def startup_failure(exc: BaseException, settings: ServiceSettings) -> tuple[str, bool]:
     """The line a service that cannot run leaves behind (it exits non-zero; the orchestrator restarts it),
     and whether the failure is an expected outage rather than a fault."""
@@ -272,7 +269,13 @@ def startup_failure(exc: BaseException, settings: ServiceSettings) -> tuple[str,
 
 def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: str) -> typer.Typer:
     """The command line every service shares — ``run`` and ``migrate`` — to which a service adds its own."""
-    cli = typer.Typer(help=help_text, pretty_exceptions_enable=False, context_settings=CLI_CONTEXT)
+    cli = operator_cli(help_text)
+    service = build.__module__.partition(".")[0]
+
+    @cli.callback()
+    def logs_off_stdout(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand != "run":  # a service's stdout is its log; a command's is its report
+            log_to_stderr(service)
 
     @cli.command(help=run_help)
     def run() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import asyncpg
 import typer
+from kokunen_common.cli import day_option
 from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import CALENDAR_FACT, FILING_SUBMITTED, JPS_PROCESSING_RESULT, PERSON_CHANGED
@@ -51,9 +53,17 @@ cli = service_cli(
 
 @cli.command("run-calendar")
 def run_calendar_command(
-    through: str = typer.Option(None, "--date", help="cover facts up to this day (YYYY-MM-DD); default today (JST)"),
+    through: Annotated[
+        str,
+        typer.Option(
+            "--date",
+            callback=day_option,
+            show_default=False,
+            help="cover facts up to this day (YYYY-MM-DD); default today (JST)",
+        ),
+    ] = "",
 ) -> None:
-    """Issue the calendar facts (20歳・60歳到達, 転出予定日の到来) due up to a day; safe to repeat."""
+    """Issue the calendar facts due up to a day (safe to repeat): 20歳・60歳到達, 転出予定日の到来."""
 
     async def go() -> None:
         conn = await asyncpg.connect(ServiceSettings().database_url.get_secret_value())

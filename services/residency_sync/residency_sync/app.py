@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import structlog
 import typer
-from kokunen_common.logs import configure_logging
+from kokunen_common.cli import log_to_stderr
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
@@ -59,9 +57,7 @@ def import_file_command(
     """Import a 連携基盤 extract: each line becomes a change; rejects and reconciliation are reported."""
     from .file_import import FileRejected, import_file
 
-    settings = ServiceSettings()
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout is the report
+    settings = log_to_stderr(SERVICE)  # stdout is the report
 
     async def main() -> int:
         runtime = build(settings)

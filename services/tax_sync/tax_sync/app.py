@@ -9,7 +9,7 @@ from typing import Annotated
 
 import asyncpg
 import typer
-from kokunen_common.logs import configure_logging
+from kokunen_common.cli import log_to_stderr
 from kokunen_common.messaging import idempotent_producer
 from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
@@ -73,8 +73,7 @@ def import_file_command(
 ) -> None:
     """Import the annual run's file into the income slice and publish its figures (through the outbox);
     importing the same file again changes nothing."""
-    settings = ServiceSettings()
-    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    settings = log_to_stderr(SERVICE)
 
     async def go() -> int:
         conn = await asyncpg.connect(settings.database_url.get_secret_value())

@@ -364,7 +364,8 @@ async def test_the_commands_write_and_open_a_medium_and_never_print_a_my_number(
     weekly = cli(platform, tmp_path, "jps-weekly", "--week", str(week))
     assert weekly.returncode == 0, weekly.stderr
     assert "batch=jps-2031-W45 records=3" in weekly.stdout
-    logged = [json.loads(line) for line in weekly.stdout.splitlines() if line.startswith("{")]
+    logged = [json.loads(line) for line in weekly.stderr.splitlines() if line.startswith("{")]  # logs: stderr
+    assert not [line for line in weekly.stdout.splitlines() if line.startswith("{")]  # stdout: the report
     assert any(e["event"] == "jps medium written" and e["batch_id"] == "jps-2031-W45" for e in logged)
     rerun = cli(platform, tmp_path, "jps-weekly", "--week", str(week))
     assert "batch=jps-2031-W45 already sent" in rerun.stdout

@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 
 import asyncpg
 import typer
+from kokunen_common.cli import month_option
 from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import JPS_REPORT_DUE, PERSON_CHANGED, QUALIFICATION_CHANGED
@@ -27,6 +28,7 @@ T = TypeVar("T")
 SERVICE = "transfer_dispatch"
 SCHEMA = "dispatch"
 MIGRATIONS = Path(__file__).parent / "migrations"
+MONTH_HELP = "処理月 YYYY-MM; default: last month (JST)"
 EXTRA_SETTINGS = (JpsSettings,)
 """Settings beside ServiceSettings, for the configuration reference (docs/configuration.md)."""
 
@@ -77,7 +79,7 @@ def _with_connection(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
 @cli.command("monthly")
 def monthly(
     recipient: str = typer.Option(..., help="policy id: child_allowance (移転2), long_term_care (移転3), nhi (移転4)"),
-    month: str = typer.Option(..., help="処理月 YYYY-MM"),
+    month: Annotated[str, typer.Option(callback=month_option, show_default=False, help=MONTH_HELP)] = "",
 ) -> None:
     """Send one recipient's monthly transfer for a month as one batch (a rerun sends only corrections)."""
     book = load_policies()
@@ -90,14 +92,16 @@ def monthly(
 
 
 @cli.command("monthly-nhi")
-def monthly_nhi(month: str = typer.Option(..., help="処理月 YYYY-MM")) -> None:
+def monthly_nhi(
+    month: Annotated[str, typer.Option(callback=month_option, show_default=False, help=MONTH_HELP)] = "",
+) -> None:
     """移転4: send the month's qualification changes to 国保年金課 as one batch (idempotent)."""
     monthly(recipient="nhi", month=month)
 
 
 @cli.command("import-welfare-pension")
 def import_welfare_pension(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """Import a 老齢福祉年金受給者一覧 (CSV) for 移転3; the same file again changes nothing."""
+    """移転3: import a 老齢福祉年金受給者一覧 (CSV); the same file again changes nothing."""
     try:
         result = _with_connection(lambda conn: commands.import_welfare_pension(conn, path))
     except RecipientListError as exc:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import asyncpg
 import typer
+from kokunen_common.cli import week_option
 from kokunen_common.crypto import MyNumberVault
 from kokunen_common.logs import configure_logging
 from kokunen_common.settings import ServiceSettings
@@ -24,7 +25,7 @@ from .service import Provision, ProvisionResult, answer_inquiry, import_results,
 def _settings() -> ServiceSettings:
     """The service's settings, with its JSON logs (the redacting processors included) switched on."""
     settings = ServiceSettings()
-    configure_logging("transfer_dispatch", settings.log_level, settings.log_format)
+    configure_logging("transfer_dispatch", settings.log_level, settings.log_format, stream=sys.stderr)
     return settings
 
 
@@ -63,7 +64,14 @@ async def _connect() -> asyncpg.Connection:
 def register(cli: typer.Typer) -> None:
     @cli.command("jps-weekly")
     def jps_weekly(
-        week: Annotated[str, typer.Option(help="週 YYYY-Www (ISO 8601), e.g. 2026-W47")],
+        week: Annotated[
+            str,
+            typer.Option(
+                callback=week_option,
+                show_default=False,
+                help="週 YYYY-Www (ISO 8601), e.g. 2026-W47; default: last week",
+            ),
+        ] = "",
         out: Annotated[
             Path | None, typer.Option(help="folder for the medium, manifest and list (JPS_OUTPUT_DIR)")
         ] = None,
