@@ -155,7 +155,11 @@ _CE_HEADERS: JsonObj = {
     "description": "CloudEvents 1.0 attributes (Kafka binding, binary mode) and W3C trace context",
     "required": [H_ID, H_TYPE, H_SOURCE, H_TIME, H_SPECVERSION],
     "properties": {
-        H_ID: {"type": "string", "format": "uuid", "description": "イベントID (dedupe key)"},
+        H_ID: {
+            "type": "string",
+            "format": "uuid",
+            "description": "イベントID: equal to the body's event_id (dedupe key)",
+        },
         H_TYPE: {"type": "string", "description": "イベント種別 (jp.kokunen.<domain>.<event>.v<N>)"},
         H_SOURCE: {"type": "string", "description": "発生元 (producing system)"},
         H_TIME: {"type": "string", "format": "date-time", "description": "記録日時"},
@@ -192,6 +196,22 @@ _DLQ_HEADERS: JsonObj = {
 }
 
 
+# What each message key is, by the key field's name (the key is never a My Number).
+_KEY_NAMES = {"atena_number": "宛名番号 (atena number)", "basic_pension_number": "基礎年金番号 (basic pension number)"}
+
+
+def _message_headers(spec: TopicSpec) -> JsonObj:
+    """The CloudEvents headers of one topic: its exact ``ce_type``, not the pattern."""
+    properties = dict(_CE_HEADERS["properties"])
+    properties[H_TYPE] = {"type": "string", "const": spec.event_type, "description": "イベント種別 (event type)"}
+    return {**_CE_HEADERS, "properties": properties}
+
+
+def _key_description(spec: TopicSpec) -> str:
+    field = spec.key_field.rsplit(".", 1)[-1]
+    return f"required; equals the payload's {spec.key_field}, the {_KEY_NAMES[field]} (never My Number)"
+
+
 def asyncapi_document() -> JsonObj:
     _, defs = models_json_schema(
         [(spec.model, "validation") for spec in TOPICS],
@@ -220,14 +240,14 @@ def asyncapi_document() -> JsonObj:
             "summary": spec.summary,
             "description": STRICT_READING,
             "contentType": CONTENT_TYPE,
-            "headers": _CE_HEADERS,
+            "headers": _message_headers(spec),
             "payload": {"$ref": f"#/components/schemas/{message_name}"},
             "bindings": {
                 "kafka": {
                     "key": {
                         "type": "string",
                         "minLength": 1,
-                        "description": f"required; equals the payload's {spec.key_field} (never My Number)",
+                        "description": _key_description(spec),
                         "x-equals-payload-field": spec.key_field,
                     },
                     "bindingVersion": "0.5.0",

@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from kokunen_contracts.registry import TOPICS
+from kokunen_contracts.envelope import cloudevent_headers
+from kokunen_contracts.registry import BY_NAME, TOPICS, TopicSpec
+from pydantic import ValidationError
 
 from .cli import log_to_stderr, operator_cli
 from .crypto import generate_key
 from .database_setup import BY_SERVICE, SERVICE_SCHEMAS, bootstrap, url_for_role
-from .messaging import ensure_topics
+from .errors import describe_validation_error
+from .messaging import ensure_topics, idempotent_producer
 from .settings import ServiceSettings
 
 
@@ -109,6 +113,59 @@ def kafka_acls_command(
             users[principal] = password
     asyncio.run(kafka_acls.apply(ServiceSettings(), rules, users))
     typer.echo(f"applied {len(rules)} ACLs; SCRAM users set: {', '.join(sorted(users)) or 'none'}")
+
+
+async def publish_files(settings: ServiceSettings, spec: TopicSpec, files: list[Path], source: str) -> list[str]:
+    """Publish each JSON file as one event of ``spec``, with its key and CloudEvents headers derived from the
+    body (``ce_id`` = ``event_id``, ``ce_time`` = ``recorded_at``); every file is checked before any is sent."""
+    events = []
+    for path in files:
+        try:
+            events.append(spec.model.model_validate_json(path.read_bytes()))
+        except ValidationError as exc:
+            raise typer.BadParameter(f"{path}: {describe_validation_error(exc)}", param_hint="FILES") from None
+    producer = idempotent_producer(settings)
+    await producer.start()
+    try:
+        sent = []
+        for path, event in zip(files, events, strict=True):
+            key = spec.key_of(event)
+            metadata = await producer.send_and_wait(
+                spec.name,
+                value=event.model_dump_json().encode(),
+                key=key.encode(),
+                headers=cloudevent_headers(event, source=source),
+            )
+            sent.append(
+                f"{path.name}: {spec.name}[{metadata.partition}]@{metadata.offset} key={key} ce_id={event.event_id}"
+            )
+        return sent
+    finally:
+        await producer.stop()
+
+
+@cli.command("publish")
+def publish_command(
+    topic: Annotated[str, typer.Argument(help="the topic, e.g. residency.resident-changed.v1")],
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="JSON bodies, one event each")],
+    source: Annotated[str | None, typer.Option(help="ce_source; default /<the topic's producer>")] = None,
+) -> None:
+    """Publish event bodies to TOPIC with the key and CloudEvents headers the topic's contract wants."""
+    spec = BY_NAME.get(topic)
+    if spec is None:
+        raise typer.BadParameter(f"{topic!r} is not a topic of the registry", param_hint="TOPIC")
+    lines = asyncio.run(publish_files(ServiceSettings(), spec, files, source or f"/{spec.producers[0]}"))
+    typer.echo("\n".join(lines))
+
+
+@cli.command("integration-guide")
+def integration_guide_command(
+    root: Annotated[Path, typer.Option(help="the repository (where contracts/examples is)")] = Path(),
+) -> None:
+    """Print the integration kit (docs/integration.md) generated from the registry and the golden examples."""
+    from .integration_guide import render
+
+    typer.echo(render(root), nl=False)
 
 
 @cli.command("config-reference")

@@ -1,0 +1,131 @@
+"""docs/integration.md: generated from the registry and the golden examples, and every `kokunen-admin
+publish` command it documents, run as written, gets each example applied by the service that reads it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from aiokafka.admin import AIOKafkaAdminClient
+from kokunen_common.database_setup import BY_SERVICE
+from kokunen_common.integration_guide import examples_of, render, upstream_topics
+from kokunen_common.outbox import decode_headers
+from kokunen_common.platform import installed_services
+from kokunen_common.service import ServiceRuntime
+from kokunen_contracts.envelope import H_ID
+from kokunen_contracts.registry import BY_NAME
+from kokunen_testing.platform import Platform, eventually
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs" / "integration.md"
+
+
+def documented_publish_commands() -> list[list[str]]:
+    text = GUIDE.read_text().replace("\\\n", " ")
+    return [shlex.split(line) for line in text.splitlines() if line.startswith("kokunen-admin publish ")]
+
+
+def test_the_committed_guide_is_the_generated_one() -> None:
+    assert GUIDE.read_text() == render(ROOT), "run: kokunen-admin integration-guide > docs/integration.md"
+
+
+def test_the_guide_covers_every_upstream_topic_and_example_with_the_exact_envelope() -> None:
+    commands = {command[2]: command[3:] for command in documented_publish_commands()}
+    assert set(commands) == {spec.name for spec in upstream_topics()}
+    text = GUIDE.read_text()
+    for spec in upstream_topics():
+        examples = examples_of(ROOT, spec)
+        assert examples, f"{spec.name} has no golden example"
+        assert commands[spec.name] == [str(path) for path, _ in examples]
+        for _, event in examples:
+            assert f"-H ce_id={event.event_id}" in text
+            assert f"-k {spec.key_of(event)}" in text
+        assert f"-H ce_type={spec.event_type}" in text
+
+
+def test_asyncapi_gives_each_topic_its_exact_type_and_key() -> None:
+    document = yaml.safe_load((ROOT / "contracts" / "asyncapi.yaml").read_text())
+    for spec in BY_NAME.values():
+        message = document["components"]["messages"][spec.model.__name__]
+        assert message["headers"]["properties"]["ce_type"]["const"] == spec.event_type
+        key = message["bindings"]["kafka"]["key"]["description"]
+        assert spec.key_field in key
+        assert ("基礎年金番号" in key) == spec.key_field.endswith("basic_pension_number")
+
+
+async def _applied(platform: Platform, service: str, topic: str, event_ids: set[str]) -> bool:
+    """Every id claimed in the service's inbox, and none of them dead-lettered."""
+    schema = BY_SERVICE[service].schema
+    conn = await platform.connect_as(service)
+    try:
+        claimed = await conn.fetchval(
+            f"SELECT count(*) FROM {schema}.inbox WHERE message_key = ANY($1::text[])", list(event_ids)
+        )
+        if claimed < len(event_ids):
+            return False
+        dead = await conn.fetch(
+            f"SELECT headers::text AS headers FROM {schema}.outbox WHERE topic = $1", topic + ".dlq"
+        )
+    finally:
+        await conn.close()
+    rejected = {dict(decode_headers(row["headers"])).get(H_ID, b"").decode() for row in dead} & event_ids
+    assert not rejected, f"dead-lettered: {rejected}"
+    return True
+
+
+async def _settled(platform: Platform, runtimes: list[ServiceRuntime]) -> bool:
+    """Every running service has published its outbox and consumed every topic it reads to the end: the next
+    examples then arrive after everything the previous ones caused, in the order a replay will see them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap)
+    await admin.start()
+    try:
+        for runtime in runtimes:
+            conn = await platform.connect_as(runtime.name)
+            try:
+                pending = await conn.fetchval(
+                    f"SELECT count(*) FROM {runtime.schema}.outbox WHERE published_at IS NULL"
+                )
+            finally:
+                await conn.close()
+            if pending:
+                return False
+            committed = {
+                (tp.topic, tp.partition): meta.offset
+                for tp, meta in (await admin.list_consumer_group_offsets(runtime.name)).items()
+            }
+            for spec, _ in runtime.consumer.subscriptions:
+                for partition, end in (await platform.end_offsets(spec.name)).items():
+                    if end and committed.get((spec.name, partition), -1) < end:
+                        return False
+        return True
+    finally:
+        await admin.close()
+
+
+@pytest.mark.integration
+async def test_every_documented_publish_command_gets_its_examples_applied(platform: Platform) -> None:
+    admin = str(Path(sys.executable).parent / "kokunen-admin")
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": platform.bootstrap}
+    async with contextlib.AsyncExitStack() as stack:
+        # Every service runs, so that what one example causes downstream is applied before the next arrives.
+        runtimes = [await stack.enter_async_context(platform.build(service)) for service in installed_services()]
+        await eventually(lambda: _settled(platform, runtimes), timeout_s=120)
+        for command in documented_publish_commands():
+            spec = BY_NAME[command[2]]
+            result = await asyncio.to_thread(
+                subprocess.run, [admin, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            )
+            assert result.returncode == 0, result.stderr
+            ids = {str(event.event_id) for _, event in examples_of(ROOT, spec)}
+            assert set(re.findall(r"ce_id=([0-9a-f-]{36})", result.stdout)) == ids
+            for service in [c for c in spec.consumers if c in BY_SERVICE]:
+                await eventually(lambda s=service, t=spec.name, i=ids: _applied(platform, s, t, i), timeout_s=90)
+            await eventually(lambda: _settled(platform, runtimes), timeout_s=120)
