@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StringConstraints, model_validator
@@ -19,24 +18,25 @@ from pydantic import Field, StringConstraints, model_validator
 from .eligibility import AcquisitionReason, InsuredCategory, LossReason
 from .envelope import Event
 from .identifiers import AtenaNumber, BasicPensionNumber
+from .labels import LabelledEnum
 
 StaffId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+()-]{6,20}$")]
 
 
-class FilingKind(StrEnum):
+class FilingKind(LabelledEnum):
     """届出等の種類 received at the counter."""
 
-    QUALIFICATION_ACQUISITION = "qualification_acquisition"  # 資格取得届 (任意加入の申出を含む)
-    QUALIFICATION_LOSS = "qualification_loss"  # 資格喪失届
-    CATEGORY_CHANGE = "category_change"  # 種別変更届
-    NAME_CHANGE = "name_change"  # 氏名変更届
-    ADDRESS_CHANGE = "address_change"  # 住所変更届
-    RECORD_CORRECTION = "record_correction"  # 被保険者記録の訂正 (要: 別職員の確認)
-    CONFIRMATION = "confirmation"  # 訂正の確認 (入力者とは別の職員)
-    ADDITIONAL_PREMIUM_APPLICATION = "additional_premium_application"  # 付加保険料納付申出
-    ADDITIONAL_PREMIUM_WITHDRAWAL = "additional_premium_withdrawal"  # 付加保険料納付辞退
-    PENSION_NUMBER_NOTICE_REISSUE = "pension_number_notice_reissue"  # 基礎年金番号通知書再交付申請
+    QUALIFICATION_ACQUISITION = "qualification_acquisition", "資格取得届"  # 任意加入の申出を含む
+    QUALIFICATION_LOSS = "qualification_loss", "資格喪失届"
+    CATEGORY_CHANGE = "category_change", "種別変更届"
+    NAME_CHANGE = "name_change", "氏名変更届"
+    ADDRESS_CHANGE = "address_change", "住所変更届"
+    RECORD_CORRECTION = "record_correction", "被保険者記録の訂正"  # 要: 別職員の確認
+    CONFIRMATION = "confirmation", "訂正の確認"  # 入力者とは別の職員
+    ADDITIONAL_PREMIUM_APPLICATION = "additional_premium_application", "付加保険料納付申出"
+    ADDITIONAL_PREMIUM_WITHDRAWAL = "additional_premium_withdrawal", "付加保険料納付辞退"
+    PENSION_NUMBER_NOTICE_REISSUE = "pension_number_notice_reissue", "基礎年金番号通知書再交付申請"
 
 
 class FilingSubmitted(Event):
@@ -84,30 +84,30 @@ class FilingSubmitted(Event):
         return self
 
 
-class FilingOutcomeKind(StrEnum):
+class FilingOutcomeKind(LabelledEnum):
     """届出の処理結果."""
 
-    ACCEPTED = "accepted"  # 受理 (反映済み)
-    PENDING_CONFIRMATION = "pending_confirmation"  # 確認待ち (別職員の確認後に反映)
-    REJECTED = "rejected"  # 不受理 (理由付き; 何も変更しない)
+    ACCEPTED = "accepted", "受理"  # 反映済み
+    PENDING_CONFIRMATION = "pending_confirmation", "確認待ち"  # 別職員の確認後に反映
+    REJECTED = "rejected", "不受理"  # 理由付き; 何も変更しない
 
 
-class FilingRejection(StrEnum):
+class FilingRejection(LabelledEnum):
     """不受理の理由: a specific rule, never a silent change."""
 
-    UNKNOWN_PERSON = "unknown_person"  # 宛名番号に該当する者がいない
-    DUPLICATE_FILING = "duplicate_filing"  # 同じ受付番号の届出を処理済み
-    LOSS_BEFORE_ACQUISITION = "loss_before_acquisition"  # 喪失日が取得日より前
-    NO_OPEN_PERIOD = "no_open_period"  # 喪失・変更する資格がない
-    ALREADY_INSURED = "already_insured"  # その日に既に被保険者
-    OVERLAPPING_PERIODS = "overlapping_periods"  # 資格期間が重複する
-    NOT_ELIGIBLE = "not_eligible"  # 被保険者となる要件を満たさない
-    NOT_A_CATEGORY_CHANGE = "not_a_category_change"  # 種別変更として成り立たない
-    NO_SUCH_PERIOD = "no_such_period"  # 訂正対象の資格期間がない
-    NOTHING_TO_CONFIRM = "nothing_to_confirm"  # 確認対象の訂正がない (処理済みを含む)
-    SAME_STAFF_CONFIRMATION = "same_staff_confirmation"  # 入力者本人による確認
-    ADDITIONAL_PREMIUM_REFUSED = "additional_premium_refused"  # 付加保険料を納付できない
-    NOT_APPLICABLE = "not_applicable"  # その他、届出の内容が適用できない
+    UNKNOWN_PERSON = "unknown_person", "宛名番号に該当する者がいない"
+    DUPLICATE_FILING = "duplicate_filing", "同じ受付番号の届出を処理済み"
+    LOSS_BEFORE_ACQUISITION = "loss_before_acquisition", "喪失日が取得日より前"
+    NO_OPEN_PERIOD = "no_open_period", "喪失・変更する資格がない"
+    ALREADY_INSURED = "already_insured", "その日に既に被保険者"
+    OVERLAPPING_PERIODS = "overlapping_periods", "資格期間が重複する"
+    NOT_ELIGIBLE = "not_eligible", "被保険者となる要件を満たさない"
+    NOT_A_CATEGORY_CHANGE = "not_a_category_change", "種別変更として成り立たない"
+    NO_SUCH_PERIOD = "no_such_period", "訂正対象の資格期間がない"
+    NOTHING_TO_CONFIRM = "nothing_to_confirm", "確認対象の訂正がない"  # 処理済みを含む
+    SAME_STAFF_CONFIRMATION = "same_staff_confirmation", "入力者本人による確認"
+    ADDITIONAL_PREMIUM_REFUSED = "additional_premium_refused", "付加保険料を納付できない"
+    NOT_APPLICABLE = "not_applicable", "その他、届出の内容が適用できない"
 
 
 class FilingOutcome(Event):

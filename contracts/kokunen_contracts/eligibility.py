@@ -4,59 +4,59 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
 from .envelope import Event
 from .identifiers import AtenaNumber, BasicPensionNumber, PensionCode, SealedMyNumber
+from .labels import LabelledEnum
 
 
-class InsuredCategory(StrEnum):
+class InsuredCategory(LabelledEnum):
     """被保険者種別."""
 
-    CATEGORY_1 = "category_1"  # 第1号被保険者
-    CATEGORY_2 = "category_2"  # 第2号被保険者
-    CATEGORY_3 = "category_3"  # 第3号被保険者
-    VOLUNTARY = "voluntary"  # 任意加入被保険者
+    CATEGORY_1 = "category_1", "第1号被保険者"
+    CATEGORY_2 = "category_2", "第2号被保険者"
+    CATEGORY_3 = "category_3", "第3号被保険者"
+    VOLUNTARY = "voluntary", "任意加入被保険者"
 
 
-class AcquisitionReason(StrEnum):
+class AcquisitionReason(LabelledEnum):
     """資格取得事由."""
 
-    REACHED_20 = "reached_20"  # 20歳到達 (国民年金法8条1号)
-    MOVED_IN_FROM_ABROAD = "moved_in_from_abroad"  # 国内に住所を有するに至った (8条2号)
-    CEASED_EXCLUSION = "ceased_exclusion"  # 適用除外に該当しなくなった (8条3号)
-    LEFT_CATEGORY_2 = "left_category_2"  # 第2号被保険者でなくなった (種別変更)
-    LEFT_CATEGORY_3 = "left_category_3"  # 第3号被保険者でなくなった (種別変更)
-    VOLUNTARY_APPLICATION = "voluntary_application"  # 任意加入の申出 (附則5条)
-    FILED = "filed"  # 資格取得届による (届出で事由を特定)
+    REACHED_20 = "reached_20", "20歳到達"  # 国民年金法8条1号
+    MOVED_IN_FROM_ABROAD = "moved_in_from_abroad", "国内に住所を有するに至った"  # 8条2号
+    CEASED_EXCLUSION = "ceased_exclusion", "適用除外に該当しなくなった"  # 8条3号
+    LEFT_CATEGORY_2 = "left_category_2", "第2号被保険者でなくなった"  # 種別変更
+    LEFT_CATEGORY_3 = "left_category_3", "第3号被保険者でなくなった"  # 種別変更
+    VOLUNTARY_APPLICATION = "voluntary_application", "任意加入の申出"  # 附則5条
+    FILED = "filed", "資格取得届による"  # 届出で事由を特定
 
 
-class LossReason(StrEnum):
+class LossReason(LabelledEnum):
     """資格喪失事由."""
 
-    DEATH = "death"  # 死亡 (9条1号: 翌日喪失)
-    MOVED_ABROAD = "moved_abroad"  # 国内に住所を有しなくなった (9条2号: 翌日喪失)
-    REACHED_60 = "reached_60"  # 60歳到達 (9条3号: 当日喪失)
-    BECAME_EXCLUDED = "became_excluded"  # 厚年老齢給付等の受給権・適用除外 (9条4号: 当日喪失)
-    BECAME_CATEGORY_2 = "became_category_2"  # 第2号被保険者となった (種別変更: 当日)
-    BECAME_CATEGORY_3 = "became_category_3"  # 第3号被保険者となった (種別変更: 当日)
-    REACHED_65 = "reached_65"  # 任意加入: 65歳到達
-    REACHED_480_MONTHS = "reached_480_months"  # 任意加入: 480月到達
-    WITHDREW = "withdrew"  # 任意加入: 喪失の申出
-    FILED = "filed"  # 資格喪失届による
+    DEATH = "death", "死亡"  # 9条1号: 翌日喪失
+    MOVED_ABROAD = "moved_abroad", "国内に住所を有しなくなった"  # 9条2号: 翌日喪失
+    REACHED_60 = "reached_60", "60歳到達"  # 9条3号: 当日喪失
+    BECAME_EXCLUDED = "became_excluded", "厚年老齢給付等の受給権・適用除外"  # 9条4号: 当日喪失
+    BECAME_CATEGORY_2 = "became_category_2", "第2号被保険者となった"  # 種別変更: 当日
+    BECAME_CATEGORY_3 = "became_category_3", "第3号被保険者となった"  # 種別変更: 当日
+    REACHED_65 = "reached_65", "任意加入"  # 65歳到達
+    REACHED_480_MONTHS = "reached_480_months", "任意加入"  # 480月到達
+    WITHDREW = "withdrew", "任意加入"  # 喪失の申出
+    FILED = "filed", "資格喪失届による"
 
 
-class QualificationChangeKind(StrEnum):
+class QualificationChangeKind(LabelledEnum):
     """資格異動の種類."""
 
-    ACQUIRED = "acquired"  # 資格取得
-    LOST = "lost"  # 資格喪失
-    CATEGORY_CHANGED = "category_changed"  # 種別変更
-    CORRECTED = "corrected"  # 訂正 (replaces an earlier event)
-    CANCELLED = "cancelled"  # 取消 (the named event no longer holds)
+    ACQUIRED = "acquired", "資格取得"
+    LOST = "lost", "資格喪失"
+    CATEGORY_CHANGED = "category_changed", "種別変更"
+    CORRECTED = "corrected", "訂正"  # replaces an earlier event
+    CANCELLED = "cancelled", "取消"  # the named event no longer holds
 
 
 class QualificationChanged(Event):
@@ -97,21 +97,21 @@ class QualificationChanged(Event):
         return self
 
 
-class JpsReportKind(StrEnum):
+class JpsReportKind(LabelledEnum):
     """進達する届書等の種類: what the city reports to the Japan Pension Service (日本年金機構)."""
 
-    QUALIFICATION_ACQUISITION = "qualification_acquisition"  # 資格取得届
-    QUALIFICATION_LOSS = "qualification_loss"  # 資格喪失届
-    CATEGORY_CHANGE = "category_change"  # 種別変更届
-    NAME_CHANGE = "name_change"  # 氏名変更届
-    ADDRESS_CHANGE = "address_change"  # 住所変更届
-    RECORD_CORRECTION = "record_correction"  # 被保険者記録の訂正
-    ADDITIONAL_PREMIUM_APPLICATION = "additional_premium_application"  # 付加保険料納付申出
-    ADDITIONAL_PREMIUM_WITHDRAWAL = "additional_premium_withdrawal"  # 付加保険料納付辞退
-    PENSION_NUMBER_NOTICE_REISSUE = "pension_number_notice_reissue"  # 基礎年金番号通知書再交付申請
-    EXEMPTION_APPLICATION = "exemption_application"  # 免除・納付猶予・学生納付特例申請
-    STATUTORY_EXEMPTION = "statutory_exemption"  # 法定免除届
-    BENEFIT_CLAIM = "benefit_claim"  # 裁定請求
+    QUALIFICATION_ACQUISITION = "qualification_acquisition", "資格取得届"
+    QUALIFICATION_LOSS = "qualification_loss", "資格喪失届"
+    CATEGORY_CHANGE = "category_change", "種別変更届"
+    NAME_CHANGE = "name_change", "氏名変更届"
+    ADDRESS_CHANGE = "address_change", "住所変更届"
+    RECORD_CORRECTION = "record_correction", "被保険者記録の訂正"
+    ADDITIONAL_PREMIUM_APPLICATION = "additional_premium_application", "付加保険料納付申出"
+    ADDITIONAL_PREMIUM_WITHDRAWAL = "additional_premium_withdrawal", "付加保険料納付辞退"
+    PENSION_NUMBER_NOTICE_REISSUE = "pension_number_notice_reissue", "基礎年金番号通知書再交付申請"
+    EXEMPTION_APPLICATION = "exemption_application", "免除・納付猶予・学生納付特例申請"
+    STATUTORY_EXEMPTION = "statutory_exemption", "法定免除届"
+    BENEFIT_CLAIM = "benefit_claim", "裁定請求"
 
 
 class JpsReportDue(Event):
@@ -145,12 +145,12 @@ class JpsReportDue(Event):
     note: str | None = Field(default=None, max_length=400, description="特記事項")
 
 
-class CalendarFactKind(StrEnum):
+class CalendarFactKind(LabelledEnum):
     """暦による事実: facts that arrive with a date rather than with a notification."""
 
-    REACHED_20 = "reached_20"  # 20歳到達 (8条1号)
-    REACHED_60 = "reached_60"  # 60歳到達 (9条3号)
-    MOVE_ABROAD_EFFECTIVE = "move_abroad_effective"  # 転出予定日の到来 (国外転出, 9条2号)
+    REACHED_20 = "reached_20", "20歳到達"  # 8条1号
+    REACHED_60 = "reached_60", "60歳到達"  # 9条3号
+    MOVE_ABROAD_EFFECTIVE = "move_abroad_effective", "転出予定日の到来"  # 国外転出, 9条2号
 
 
 class CalendarFact(Event):
@@ -170,9 +170,9 @@ class CalendarFact(Event):
     )
 
 
-class AdditionalPremiumChangeKind(StrEnum):
-    JOINED = "joined"  # 付加保険料の納付開始 (申出)
-    WITHDRAWN = "withdrawn"  # 付加保険料の納付終了 (辞退・基金加入・資格喪失)
+class AdditionalPremiumChangeKind(LabelledEnum):
+    JOINED = "joined", "付加保険料の納付開始"  # 申出
+    WITHDRAWN = "withdrawn", "付加保険料の納付終了"  # 辞退・基金加入・資格喪失
 
 
 class AdditionalPremiumChanged(Event):

@@ -64,7 +64,8 @@ def dump_json(obj: JsonObj) -> str:
 
 # --- compatibility -----------------------------------------------------------------------------
 
-_TEXT_KEYS = frozenset({"description", "title", "examples", "$comment", "$id"})
+# Documentation, free to change within a version: texts, and the Japanese labels of enum values (x-enum-labels).
+_TEXT_KEYS = frozenset({"description", "title", "examples", "$comment", "$id", "x-enum-labels"})
 
 
 def _resolve(node: Any, root: JsonObj) -> Any:
@@ -95,7 +96,7 @@ def incompatibilities(old: JsonObj, new: JsonObj) -> list[str]:
     Both directions must hold, since old consumers read new messages and replay feeds old messages
     to new consumers: the required set stays the same, every kept property keeps its exact schema,
     and only optional properties may be added or removed (consumers ignore unknown fields).
-    Descriptions and titles may change freely.
+    Descriptions, titles and enum labels may change freely.
 
     One tightening is acknowledged rather than compared: the control-character pattern on free text
     (``strict.CONTROL_FREE_PATTERN``, issue 13). No consumer could use such a value (PostgreSQL refuses a NUL;

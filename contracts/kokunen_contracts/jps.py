@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints
@@ -18,24 +17,25 @@ from pydantic import Field, StringConstraints
 from .eligibility import JpsReportKind
 from .envelope import Event
 from .identifiers import AtenaNumber, BasicPensionNumber
+from .labels import LabelledEnum
 
 
-class Reconciliation(StrEnum):
+class Reconciliation(LabelledEnum):
     """突合結果."""
 
-    MATCHED = "matched"  # 一致
-    MISMATCHED = "mismatched"  # 不一致 (項目名を付す)
-    MISSING = "missing"  # 送付したが処理結果一覧表にない
-    UNEXPECTED = "unexpected"  # 処理結果一覧表にあるが送付していない (重複を含む)
+    MATCHED = "matched", "一致"
+    MISMATCHED = "mismatched", "不一致"  # 項目名を付す
+    MISSING = "missing", "送付したが処理結果一覧表にない"
+    UNEXPECTED = "unexpected", "処理結果一覧表にあるが送付していない"  # 重複を含む
 
 
-class JpsOutcome(StrEnum):
+class JpsOutcome(LabelledEnum):
     """日本年金機構の処理結果."""
 
-    PROCESSED = "processed"  # 処理済 (正常)
-    RETURNED = "returned"  # 返戻 (エラー・要再提出)
-    PENDING = "pending"  # 保留 (審査中)
-    NONE = "none"  # 処理結果なし (一覧表に載っていない)
+    PROCESSED = "processed", "処理済"  # 正常
+    RETURNED = "returned", "返戻"  # エラー・要再提出
+    PENDING = "pending", "保留"  # 審査中
+    NONE = "none", "処理結果なし"  # 一覧表に載っていない
 
 
 class JpsProcessingResult(Event):

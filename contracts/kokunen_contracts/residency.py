@@ -9,56 +9,56 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
 from .envelope import ContractModel, Event
 from .identifiers import AtenaNumber, HouseholdNumber, MyNumber, SealedMyNumber
+from .labels import LabelledEnum
 
 
-class ChangeCategory(StrEnum):
+class ChangeCategory(LabelledEnum):
     """異動の区分 of the resident-record standard."""
 
-    ENTRY = "entry"  # 記載
-    REMOVAL = "removal"  # 消除
-    AMENDMENT = "amendment"  # 修正
-    CANCELLATION = "cancellation"  # 異動の取消し
+    ENTRY = "entry", "記載"
+    REMOVAL = "removal", "消除"
+    AMENDMENT = "amendment", "修正"
+    CANCELLATION = "cancellation", "異動の取消し"
 
 
-class ChangeReason(StrEnum):
+class ChangeReason(LabelledEnum):
     """異動事由 (reason for a resident-record change)."""
 
     # 記載 (entry)
-    DOMESTIC_MOVE_IN = "domestic_move_in"  # 国内転入
-    MOVE_IN_FROM_ABROAD = "move_in_from_abroad"  # 国外転入
-    BIRTH = "birth"  # 出生
-    EX_OFFICIO_ENTRY = "ex_officio_entry"  # 職権記載
-    NATURALISATION_ENTRY = "naturalisation_entry"  # 帰化による記載 (職権記載)
-    NATIONALITY_LOSS_ENTRY = "nationality_loss_entry"  # 国籍喪失による記載 (外国人住民として)
+    DOMESTIC_MOVE_IN = "domestic_move_in", "国内転入"
+    MOVE_IN_FROM_ABROAD = "move_in_from_abroad", "国外転入"
+    BIRTH = "birth", "出生"
+    EX_OFFICIO_ENTRY = "ex_officio_entry", "職権記載"
+    NATURALISATION_ENTRY = "naturalisation_entry", "帰化による記載"  # 職権記載
+    NATIONALITY_LOSS_ENTRY = "nationality_loss_entry", "国籍喪失による記載"  # 外国人住民として
     # 消除 (removal)
-    DOMESTIC_MOVE_OUT = "domestic_move_out"  # 国内転出
-    MOVE_OUT_ABROAD = "move_out_abroad"  # 国外転出
-    DEATH = "death"  # 死亡
-    EX_OFFICIO_REMOVAL = "ex_officio_removal"  # 職権消除 (実態調査で居住なし)
-    NATURALISATION_REMOVAL = "naturalisation_removal"  # 帰化による消除 (外国人住民)
-    NATIONALITY_LOSS_REMOVAL = "nationality_loss_removal"  # 国籍喪失による消除 (日本人住民)
+    DOMESTIC_MOVE_OUT = "domestic_move_out", "国内転出"
+    MOVE_OUT_ABROAD = "move_out_abroad", "国外転出"
+    DEATH = "death", "死亡"
+    EX_OFFICIO_REMOVAL = "ex_officio_removal", "職権消除"  # 実態調査で居住なし
+    NATURALISATION_REMOVAL = "naturalisation_removal", "帰化による消除"  # 外国人住民
+    NATIONALITY_LOSS_REMOVAL = "nationality_loss_removal", "国籍喪失による消除"  # 日本人住民
     # 修正 (amendment)
-    MOVE_WITHIN_CITY = "move_within_city"  # 転居 (区間異動を含む)
-    EX_OFFICIO_AMENDMENT = "ex_officio_amendment"  # 職権修正
-    CLERICAL_CORRECTION = "clerical_correction"  # 誤記修正
-    MY_NUMBER_CHANGE = "my_number_change"  # 個人番号の変更
-    NAME_CHANGE = "name_change"  # 氏名の変更 (戸籍届出による)
-    HOUSEHOLD_SEPARATION = "household_separation"  # 世帯分離
-    HOUSEHOLD_MERGER = "household_merger"  # 世帯合併
-    HOUSEHOLD_CHANGE = "household_change"  # 世帯変更 (世帯構成の変更)
-    HOUSEHOLDER_CHANGE = "householder_change"  # 世帯主変更
-    FORMER_SURNAME = "former_surname"  # 旧氏の記載・削除
-    ALIAS = "alias"  # 通称の記載・削除
-    RESIDENCE_STATUS_CHANGE = "residence_status_change"  # 在留資格等の変更 (法務省通知)
+    MOVE_WITHIN_CITY = "move_within_city", "転居"  # 区間異動を含む
+    EX_OFFICIO_AMENDMENT = "ex_officio_amendment", "職権修正"
+    CLERICAL_CORRECTION = "clerical_correction", "誤記修正"
+    MY_NUMBER_CHANGE = "my_number_change", "個人番号の変更"
+    NAME_CHANGE = "name_change", "氏名の変更"  # 戸籍届出による
+    HOUSEHOLD_SEPARATION = "household_separation", "世帯分離"
+    HOUSEHOLD_MERGER = "household_merger", "世帯合併"
+    HOUSEHOLD_CHANGE = "household_change", "世帯変更"  # 世帯構成の変更
+    HOUSEHOLDER_CHANGE = "householder_change", "世帯主変更"
+    FORMER_SURNAME = "former_surname", "旧氏の記載・削除"
+    ALIAS = "alias", "通称の記載・削除"
+    RESIDENCE_STATUS_CHANGE = "residence_status_change", "在留資格等の変更"  # 法務省通知
     # 異動の取消し
-    CANCELLATION = "cancellation"  # 異動の取消し
+    CANCELLATION = "cancellation", "異動の取消し"
 
     @property
     def category(self) -> ChangeCategory:
@@ -144,19 +144,19 @@ MOVE_OUT_REASONS = frozenset({ChangeReason.DOMESTIC_MOVE_OUT, ChangeReason.MOVE_
 """転出: the only changes whose 異動日 (転出予定日) may lie after the 処理日."""
 
 
-class Sex(StrEnum):
+class Sex(LabelledEnum):
     """性別."""
 
-    MALE = "male"  # 男
-    FEMALE = "female"  # 女
+    MALE = "male", "男"
+    FEMALE = "female", "女"
 
 
-class ResidentClass(StrEnum):
+class ResidentClass(LabelledEnum):
     """住民区分."""
 
-    JAPANESE = "japanese"  # 日本人住民
-    FOREIGN = "foreign"  # 外国人住民
-    NON_RESIDENT = "non_resident"  # 住登外者 (registered in 総合宛名 only)
+    JAPANESE = "japanese", "日本人住民"
+    FOREIGN = "foreign", "外国人住民"
+    NON_RESIDENT = "non_resident", "住登外者"  # registered in 総合宛名 only
 
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -289,24 +289,24 @@ class ResidentChanged(Event):
         return self
 
 
-class PersonChangeKind(StrEnum):
+class PersonChangeKind(LabelledEnum):
     """What a resident-record change means for the pension services (normalised)."""
 
-    REGISTERED = "registered"  # 登録 (first seen, e.g. from a full extract)
-    BORN = "born"  # 出生
-    MOVED_IN_FROM_ABROAD = "moved_in_from_abroad"  # 国外転入
-    MOVED_IN_DOMESTIC = "moved_in_domestic"  # 国内転入
-    ENTERED_EX_OFFICIO = "entered_ex_officio"  # 職権記載
-    MOVED_WITHIN_CITY = "moved_within_city"  # 転居 (区間異動: same 宛名番号, new 世帯番号)
-    MOVED_OUT_DOMESTIC = "moved_out_domestic"  # 国内転出
-    MOVED_OUT_ABROAD = "moved_out_abroad"  # 国外転出
-    DIED = "died"  # 死亡
-    REMOVED_EX_OFFICIO = "removed_ex_officio"  # 職権消除 (not a death nor a move abroad)
-    NATIONALITY_CHANGED = "nationality_changed"  # 帰化 / 国籍喪失: one person continues
-    NAME_CHANGED = "name_changed"  # 氏名・旧氏・通称の変更
-    HOUSEHOLD_CHANGED = "household_changed"  # 世帯分離・合併・変更, 世帯主変更
-    IDENTITY_AMENDED = "identity_amended"  # 職権修正・誤記修正・個人番号の変更・在留資格の変更
-    CHANGE_CANCELLED = "change_cancelled"  # 異動の取消し: undo what the named event did
+    REGISTERED = "registered", "登録"  # first seen, e.g. from a full extract
+    BORN = "born", "出生"
+    MOVED_IN_FROM_ABROAD = "moved_in_from_abroad", "国外転入"
+    MOVED_IN_DOMESTIC = "moved_in_domestic", "国内転入"
+    ENTERED_EX_OFFICIO = "entered_ex_officio", "職権記載"
+    MOVED_WITHIN_CITY = "moved_within_city", "転居"  # 区間異動: same 宛名番号, new 世帯番号
+    MOVED_OUT_DOMESTIC = "moved_out_domestic", "国内転出"
+    MOVED_OUT_ABROAD = "moved_out_abroad", "国外転出"
+    DIED = "died", "死亡"
+    REMOVED_EX_OFFICIO = "removed_ex_officio", "職権消除"  # not a death nor a move abroad
+    NATIONALITY_CHANGED = "nationality_changed", "帰化 / 国籍喪失"  # one person continues
+    NAME_CHANGED = "name_changed", "氏名・旧氏・通称の変更"
+    HOUSEHOLD_CHANGED = "household_changed", "世帯分離・合併・変更, 世帯主変更"
+    IDENTITY_AMENDED = "identity_amended", "職権修正・誤記修正・個人番号の変更・在留資格の変更"
+    CHANGE_CANCELLED = "change_cancelled", "異動の取消し"  # undo what the named event did
 
 
 class PersonChanged(Event):

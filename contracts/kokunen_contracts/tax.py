@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, model_validator
 
 from .envelope import Event
 from .identifiers import AtenaNumber
+from .labels import LabelledEnum
 
 Count = Annotated[int, Field(strict=True, ge=0, le=99)]
 """A number of persons (扶養親族の数): a non-negative integer."""
@@ -39,27 +39,27 @@ IncomeYear = Annotated[int, Field(strict=True, ge=1990, le=2100)]
 """A calendar year (所得年: 1 January – 31 December)."""
 
 
-class SpouseDeductionClass(StrEnum):
+class SpouseDeductionClass(LabelledEnum):
     """控除対象配偶者の区分."""
 
-    NONE = "none"  # なし
-    GENERAL = "general"  # 一般の控除対象配偶者
-    ELDERLY = "elderly"  # 老人控除対象配偶者 (70歳以上)
+    NONE = "none", "なし"
+    GENERAL = "general", "一般の控除対象配偶者"
+    ELDERLY = "elderly", "老人控除対象配偶者"  # 70歳以上
 
 
-class DisabilityClass(StrEnum):
+class DisabilityClass(LabelledEnum):
     """本人障害者区分."""
 
-    NONE = "none"  # 該当なし
-    DISABLED = "disabled"  # 障害者
-    SPECIALLY_DISABLED = "specially_disabled"  # 特別障害者
+    NONE = "none", "該当なし"
+    DISABLED = "disabled", "障害者"
+    SPECIALLY_DISABLED = "specially_disabled", "特別障害者"
 
 
-class WidowClass(StrEnum):
+class WidowClass(LabelledEnum):
     """本人寡婦区分 (ひとり親 is its own flag since 令和2年度 tax reform)."""
 
-    NONE = "none"  # 該当なし
-    WIDOW = "widow"  # 寡婦
+    NONE = "none", "該当なし"
+    WIDOW = "widow", "寡婦"
 
 
 class _IncomeFigures(Event):
@@ -114,11 +114,11 @@ class IncomeAssessed(_IncomeFigures):
     public_pension_income: Yen = Field(description="公的年金収入 (公的年金等の収入金額, 円)")
 
 
-class IncomeDeterminationKind(StrEnum):
+class IncomeDeterminationKind(LabelledEnum):
     """所得の確定・訂正の別."""
 
-    DETERMINED = "determined"  # 確定 (first figure for this person and income year)
-    CORRECTED = "corrected"  # 訂正 (更正: replaces the figure named in supersedes_event_id)
+    DETERMINED = "determined", "確定"  # first figure for this person and income year
+    CORRECTED = "corrected", "訂正"  # 更正: replaces the figure named in supersedes_event_id
 
 
 class IncomeDetermined(_IncomeFigures):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints
@@ -17,6 +16,7 @@ from pydantic import Field, StringConstraints
 from .eligibility import AcquisitionReason, InsuredCategory, LossReason
 from .envelope import Event
 from .identifiers import AtenaNumber, BasicPensionNumber
+from .labels import LabelledEnum
 
 ProcessingMonth = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 
@@ -89,12 +89,12 @@ class ChildAllowanceInsuredTransfer(TransferRecord):
     lost_on: date | None = Field(default=None, description="資格喪失日")
 
 
-class WelfarePensionPaymentCategory(StrEnum):
+class WelfarePensionPaymentCategory(LabelledEnum):
     """老齢福祉年金の支給区分."""
 
-    FULL = "full"  # 全額支給
-    PARTIALLY_SUSPENDED = "partially_suspended"  # 一部支給停止 (所得制限)
-    SUSPENDED = "suspended"  # 全額支給停止
+    FULL = "full", "全額支給"
+    PARTIALLY_SUSPENDED = "partially_suspended", "一部支給停止"  # 所得制限
+    SUSPENDED = "suspended", "全額支給停止"
 
 
 CertificateSymbol = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,8}$")]
