@@ -3,6 +3,7 @@ with the code instead — the services, their commands, schemas, roles, settings
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import yaml
 from kokunen_common.database_setup import BY_SERVICE, SERVICE_SCHEMAS
 from kokunen_common.platform import installed_services
 from kokunen_common.settings import ServiceSettings
+from kokunen_testing.infra import load_localstack
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -79,3 +81,42 @@ def test_each_service_has_a_healthcheck_on_its_readiness_endpoint() -> None:
         port = definition["environment"]["METRICS_PORT"]
         command = " ".join(definition["healthcheck"]["test"])
         assert f"http://127.0.0.1:{port}/readyz" in command, service
+
+
+def test_compose_runs_the_kafka_and_postgresql_versions_of_the_local_stack() -> None:
+    localstack = load_localstack()
+    assert SERVICES["kafka"]["image"] == f"apache/kafka:{localstack.kafka_version()}"
+    debian_major = localstack.postgres_bindir().parent.name  # /usr/lib/postgresql/<major>/bin
+    assert SERVICES["postgres"]["image"] == f"postgres:{debian_major}"
+    listeners = SERVICES["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert "HOST://localhost:29092" in listeners
+    assert "127.0.0.1:29092:29092" in SERVICES["kafka"]["ports"]
+
+
+def test_prometheus_scrapes_every_service_and_the_dashboard_asks_for_metrics_that_exist() -> None:
+    from kokunen_common import telemetry  # noqa: F401 - registers the metrics
+    from prometheus_client import REGISTRY
+
+    config = yaml.safe_load((ROOT / "deploy" / "docker" / "prometheus.yml").read_text())
+    (targets,) = [c["static_configs"][0]["targets"] for c in config["scrape_configs"]]
+    assert {t.split(":")[0] for t in targets} == {s.replace("_", "-") for s in installed_services()}
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    exposed = {
+        family.name + suffix
+        for family in REGISTRY.collect()
+        if family.name.startswith("kokunen_")
+        for suffix in suffixes.get(family.type, ())
+    }
+    dashboard = json.loads((ROOT / "deploy" / "docker" / "grafana" / "dashboards" / "kokunen.json").read_text())
+    asked = {
+        name
+        for panel in dashboard["panels"]
+        for t in panel["targets"]
+        for name in re.findall(r"kokunen_\w+", t["expr"])
+    }
+    assert asked, "the dashboard asks for no kokunen metric"
+    assert asked <= exposed, asked - exposed
+    provisioning = ROOT / "deploy" / "docker" / "grafana" / "provisioning"
+    datasource = yaml.safe_load((provisioning / "datasources" / "prometheus.yaml").read_text())["datasources"][0]
+    assert datasource["url"] == "http://prometheus:9090"
+    assert all(t["datasource"]["uid"] == datasource["uid"] for p in dashboard["panels"] for t in p["targets"])
