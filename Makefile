@@ -52,8 +52,17 @@ test: venv jars print-tools ## lint, types, unit, handler and integration tests 
 	$(VENV)/bin/pytest -q --durations=15; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-demo: venv jars print-tools ## start Kafka, PostgreSQL and every service; publish sample resident changes; show the flow
-	$(PY) deploy/local/demo.py
+DEMO_LOG := .local/demo-install.log
+demo: ## start Kafka, PostgreSQL and every service; publish sample resident changes; show the flow
+	@mkdir -p .local; start=$$(date +%s); \
+	echo "make demo: installing what it needs (details in $(DEMO_LOG)) …"; \
+	if ! $(MAKE) --no-print-directory venv jars print-tools > $(DEMO_LOG) 2>&1; then \
+	  tail -n 30 $(DEMO_LOG); echo "make demo: the install failed; the whole log is $(DEMO_LOG)"; exit 1; fi; \
+	$(PY) deploy/local/demo.py; rc=$$?; \
+	echo; echo "make demo: $$(( $$(date +%s) - start )) s, exit status $$rc; install log: $(DEMO_LOG)"; \
+	echo "next: make up (the stack in the background), docs/integration.md (publish your own events),"; \
+	echo "      docs/configuration.md (every setting), make test (everything CI runs)"; \
+	exit $$rc
 
 bench: venv jars print-tools ## throughput figures beside raw baselines measured in the same run
 	$(PY) tests/bench/run_bench.py
