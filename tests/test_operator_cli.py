@@ -118,3 +118,19 @@ def test_logs_go_to_stderr_and_stdout_keeps_the_report(infra: Infra) -> None:
     assert len(result.stdout.splitlines()) == 1
     logged = [json.loads(line) for line in result.stderr.splitlines()]
     assert {r["event"] for r in logged} >= {"migrations applied"}
+
+
+def test_a_service_with_a_setting_that_does_not_parse_says_which_in_one_json_line() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "METRICS_PORT": "nine thousand"}
+    result = subprocess.run(
+        [sys.executable, "-m", "residency_sync", "run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    (line,) = [json.loads(line) for line in (result.stdout + result.stderr).splitlines()]
+    assert line["event"] == "invalid configuration; exiting"
+    assert line["error"].startswith("metrics_port:")
+    assert "nine thousand" not in line["error"]  # the rule, not the value

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from pydantic import ValidationError
 
 from .cli import log_to_stderr, operator_cli
 from .crypto import MyNumberVault
@@ -279,7 +280,12 @@ def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: s
 
     @cli.command(help=run_help)
     def run() -> None:
-        runtime = build()
+        try:
+            runtime = build()
+        except ValidationError as exc:  # a setting that does not parse: say which, as JSON like every line
+            configure_logging(service)
+            log.error("invalid configuration; exiting", error=describe_exception(exc))
+            raise typer.Exit(2) from None
         try:
             asyncio.run(runtime.faststream_app().run())
         except Exception as exc:
