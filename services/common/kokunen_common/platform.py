@@ -168,6 +168,22 @@ def integration_guide_command(
     typer.echo(render(root), nl=False)
 
 
+@cli.command("cluster-resources")
+def cluster_resources_command(
+    write: Annotated[bool, typer.Option("--write", help="write deploy/k8s/generated/ under --root")] = False,
+    root: Annotated[Path, typer.Option(help="the repository")] = Path(),
+) -> None:
+    """Strimzi KafkaTopics, KEDA ScaledObjects and PodDisruptionBudgets derived from the topic registry."""
+    from . import cluster_resources
+
+    if write:
+        cluster_resources.write(root)
+        typer.echo(f"written: {root / cluster_resources.FOLDER}")
+        return
+    for name, text in cluster_resources.files().items():
+        typer.echo(f"--- {name}\n{text}", nl=False)
+
+
 @cli.command("config-reference")
 def config_reference_command() -> None:
     """Print the configuration reference (docs/configuration.md) generated from the settings classes."""
