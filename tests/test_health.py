@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pytest
+from kokunen_testing.infra import load_localstack
 from kokunen_testing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def probe(port: int, path: str) -> tuple[int, dict[str, Any]]:
@@ -33,7 +27,7 @@ def probe(port: int, path: str) -> tuple[int, dict[str, Any]]:
 async def test_readiness_follows_the_database_and_liveness_does_not(platform: Platform) -> None:
     if platform.infra.stop_database is None or platform.infra.start_database is None:
         pytest.skip(f"PostgreSQL comes from {platform.infra.source}: this test can only stop one it started")
-    port = free_port()
+    port = load_localstack().free_port()
 
     async def readiness(expected: int) -> dict[str, Any] | None:
         status, body = await asyncio.to_thread(probe, port, "/readyz")

@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -21,15 +20,10 @@ from kokunen_contracts.envelope import cloudevent_headers
 from kokunen_contracts.registry import RESIDENT_CHANGED
 from kokunen_contracts.residency import ChangeReason
 from kokunen_testing.factories import change, resident
+from kokunen_testing.infra import load_localstack
 from kokunen_testing.platform import Platform, eventually, unique_atena
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(platform: Platform, output: Path, **env: str) -> subprocess.Popen[bytes]:
@@ -57,7 +51,7 @@ def ready(port: int) -> bool:
 async def test_every_line_is_json_and_a_rejected_message_is_logged_in_its_trace(
     platform: Platform, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port = load_localstack().free_port()
     output = tmp_path / "residency_sync.log"
     service = start(platform, output, METRICS_PORT=str(port))
     try:
@@ -104,7 +98,7 @@ async def test_a_service_whose_broker_is_unreachable_exits_with_one_clear_line(
     platform: Platform, tmp_path: Path
 ) -> None:
     output = tmp_path / "residency_sync.log"
-    nowhere = f"127.0.0.1:{free_port()}"
+    nowhere = f"127.0.0.1:{load_localstack().free_port()}"
     service = start(platform, output, KAFKA_BOOTSTRAP_SERVERS=nowhere)
     code = await asyncio.to_thread(service.wait, 120)
     assert code == 1

@@ -19,7 +19,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,12 +36,6 @@ sys.path.insert(0, str(HERE))
 import localstack  # noqa: E402  (stdlib-only launcher beside this file)
 
 READY_TIMEOUT_S = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ready(port: int) -> bool:
@@ -87,7 +80,7 @@ def up(run_dir: Path) -> int:
     logs.mkdir(exist_ok=True)
     services: dict[str, dict[str, Any]] = {}
     for service in installed_services():
-        port = _free_port()
+        port = localstack.free_port()
         env = service_env(service, bootstrap, admin_url, keys, port)
         with (logs / f"{service}.log").open("ab") as log:
             process = subprocess.Popen(
