@@ -7,6 +7,7 @@ The log verifier finds an edited, a deleted, a reordered and a removed last row 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -38,6 +39,8 @@ from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA
 from kokunen_testing.departments import latest_state
 from kokunen_testing.factories import JST
 from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from transfer_dispatch import commands
 from transfer_dispatch.adapters.repository import DispatchRepository
 from transfer_dispatch.app import build
@@ -459,3 +462,85 @@ async def test_a_death_cancelled_in_the_month_leaves_the_nhi_department_holding_
         assert (held["lost_on"], held["loss_reason"]) == (None, None), f"{atena}: the department holds {held}"
         if cancellation == "before the batch":
             assert [s["lost_on"] for s in sent] == [None]  # the death and its cancellation cancel out: neither
+
+
+async def test_resident_register_withdraws_every_record_of_a_period_that_no_longer_holds(
+    platform: Platform, dispatch: None
+) -> None:
+    """移転1 takes each change through the same rule as 移転4: a period cancelled after its loss was sent
+    (the 転入 itself taken back) withdraws the acquisition's record too, not only the loss's."""
+    atena, bpn = unique_atena(), pension_number()
+    start = await platform.end_offsets(RESIDENT_REGISTER_TRANSFER.name)
+    acquired = qualification(atena, bpn)
+    lost = qualification(atena, bpn, QualificationChangeKind.LOST, lost_on=date(2026, 11, 1))
+    gone = qualification(
+        atena, bpn, QualificationChangeKind.CANCELLED, lost_on=date(2026, 11, 1), replaces=lost.event_id
+    )
+    for event in (acquired, lost, gone):  # one at a time: each is sent as it is recorded
+        await platform.publish(QUALIFICATION_CHANGED, [event])
+
+    def ours(records: list[Any]) -> list[dict[str, Any]]:
+        return [body(r) for r in records if body(r)["basic_pension_number"] == bpn]
+
+    sent = ours(await platform.read_from(RESIDENT_REGISTER_TRANSFER.name, start, until=lambda r: len(ours(r)) >= 4))
+    assert [(s["lost_on"], s["cancelled"]) for s in sent] == [
+        (None, False),
+        ("2026-11-01", False),
+        ("2026-11-01", True),
+        ("2026-11-01", True),
+    ]
+    assert {s["corrects_record_id"] for s in sent[2:]} == {sent[0]["record_id"], sent[1]["record_id"]}
+    assert latest_state(sent, "basic_pension_number")[bpn] is None  # the department holds nothing of it
+
+
+async def test_resident_register_records_sent_before_revision_0005_are_given_their_person_and_change(
+    platform: Platform, dispatch: None
+) -> None:
+    path = (
+        Path(__file__).parents[1] / "transfer_dispatch/migrations/versions/0005_resident_register_by_the_same_rule.py"
+    )
+    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    atena, bpn = unique_atena(), pension_number()
+    event = qualification(atena, bpn)
+    own = derived_id(event.event_id, "transfer", "resident_register")
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+        async with conn.transaction():
+            await DispatchRepository(conn).keep_qualification_change(event, "2031-04")
+            await conn.execute(
+                "INSERT INTO dispatch.transfer_batch (batch_id, policy_id, period, record_count) "
+                "VALUES ($1, $2, $3, 1)",
+                f"legacy-{own}",
+                "resident_register",
+                "2031-04-01",
+            )
+            await conn.execute(  # as 移転1 wrote its items before revision 0005: no person, no change
+                "INSERT INTO dispatch.transfer_item (policy_id, record_id, batch_id, event_id) VALUES ($1, $2, $3, $4)",
+                "resident_register",
+                own,
+                f"legacy-{own}",
+                uuid.uuid4(),
+            )
+        settings = platform.settings("transfer_dispatch")
+        assert settings.migration_database_url is not None
+        url = settings.migration_database_url.get_secret_value().replace("postgresql://", "postgresql+asyncpg://", 1)
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(migration.name_legacy_records)
+        finally:
+            await engine.dispose()
+        named = await conn.fetchrow(
+            "SELECT subject_key, change_record_id FROM dispatch.transfer_item WHERE policy_id = $1 AND record_id = $2",
+            "resident_register",
+            own,
+        )
+        assert (named["subject_key"], named["change_record_id"]) == (atena, _record_id(event.event_id))
+        held = await DispatchRepository(conn).records_in_force("resident_register", [atena])
+        assert [r["held_record_id"] for r in held] == [own]
+    finally:
+        await conn.close()

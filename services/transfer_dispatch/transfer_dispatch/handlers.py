@@ -3,8 +3,7 @@ the monthly policy-bound batches (移転2–4)."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +12,7 @@ import asyncpg
 from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import OutboxBuffer
-from kokunen_contracts.eligibility import QualificationChanged, QualificationChangeKind
+from kokunen_contracts.eligibility import QualificationChanged
 from kokunen_contracts.envelope import now
 
 from .adapters.repository import SNAPSHOT_SOURCES, DispatchRepository, TransferItem, log_entry
@@ -60,60 +59,61 @@ async def on_qualification_changed(delivery: Delivery[QualificationChanged], uow
 async def send_resident_register_record(
     repo: DispatchRepository, outbox: OutboxBuffer, event: QualificationChanged
 ) -> None:
-    """移転1 (随時): one record per change of a holder of a 基礎年金番号, logged as its own batch.
+    """移転1 (随時): the records one change of a holder of a 基礎年金番号 calls for, sent now as their own logged batch.
 
-    The record id derives from the change, so a redelivery or a replay finds it already sent; a
-    correction or cancellation names the record it corrects (the one derived from the replaced change).
+    The same rule as 移転4 (``plan_person``), one change at a time: a correction names the record it corrects,
+    a cancellation withdraws what it undoes (nothing, if nothing of it was sent). Record ids derive from the
+    change, and which change was taken is kept, so a redelivery or a replay sends nothing twice.
     """
     builder = TransferBuilder.for_recipient(policies(), RESIDENT_REGISTER)
-    record_id = derived_id(event.event_id, "transfer", RESIDENT_REGISTER)
-    if await repo.item_exists(RESIDENT_REGISTER, record_id):
+    row = await repo.kept_change(event.event_id)
+    own_id = derived_id(event.event_id, "transfer", RESIDENT_REGISTER)
+    if await repo.batched(RESIDENT_REGISTER, row["record_id"]) or await repo.item_exists(RESIDENT_REGISTER, own_id):
         return
-    corrects: uuid.UUID | None = None
-    if event.replaces_event_id is not None:
-        earlier = derived_id(event.replaces_event_id, "transfer", RESIDENT_REGISTER)
-        corrects = earlier if await repo.item_exists(RESIDENT_REGISTER, earlier) else None
-    cancelled = event.kind is QualificationChangeKind.CANCELLED
-    if cancelled and corrects is None:
-        return  # nothing was sent about the cancelled change: there is nothing to withdraw
-    source = {
-        "basic_pension_number": event.basic_pension_number,
-        "insured_category": event.category,
-        "acquired_on": event.acquired_on,
-        "lost_on": event.lost_on,
-    }
-    payload = builder.payload(source)
+    change = replace(KeptChange.of(row), record_id=own_id)  # 移転1's records are named from the change
+    held = [
+        RecordInForce(r["held_record_id"], KeptChange.of(r))
+        for r in await repo.records_in_force(RESIDENT_REGISTER, [event.atena_number])
+    ]
+    planned = plan_person([change], held, builder.policy.fields)
+    if not planned:
+        await repo.mark_batched(RESIDENT_REGISTER, None, [row["record_id"]])
+        return  # e.g. a cancellation of a change nothing was sent about: there is nothing to withdraw
     at = now()
     day = at.astimezone(JST).date().isoformat()
-    batch_id = f"{RESIDENT_REGISTER}-{day}-{str(record_id)[:8]}"
-    record = builder.build(
-        payload,
-        record_id=record_id,
-        batch_id=batch_id,
-        effective_date=event.effective_date,
-        recorded_at=at,
-        corrects_record_id=corrects,
-        cancelled=cancelled,
-    )
-    outbox.publish(builder.spec, record)
-    await repo.add_batch(batch_id, RESIDENT_REGISTER, day, 1)
-    await repo.add_items(
-        [
+    batch_id = f"{RESIDENT_REGISTER}-{day}-{str(own_id)[:8]}"
+    items: list[TransferItem] = []
+    for p in planned:
+        payload = builder.payload(p.change.fields)
+        record = builder.build(
+            payload,
+            record_id=p.record_id,
+            batch_id=batch_id,
+            effective_date=event.effective_date,
+            recorded_at=at,
+            corrects_record_id=p.corrects_record_id,
+            cancelled=p.cancelled,
+        )
+        outbox.publish(builder.spec, record)
+        items.append(
             TransferItem(
                 RESIDENT_REGISTER,
-                record_id,
+                p.record_id,
                 batch_id,
                 record.event_id,
-                corrects,
+                p.corrects_record_id,
                 day,
-                None,
+                event.atena_number,  # never sent (the policy has no 宛名番号): finds the person's records in force
                 1,
                 payload_digest(payload),
-                cancelled,
+                p.cancelled,
+                row["record_id"],
             )
-        ]
-    )
-    await repo.append_log(log_entry(builder.policy, batch_id, 1, datetime.now(UTC)))
+        )
+    await repo.add_batch(batch_id, RESIDENT_REGISTER, day, len(items))
+    await repo.add_items(items)
+    await repo.mark_batched(RESIDENT_REGISTER, batch_id, [row["record_id"]])
+    await repo.append_log(log_entry(builder.policy, batch_id, len(items), datetime.now(UTC)))
 
 
 @dataclass(frozen=True)

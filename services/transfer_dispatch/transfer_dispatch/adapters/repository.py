@@ -52,6 +52,11 @@ SNAPSHOT_SOURCES: dict[str, SnapshotSource] = {
     "long_term_care": SnapshotSource("dispatch.welfare_pension_recipient", "atena_number", "true", "active"),
 }
 
+_CHANGES = """SELECT q.*, replaced.lost_on AS replaced_lost_on
+               FROM dispatch.qualification_change q
+               LEFT JOIN dispatch.qualification_change replaced ON replaced.source_event_id = q.replaces_event_id"""
+"""Kept changes, each with the loss date of the change it replaces (a cancellation undoing a loss reopens)."""
+
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -181,14 +186,28 @@ class DispatchRepository:
     async def batches(self) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.fetch("SELECT * FROM dispatch.transfer_batch ORDER BY created_at")]
 
+    async def kept_change(self, source_event_id: uuid.UUID) -> dict[str, Any]:
+        """One kept change, as ``changes_to_batch`` gives it (with the loss date of the change it replaces)."""
+        row = await self.conn.fetchrow(f"{_CHANGES} WHERE q.source_event_id = $1", source_event_id)
+        if row is None:
+            raise LookupError(f"qualification change {source_event_id} is not kept")
+        return dict(row)
+
+    async def batched(self, policy_id: str, change_record_id: uuid.UUID) -> bool:
+        """Whether a batch of this policy already took the change into account."""
+        found = await self.conn.fetchval(
+            "SELECT 1 FROM dispatch.batched_change WHERE policy_id = $1 AND change_record_id = $2",
+            policy_id,
+            change_record_id,
+        )
+        return bool(found)
+
     async def changes_to_batch(self, policy_id: str, processing_month: str) -> list[dict[str, Any]]:
         """Changes of the month no batch of this policy has taken yet, person by person, each person's in the
         order they arrived (the order eligibility published them), with the loss date of the change each
         replaces (a cancellation undoing a loss reopens the period)."""
         rows = await self.conn.fetch(
-            """SELECT q.*, replaced.lost_on AS replaced_lost_on
-               FROM dispatch.qualification_change q
-               LEFT JOIN dispatch.qualification_change replaced ON replaced.source_event_id = q.replaces_event_id
+            f"""{_CHANGES}
                WHERE q.processing_month = $2
                  AND NOT EXISTS (SELECT 1 FROM dispatch.batched_change b
                                  WHERE b.policy_id = $1 AND b.change_record_id = q.record_id)
