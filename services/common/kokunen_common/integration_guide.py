@@ -141,5 +141,12 @@ def render(root: Path) -> str:
         "",
         "A department deduplicates on `ce_id` as the services do: a batch re-run sends only corrections, and",
         "Kafka may deliver a message twice.",
+        "",
+        "**処理月 (processing month).** A monthly batch is one 処理月, `batch_id` `<policy>-<YYYY-MM>` (e.g.",
+        "`nhi-2026-11`, sent by `transfer-dispatch monthly --month 2026-11`, by default for last month). For 移転4",
+        "it holds the qualification changes kokunen *processed* in that month, Japan time (their `recorded_at`),",
+        "whatever their 資格取得日/喪失日: an October death notified in November is in November's batch. Running",
+        "the same month again sends only what changed since, as `<policy>-<YYYY-MM>-s2`, …; a record's",
+        "`corrects_record_id` names the record it corrects, and `cancelled: true` withdraws that record.",
     ]
     return "\n".join(lines) + "\n"
