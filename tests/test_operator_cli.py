@@ -134,3 +134,44 @@ def test_a_service_with_a_setting_that_does_not_parse_says_which_in_one_json_lin
     assert line["event"] == "invalid configuration; exiting"
     assert line["error"].startswith("metrics_port:")
     assert "nine thousand" not in line["error"]  # the rule, not the value
+
+
+def _run(args: list[str], **env: str) -> tuple[int, list[dict[str, Any]], str]:
+    import os
+    import subprocess
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MYNUMBER_", "KAFKA_"))}
+    result = subprocess.run(args, env={**environment, **env}, capture_output=True, text=True, timeout=120)
+    return result.returncode, [json.loads(line) for line in result.stderr.splitlines()], result.stdout
+
+
+def test_a_service_missing_its_my_number_keys_exits_with_one_line_saying_so() -> None:
+    import sys
+
+    code, lines, stdout = _run([sys.executable, "-m", "residency_sync", "run"])
+    service_lines = [json.loads(line) for line in stdout.splitlines()]  # a service logs on stdout
+    assert code == 1
+    errors = [r for r in [*service_lines, *lines] if r["level"] == "error"]
+    assert [e["event"] for e in errors] == ["invalid configuration; exiting"]
+    assert "MYNUMBER_KEYS" in errors[0]["error"]
+    assert "exception" not in errors[0]
+
+
+def test_an_operator_command_that_cannot_reach_kafka_says_so_in_one_line_not_a_traceback() -> None:
+    import socket
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{s.getsockname()[1]}"
+    admin = str(Path(sys.executable).parent / "kokunen-admin")
+    example = Path(__file__).resolve().parent.parent / "contracts/examples/residency.resident-changed.v1/death.json"
+    code, lines, stdout = _run(
+        [admin, "publish", "residency.resident-changed.v1", str(example)], KAFKA_BOOTSTRAP_SERVERS=nowhere
+    )
+    assert code == 1
+    assert stdout == ""
+    ours = [r for r in lines if r.get("logger") is None]
+    assert [r["event"] for r in ours] == [f"cannot reach Kafka at {nowhere}; exiting"]
+    assert "exception" not in ours[0]

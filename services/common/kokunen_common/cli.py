@@ -10,11 +10,18 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import typer
+from aiokafka.errors import KafkaError
 
-from .logs import configure_logging
+from .db import is_transient
+from .errors import ConfigurationError, describe_exception
+from .logs import configure_logging, get_logger
 from .settings import ServiceSettings
+
+log = get_logger(__name__)
 
 JST = timezone(timedelta(hours=9))
 
@@ -24,9 +31,33 @@ _MONTH = re.compile(r"(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])")
 _WEEK = re.compile(r"(?P<year>[0-9]{4})-W(?P<week>[0-9]{2})")
 
 
+class OperatorTyper(typer.Typer):
+    """A command that fails says why in one JSON line on stderr and exits 1, instead of a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            settings = log_to_stderr(Path(sys.argv[0]).name or "kokunen")
+            message, expected = describe_failure(exc, settings)
+            log.error(message, error=describe_exception(exc), exc_info=None if expected else exc)
+            sys.exit(1)
+
+
+def describe_failure(exc: BaseException, settings: ServiceSettings) -> tuple[str, bool]:
+    """What a failed process says (one line), and whether it is an outage rather than a fault (no traceback)."""
+    if isinstance(exc, ConfigurationError):
+        return "invalid configuration; exiting", True
+    if isinstance(exc, KafkaError):
+        return f"cannot reach Kafka at {settings.kafka_bootstrap_servers}; exiting", True
+    if is_transient(exc):
+        return "cannot reach PostgreSQL; exiting", True
+    return "failed; exiting", False
+
+
 def operator_cli(help_text: str) -> typer.Typer:
     """A command line for people: plain errors, 80-column help."""
-    return typer.Typer(
+    return OperatorTyper(
         help=help_text,
         pretty_exceptions_enable=False,
         context_settings=CLI_CONTEXT,

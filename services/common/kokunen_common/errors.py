@@ -14,6 +14,10 @@ _MY_NUMBER_LIKE = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 _MAX_REASON = 900
 
 
+class ConfigurationError(RuntimeError):
+    """A setting is missing or unusable: the process cannot start until the operator sets it."""
+
+
 def redact(text: str) -> str:
     """Mask anything shaped like a My Number (12 digits standing alone)."""
     return _MY_NUMBER_LIKE.sub("************", text)

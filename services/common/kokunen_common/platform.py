@@ -125,8 +125,8 @@ async def publish_files(settings: ServiceSettings, spec: TopicSpec, files: list[
         except ValidationError as exc:
             raise typer.BadParameter(f"{path}: {describe_validation_error(exc)}", param_hint="FILES") from None
     producer = idempotent_producer(settings)
-    await producer.start()
     try:
+        await producer.start()
         sent = []
         for path, event in zip(files, events, strict=True):
             key = spec.key_of(event)

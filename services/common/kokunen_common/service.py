@@ -14,17 +14,16 @@ from typing import Any
 import asyncpg
 import typer
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import ValidationError
 
-from .cli import log_to_stderr, operator_cli
+from .cli import describe_failure, log_to_stderr, operator_cli
 from .crypto import MyNumberVault
 from .database_setup import migrate
-from .db import create_pool, is_transient
-from .errors import describe_exception
+from .db import create_pool
+from .errors import ConfigurationError, describe_exception
 from .health import HealthServer
 from .logs import configure_logging, get_logger
 from .messaging import EventConsumer, idempotent_producer, kafka_client_kwargs
@@ -112,7 +111,7 @@ class ServiceRuntime:
     def load_vault(self) -> MyNumberVault:
         s = self.settings
         if s.mynumber_keys is None or s.mynumber_hash_key is None:
-            raise RuntimeError(f"{self.name} handles My Number: set MYNUMBER_KEYS and MYNUMBER_HASH_KEY")
+            raise ConfigurationError(f"{self.name} handles My Number: set MYNUMBER_KEYS and MYNUMBER_HASH_KEY")
         return MyNumberVault.from_config(
             s.mynumber_keys.get_secret_value(), s.mynumber_active_key_id, s.mynumber_hash_key.get_secret_value()
         )
@@ -258,16 +257,6 @@ def relay_state(
     return None
 
 
-def startup_failure(exc: BaseException, settings: ServiceSettings) -> tuple[str, bool]:
-    """The line a service that cannot run leaves behind (it exits non-zero; the orchestrator restarts it),
-    and whether the failure is an expected outage rather than a fault."""
-    if isinstance(exc, KafkaError):
-        return f"cannot reach Kafka at {settings.kafka_bootstrap_servers}; exiting", True
-    if is_transient(exc):
-        return "cannot reach PostgreSQL; exiting", True
-    return "service failed; exiting", False
-
-
 def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: str) -> typer.Typer:
     """The command line every service shares — ``run`` and ``migrate`` — to which a service adds its own."""
     cli = operator_cli(help_text)
@@ -289,7 +278,7 @@ def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: s
         try:
             asyncio.run(runtime.faststream_app().run())
         except Exception as exc:
-            message, expected = startup_failure(exc, runtime.settings)
+            message, expected = describe_failure(exc, runtime.settings)
             # One JSON line: the reason, and the traceback (as a field) only when the failure is not an outage.
             log.error(message, error=describe_exception(exc), exc_info=None if expected else exc)
             raise typer.Exit(1) from None
