@@ -46,6 +46,14 @@ SNAPSHOTS = {
            FROM eligibility.jps_result ORDER BY event_id""",
         """SELECT event_id, atena_number, kind, effective_date, source_recorded_at, cancels_event_id, residence_status,
                   designated_activity FROM eligibility.dated_fact ORDER BY event_id""",
+        """SELECT event_id, atena_number, household_number, relationship, householder_atena_number, is_resident,
+                  effective_date FROM eligibility.household_version ORDER BY event_id""",
+        """SELECT event_id, atena_number, income_year, correction_seq, figures::text
+           FROM eligibility.income ORDER BY event_id""",
+        "SELECT application_id, atena_number, kind, status FROM eligibility.exemption_application ORDER BY 1",
+        """SELECT event_id, application_id, cause_event_id, outcome, decision, persons, superseded_at IS NULL
+           FROM eligibility.exemption_screening ORDER BY event_id""",
+        "SELECT follow_up_id, atena_number, reason, application_id, detail FROM eligibility.follow_up ORDER BY 1",
     ],
     # Each person's changes and reports in their order of arrival (the numbers themselves depend on how
     # partitions interleaved), of those that came over a topic (some tests store changes directly).

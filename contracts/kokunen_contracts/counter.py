@@ -15,8 +15,16 @@ from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from .eligibility import AcquisitionReason, InsuredCategory, LossReason
-from .envelope import Event
+from .eligibility import (
+    AcquisitionReason,
+    BenefitClaimKind,
+    ExemptionApplicationKind,
+    ExemptionNotificationKind,
+    ExemptionTier,
+    InsuredCategory,
+    LossReason,
+)
+from .envelope import ContractModel, Event
 from .identifiers import AtenaNumber, BasicPensionNumber
 from .labels import LabelledEnum
 
@@ -129,3 +137,127 @@ class FilingOutcome(Event):
         if (self.outcome is FilingOutcomeKind.REJECTED) != (self.rejection is not None):
             raise ValueError("a rejection reason goes with a rejected outcome, and only with it")
         return self
+
+
+YearMonthText = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+
+
+class JobLossProof(LabelledEnum):
+    """失業等の事実を明らかにする書類 (失業等による特例)."""
+
+    EMPLOYMENT_INSURANCE_CERTIFICATE = "employment_insurance_certificate", "雇用保険受給資格者証"
+    SEPARATION_NOTICE = "separation_notice", "雇用保険被保険者離職票"
+    BUSINESS_CLOSURE = "business_closure", "廃業届等"
+    OTHER = "other", "その他"  # 職員が確認
+
+
+class JobLossClaim(ContractModel):
+    """失業等による特例: who lost their job (本人・配偶者・世帯主), when, and the proof shown at the counter."""
+
+    atena_number: AtenaNumber = Field(description="離職した者の宛名番号")
+    separated_on: date = Field(description="離職日 (事業の廃止日)")
+    proof: JobLossProof = Field(description="確認書類")
+
+
+class ExemptionApplicationSubmitted(Event):
+    """免除・納付猶予・学生納付特例申請の受付 (国民年金法90条〜90条の3, 平成26年法律64号附則14条).
+
+    ``first_month``–``last_month`` is the period asked for (one 年度: July–June, April–March for 学特).
+    ``requested_tier`` None asks for the highest tier that passes (申請免除's usual request).
+    ``effective_date`` is the 受付日. The city screens the income (eligibility) and reports to JPS, which decides.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.counter.exemption-application-submitted.v1"
+
+    application_id: uuid.UUID = Field(description="受付番号")
+    kind: ExemptionApplicationKind = Field(description="申請の種類")
+    atena_number: AtenaNumber = Field(description="宛名番号 (申請者)")
+    received_on: date = Field(description="受付日")
+    staff_id: StaffId = Field(description="職員ID (入力者)")
+    department: Annotated[str, StringConstraints(min_length=1, max_length=80)] = Field(description="部署")
+    first_month: YearMonthText = Field(description="申請期間 始期 (YYYY-MM)")
+    last_month: YearMonthText = Field(description="申請期間 終期 (YYYY-MM)")
+    requested_tier: ExemptionTier | None = Field(
+        default=None, description="希望する区分 (なし: 該当する最も有利な区分)"
+    )
+    spouse_atena_number: AtenaNumber | None = Field(default=None, description="配偶者の宛名番号 (申請書の記載)")
+    school_name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = Field(
+        default=None, description="学校名 (学生納付特例)"
+    )
+    job_losses: list[JobLossClaim] = Field(default_factory=list, description="失業等による特例")
+    continuation: bool = Field(default=False, description="継続審査の希望 (全額免除・納付猶予)")
+
+
+class StatutoryExemptionReason(LabelledEnum):
+    """法定免除の事由 (国民年金法89条1項)."""
+
+    DISABILITY_PENSION = "disability_pension", "障害基礎年金・障害厚生年金（1級・2級）の受給権者"
+    LIVELIHOOD_ASSISTANCE = "livelihood_assistance", "生活保護法による生活扶助"
+    DESIGNATED_FACILITY = "designated_facility", "厚生労働省令で定める施設の入所者"
+
+
+class ExemptionNotificationSubmitted(Event):
+    """法定免除・産前産後免除の届出の受付 (国民年金法89条, 88条の2). ``effective_date`` is the 受付日."""
+
+    event_type: ClassVar[str] = "jp.kokunen.counter.exemption-notification-submitted.v1"
+
+    notification_id: uuid.UUID = Field(description="受付番号")
+    kind: ExemptionNotificationKind = Field(description="届出の種類")
+    atena_number: AtenaNumber = Field(description="宛名番号")
+    received_on: date = Field(description="受付日")
+    staff_id: StaffId = Field(description="職員ID (入力者)")
+    department: Annotated[str, StringConstraints(min_length=1, max_length=80)] = Field(description="部署")
+    statutory_reason: StatutoryExemptionReason | None = Field(default=None, description="法定免除の事由")
+    reason_arose_on: date | None = Field(default=None, description="該当年月日 (法定免除)")
+    reason_ceased_on: date | None = Field(default=None, description="非該当年月日 (法定免除)")
+    expected_birth_on: date | None = Field(default=None, description="出産予定日")
+    born_on: date | None = Field(default=None, description="出産日 (出産後の届出)")
+    multiple_birth: bool = Field(default=False, description="多胎妊娠")
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> Self:
+        required: dict[ExemptionNotificationKind, tuple[str, ...]] = {
+            ExemptionNotificationKind.STATUTORY_EXEMPTION: ("statutory_reason", "reason_arose_on"),
+            ExemptionNotificationKind.STATUTORY_EXEMPTION_ENDED: ("reason_ceased_on",),
+        }
+        missing = [f for f in required.get(self.kind, ()) if getattr(self, f) is None]
+        if self.kind is ExemptionNotificationKind.PRE_POSTNATAL_EXEMPTION and not (
+            self.expected_birth_on or self.born_on
+        ):
+            missing.append("expected_birth_on or born_on")
+        if missing:
+            raise ValueError(f"{self.kind.value} needs {', '.join(missing)}")
+        return self
+
+
+class ClaimAttachment(LabelledEnum):
+    """裁定請求書の添付書類."""
+
+    BANK_ACCOUNT = "bank_account", "受取先金融機関の通帳等"
+    FAMILY_REGISTER = "family_register", "戸籍謄本等"
+    DEATH_CERTIFICATE = "death_certificate", "死亡診断書・死亡届記載事項証明書"
+    LIVELIHOOD_PROOF = "livelihood_proof", "生計同一関係に関する申立書・住民票"
+    INCOME_PROOF = "income_proof", "所得証明書"
+    MEDICAL_CERTIFICATE = "medical_certificate", "診断書"
+    FIRST_VISIT_CERTIFICATE = "first_visit_certificate", "受診状況等証明書"
+    MEDICAL_HISTORY_STATEMENT = "medical_history_statement", "病歴・就労状況等申立書"
+    PENSION_CERTIFICATE = "pension_certificate", "年金証書"
+    ENROLMENT_PROOF = "enrolment_proof", "在学・婚姻の事実を明らかにする書類"
+
+
+class BenefitClaimSubmitted(Event):
+    """裁定請求の受付 at the counter: the claimant, the kind, the deceased (遺族・寡婦・死亡一時金・未支給), the
+    attachments shown, and what the kind needs (初診日, 繰上げ). ``effective_date`` is the 受付日."""
+
+    event_type: ClassVar[str] = "jp.kokunen.counter.benefit-claim-submitted.v1"
+
+    claim_id: uuid.UUID = Field(description="受付番号")
+    kind: BenefitClaimKind = Field(description="裁定請求の種類")
+    atena_number: AtenaNumber = Field(description="宛名番号 (請求者)")
+    deceased_atena_number: AtenaNumber | None = Field(default=None, description="亡くなった方の宛名番号")
+    received_on: date = Field(description="受付日")
+    staff_id: StaffId = Field(description="職員ID (入力者)")
+    department: Annotated[str, StringConstraints(min_length=1, max_length=80)] = Field(description="部署")
+    attachments: list[ClaimAttachment] = Field(default_factory=list, description="添付書類")
+    first_visit_on: date | None = Field(default=None, description="初診日 (障害基礎年金・特別障害給付金)")
+    early: bool = Field(default=False, description="繰上げ請求 (老齢基礎年金)")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from .envelope import Event
+from .envelope import ContractModel, Event
 from .identifiers import AtenaNumber, BasicPensionNumber, PensionCode, SealedMyNumber
 from .labels import LabelledEnum
 
@@ -97,6 +97,189 @@ class QualificationChanged(Event):
         return self
 
 
+class ExemptionApplicationKind(LabelledEnum):
+    """免除等の申請の種類."""
+
+    EXEMPTION = "exemption", "申請免除"  # 全額・4分の3・半額・4分の1
+    PAYMENT_DEFERRAL = "payment_deferral", "納付猶予"  # 50歳未満
+    STUDENT_DEFERRAL = "student_deferral", "学生納付特例"
+
+
+class ExemptionTier(LabelledEnum):
+    """免除等の区分."""
+
+    FULL_EXEMPTION = "full_exemption", "全額免除"  # 90条1項
+    THREE_QUARTER_EXEMPTION = "three_quarter_exemption", "4分の3免除"  # 90条の2第1項
+    HALF_EXEMPTION = "half_exemption", "半額免除"  # 90条の2第2項
+    QUARTER_EXEMPTION = "quarter_exemption", "4分の1免除"  # 90条の2第3項
+    PAYMENT_DEFERRAL = "payment_deferral", "納付猶予"
+    STUDENT_DEFERRAL = "student_deferral", "学生納付特例"  # 90条の3
+
+
+class ScreeningOutcome(LabelledEnum):
+    """所得審査の結果 (the city screens; JPS decides)."""
+
+    PASSED = "passed", "該当"  # decision names the highest tier that passed
+    FAILED = "failed", "非該当"  # no tier passed
+    INCOME_UNKNOWN = "income_unknown", "所得不明"  # a person's income is not known: not a pass
+    REFUSED = "refused", "不受理"  # the application breaks a rule before any screening
+
+
+class ScreeningRole(LabelledEnum):
+    APPLICANT = "applicant", "本人"
+    SPOUSE = "spouse", "配偶者"
+    HOUSEHOLDER = "householder", "世帯主"
+
+
+class PersonCheckOutcome(LabelledEnum):
+    PASSED = "passed", "該当"
+    FAILED = "failed", "非該当"
+    INCOME_UNKNOWN = "income_unknown", "所得不明"
+
+
+class PersonScreening(ContractModel):
+    """One person against one tier: the income used, the limit, the rule and its article."""
+
+    tier: ExemptionTier = Field(description="区分")
+    role: ScreeningRole = Field(description="本人・配偶者・世帯主の別")
+    atena_number: AtenaNumber = Field(description="宛名番号")
+    income_year: int = Field(ge=1990, le=2100, description="所得年")
+    outcome: PersonCheckOutcome = Field(description="結果")
+    income_used: int | None = Field(default=None, description="審査に用いた所得 (円)")
+    limit: int | None = Field(default=None, description="基準額 (円)")
+    rule: str = Field(max_length=600, description="基準額の内訳と比較 (職員向けの説明)")
+    article: str = Field(max_length=200, description="根拠条文")
+
+
+class ApplicationRefusalItem(ContractModel):
+    """不受理の理由: a specific rule, with its article, in words staff can read to the applicant."""
+
+    reason: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,60}$")] = Field(description="理由コード")
+    rule: str = Field(max_length=200, description="根拠")
+    message: str = Field(max_length=300, description="説明")
+
+
+class ExemptionScreened(Event):
+    """免除等申請の所得審査結果 (eligibility → counter): refused with its rules, or screened per tier and person.
+
+    A screening redone because an income arrived or was corrected (更正) names the one it replaces in
+    ``replaces_event_id``. ``effective_date`` is the application's 受付日.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.exemption-screened.v1"
+
+    application_id: uuid.UUID = Field(description="受付番号")
+    atena_number: AtenaNumber = Field(description="宛名番号 (申請者)")
+    kind: ExemptionApplicationKind = Field(description="申請の種類")
+    outcome: ScreeningOutcome = Field(description="審査結果")
+    decision: ExemptionTier | None = Field(default=None, description="該当する最も有利な区分")
+    first_month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="申請期間 始期 (YYYY-MM)")
+    last_month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="申請期間 終期 (YYYY-MM)")
+    income_year: int | None = Field(default=None, ge=1990, le=2100, description="審査した所得年")
+    refusals: list[ApplicationRefusalItem] = Field(default_factory=list, description="不受理の理由")
+    checks: list[PersonScreening] = Field(default_factory=list, description="区分・対象者ごとの審査")
+    explanation: list[Annotated[str, StringConstraints(max_length=800)]] = Field(
+        default_factory=list, description="職員向けの説明 (要約と各審査)"
+    )
+    replaces_event_id: uuid.UUID | None = Field(default=None, description="再審査で置き換える審査結果のイベントID")
+
+    @model_validator(mode="after")
+    def _outcome_is_consistent(self) -> Self:
+        if (self.outcome is ScreeningOutcome.PASSED) != (self.decision is not None):
+            raise ValueError("a decision goes with a passed screening, and only with it")
+        if (self.outcome is ScreeningOutcome.REFUSED) != bool(self.refusals):
+            raise ValueError("refusals go with a refused application, and only with it")
+        return self
+
+
+class ExemptionNotificationKind(LabelledEnum):
+    """免除の届出の種類."""
+
+    STATUTORY_EXEMPTION = "statutory_exemption", "法定免除該当届"  # 89条
+    STATUTORY_EXEMPTION_ENDED = "statutory_exemption_ended", "法定免除非該当届"
+    PRE_POSTNATAL_EXEMPTION = "pre_postnatal_exemption", "産前産後期間の免除届"  # 88条の2
+
+
+class ExemptionNotificationOutcome(Event):
+    """免除の届出の処理結果 (eligibility → counter): the months of 法定免除・産前産後免除 recorded, or the refusal.
+
+    ``effective_date`` is the 届出's 受付日.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.exemption-notification-outcome.v1"
+
+    notification_id: uuid.UUID = Field(description="受付番号")
+    atena_number: AtenaNumber = Field(description="宛名番号")
+    kind: ExemptionNotificationKind = Field(description="届出の種類")
+    accepted: bool = Field(description="受理 (true) ・不受理 (false)")
+    first_month: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="免除期間 始期 (YYYY-MM)"
+    )
+    last_month: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="免除期間 終期 (YYYY-MM; 未定は空)"
+    )
+    reason: str | None = Field(default=None, max_length=300, description="事由 (職員向けの説明)")
+    article: str | None = Field(default=None, max_length=200, description="根拠条文")
+    refusals: list[ApplicationRefusalItem] = Field(default_factory=list, description="不受理の理由")
+
+    @model_validator(mode="after")
+    def _accepted_or_refused(self) -> Self:
+        if self.accepted == bool(self.refusals):
+            raise ValueError("refusals go with a refused notification, and only with it")
+        if self.accepted and self.first_month is None:
+            raise ValueError("an accepted notification names its first month")
+        return self
+
+
+class BenefitClaimKind(LabelledEnum):
+    """裁定請求の種類 (the kinds the city receives)."""
+
+    OLD_AGE_BASIC = "old_age_basic", "老齢基礎年金"  # 第1号期間のみ
+    DISABILITY_BASIC = "disability_basic", "障害基礎年金"  # 初診日に第1号
+    SURVIVORS_BASIC = "survivors_basic", "遺族基礎年金"
+    WIDOW_PENSION = "widow_pension", "寡婦年金"
+    DEATH_LUMP_SUM = "death_lump_sum", "死亡一時金"
+    SPECIAL_DISABILITY_BENEFIT = "special_disability_benefit", "特別障害給付金"
+    UNPAID_PENSION = "unpaid_pension", "未支給年金"
+    OLD_AGE_WELFARE = "old_age_welfare", "老齢福祉年金"
+
+
+class BenefitClaimReceived(Event):
+    """裁定請求の受付結果 (eligibility → counter): received (reported to JPS under its 年金コード) with what was
+    checked, or refused with its rule. ``effective_date`` is the 受付日."""
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.benefit-claim-received.v1"
+
+    claim_id: uuid.UUID = Field(description="受付番号")
+    atena_number: AtenaNumber = Field(description="宛名番号 (請求者)")
+    kind: BenefitClaimKind = Field(description="裁定請求の種類")
+    received: bool = Field(description="受付 (true) ・不受理 (false)")
+    pension_code: PensionCode | None = Field(default=None, description="年金コード")
+    checks: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
+        default_factory=list, description="確認した事項 (職員向け)"
+    )
+    refusals: list[ApplicationRefusalItem] = Field(default_factory=list, description="不受理の理由")
+
+    @model_validator(mode="after")
+    def _received_or_refused(self) -> Self:
+        if self.received == bool(self.refusals):
+            raise ValueError("refusals go with a refused claim, and only with it")
+        return self
+
+
+class ExemptionContinuationRun(Event):
+    """継続審査の実行: eligibility's record that it ran the July continuation batch for a 年度.
+
+    Internal to eligibility (it publishes and consumes it), like the calendar facts: the batch reads and writes
+    its slice directly, and this event, kept on Kafka, lets a replay run it again at the same point of the
+    history (its ids are derived from the year, so a live redelivery finds everything done).
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.exemption-continuation-run.v1"
+
+    year: int = Field(ge=2000, le=2100, description="年度 (July of this year to June of the next)")
+
+
 class JpsReportKind(LabelledEnum):
     """進達する届書等の種類: what the city reports to the Japan Pension Service (日本年金機構)."""
 
@@ -143,6 +326,9 @@ class JpsReportDue(Event):
     pension_code: PensionCode | None = Field(default=None, description="年金コード (裁定請求)")
     replaces_report_id: uuid.UUID | None = Field(default=None, description="訂正対象の報告ID")
     note: str | None = Field(default=None, max_length=400, description="特記事項")
+    screening_outcome: ScreeningOutcome | None = Field(
+        default=None, description="市の所得審査の結果 (免除等申請; exemption_kind は該当した区分)"
+    )
 
 
 class CalendarFactKind(LabelledEnum):

@@ -198,7 +198,11 @@ _DLQ_HEADERS: JsonObj = {
 
 
 # What each message key is, by the key field's name (the key is never a My Number).
-_KEY_NAMES = {"atena_number": "宛名番号 (atena number)", "basic_pension_number": "基礎年金番号 (basic pension number)"}
+_KEY_NAMES = {
+    "atena_number": "宛名番号 (atena number)",
+    "basic_pension_number": "基礎年金番号 (basic pension number)",
+    "year": "年度 (year of a batch run that concerns no one person: ADR 0050)",
+}
 
 
 def _message_headers(spec: TopicSpec) -> JsonObj:

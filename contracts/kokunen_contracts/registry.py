@@ -10,8 +10,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .counter import FilingOutcome, FilingSubmitted
-from .eligibility import AdditionalPremiumChanged, CalendarFact, JpsReportDue, QualificationChanged
+from .counter import (
+    BenefitClaimSubmitted,
+    ExemptionApplicationSubmitted,
+    ExemptionNotificationSubmitted,
+    FilingOutcome,
+    FilingSubmitted,
+)
+from .eligibility import (
+    AdditionalPremiumChanged,
+    BenefitClaimReceived,
+    CalendarFact,
+    ExemptionContinuationRun,
+    ExemptionNotificationOutcome,
+    ExemptionScreened,
+    JpsReportDue,
+    QualificationChanged,
+)
 from .envelope import Event
 from .jps import JpsProcessingResult
 from .residency import PersonChanged, ResidentChanged
@@ -156,6 +171,77 @@ FILING_OUTCOME = TopicSpec(
     summary="届出の処理結果: accepted, waiting for a second staff member's confirmation, or rejected with the rule",
 )
 
+EXEMPTION_APPLICATION_SUBMITTED = TopicSpec(
+    name="counter.exemption-application-submitted.v1",
+    model=ExemptionApplicationSubmitted,
+    key_field="atena_number",
+    partitions=6,
+    producers=(COUNTER,),
+    consumers=("eligibility",),
+    summary="免除・納付猶予・学生納付特例申請: applications received at the counter (period, tier, 特例, 学校)",
+)
+
+EXEMPTION_SCREENED = TopicSpec(
+    name="eligibility.exemption-screened.v1",
+    model=ExemptionScreened,
+    key_field="atena_number",
+    partitions=6,
+    producers=("eligibility",),
+    consumers=(COUNTER,),
+    summary="免除等の所得審査結果: refused with its rules, or per tier and person (income used, limit, article); "
+    "redone when an income arrives or is corrected",
+)
+
+EXEMPTION_NOTIFICATION_SUBMITTED = TopicSpec(
+    name="counter.exemption-notification-submitted.v1",
+    model=ExemptionNotificationSubmitted,
+    key_field="atena_number",
+    partitions=6,
+    producers=(COUNTER,),
+    consumers=("eligibility",),
+    summary="法定免除・産前産後免除の届出: 該当・非該当届 (89条) and 産前産後期間の免除届 (88条の2)",
+)
+
+EXEMPTION_NOTIFICATION_OUTCOME = TopicSpec(
+    name="eligibility.exemption-notification-outcome.v1",
+    model=ExemptionNotificationOutcome,
+    key_field="atena_number",
+    partitions=6,
+    producers=("eligibility",),
+    consumers=(COUNTER,),
+    summary="免除の届出の処理結果: the months of 法定免除・産前産後免除 recorded, or the refusal with its rule",
+)
+
+BENEFIT_CLAIM_SUBMITTED = TopicSpec(
+    name="counter.benefit-claim-submitted.v1",
+    model=BenefitClaimSubmitted,
+    key_field="atena_number",
+    partitions=6,
+    producers=(COUNTER,),
+    consumers=("eligibility",),
+    summary="裁定請求の受付: 老齢・障害・遺族基礎年金, 寡婦年金, 死亡一時金, 特別障害給付金, 未支給年金, 老齢福祉年金",
+)
+
+BENEFIT_CLAIM_RECEIVED = TopicSpec(
+    name="eligibility.benefit-claim-received.v1",
+    model=BenefitClaimReceived,
+    key_field="atena_number",
+    partitions=6,
+    producers=("eligibility",),
+    consumers=(COUNTER,),
+    summary="裁定請求の受付結果: received and reported to JPS under its 年金コード, or refused with its rule",
+)
+
+EXEMPTION_CONTINUATION_RUN = TopicSpec(
+    name="eligibility.exemption-continuation-run.v1",
+    model=ExemptionContinuationRun,
+    key_field="year",
+    partitions=6,  # as many as eligibility's other inputs, so that it still scales out (runs of a year share one)
+    producers=("eligibility",),
+    consumers=("eligibility",),
+    summary="継続審査の実行: the July continuation batch ran for a 年度 — replay runs it again at the same point",
+)
+
 CALENDAR_FACT = TopicSpec(
     name="eligibility.calendar-fact.v1",
     model=CalendarFact,
@@ -265,6 +351,13 @@ TOPICS: tuple[TopicSpec, ...] = (
     INCOME_ASSESSED,
     INCOME_DETERMINED,
     JPS_PROCESSING_RESULT,
+    EXEMPTION_APPLICATION_SUBMITTED,
+    EXEMPTION_SCREENED,
+    EXEMPTION_NOTIFICATION_SUBMITTED,
+    EXEMPTION_NOTIFICATION_OUTCOME,
+    BENEFIT_CLAIM_SUBMITTED,
+    BENEFIT_CLAIM_RECEIVED,
+    EXEMPTION_CONTINUATION_RUN,
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}

@@ -313,8 +313,10 @@ class PersonChanged(Event):
     """人の異動 (normalised): a resident change minimised to what the pension services need.
 
     Carries the person as now recorded (state after the change) so that a consumer never has to
-    ask residency; My Number only sealed. ``replaces_event_id`` names the earlier event this one
-    corrects (a late fact) and ``cancels_event_id`` the event a cancellation undoes.
+    ask residency; My Number only sealed. 続柄 and the 世帯主's 宛名番号 are there for exemption screening
+    (the income of the spouse and the householder is examined: 国民年金法90条1項). ``replaces_event_id``
+    names the earlier event this one corrects (a late fact) and ``cancels_event_id`` the event a
+    cancellation undoes.
     """
 
     event_type: ClassVar[str] = "jp.kokunen.residency.person-changed.v1"
@@ -337,6 +339,12 @@ class PersonChanged(Event):
     nationality: CountryCode | None = Field(default=None, description="国籍")
     residence_status: ResidenceStatus | None = Field(default=None, description="在留資格情報")
     my_number_sealed: SealedMyNumber | None = Field(default=None, description="個人番号 (暗号化)")
+    relationship: Text | None = Field(
+        default=None, description="続柄 (世帯主との続柄; 免除等の所得審査で配偶者・世帯主を特定する)"
+    )
+    householder_atena_number: AtenaNumber | None = Field(
+        default=None, description="世帯主の宛名番号 (免除等の所得審査で世帯主を特定する)"
+    )
 
     @model_validator(mode="after")
     def _references_match_kind(self) -> Self:

@@ -24,6 +24,7 @@ from kokunen_contracts.registry import (
 from kokunen_contracts.residency import PersonChanged
 
 from .adapters.repository import EligibilityRepository, PersonRecord
+from .claims.handlers import claims_on_death
 from .domain import filings as f
 from .domain import jps_results
 from .domain import residency_effects as effects
@@ -31,6 +32,7 @@ from .domain.categories import InsuredCategory
 from .domain.dated_facts import CalendarFactKind, derive_history
 from .domain.history_diff import ChangeKind, PeriodChange, diff, stored_history
 from .domain.qualification import AcquisitionReason, LossReason
+from .exemptions.handlers import premium_status_on, record_jps_result, remember_household
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -160,6 +162,7 @@ async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) 
     repo = EligibilityRepository(uow.conn)
     before = await repo.person(event.atena_number)
     person = await repo.remember_person(event)
+    await remember_household(uow, event)
     if before is None:
         person = await apply_results_kept_before_the_person(repo, person, event.atena_number)
     status = event.residence_status
@@ -181,6 +184,7 @@ async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) 
     if follow.flag_address_unknown:
         await repo.flag_address_unknown(event.atena_number)
     await derive_and_announce(uow, repo, event.atena_number, person, delivery.event_id, today_in_japan())
+    await claims_on_death(uow, event)
 
 
 async def on_calendar_fact(delivery: Delivery[e.CalendarFact], uow: UnitOfWork) -> None:
@@ -255,6 +259,7 @@ async def on_jps_processing_result(delivery: Delivery[JpsProcessingResult], uow:
         result.basic_pension_number,
         person.state.basic_pension_number if person else None,
     )
+    await record_jps_result(uow, result)
     taken = person is not None and decision.take_pension_number is not None
     if taken:
         await repo.update_pension_basics(result.atena_number, basic_pension_number=decision.take_pension_number)
@@ -372,6 +377,7 @@ async def on_filing_submitted(delivery: Delivery[c.FilingSubmitted], uow: UnitOf
         stored_history(stored),
         is_japanese_national=person.nationality == "JP",
         additional_premium=premium[1] if premium else None,
+        premium_status=await premium_status_on(uow, filing.atena_number, filing.received_on),
         is_pension_fund_member=person.pension_fund_member or filing.pension_fund_joined_on is not None,
         pending_correction=pending,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from eligibility.domain import (
@@ -19,6 +20,7 @@ from eligibility.exemptions import (
     ApplicationKind,
     ApplicationRefusal,
     NotInForceYet,
+    StatutoryReason,
     Tier,
     monthly_premium,
     pre_postnatal_months,
@@ -27,6 +29,7 @@ from eligibility.exemptions import (
     statutory_exemption_months,
     validate,
 )
+from eligibility.exemptions.notifications import ExemptionPeriod, Notification, NotificationKind, on_notification
 
 D = date.fromisoformat
 M = YearMonth
@@ -201,3 +204,61 @@ def test_premium_owed_per_month_and_tier(month: YearMonth, status: PremiumStatus
 
 def test_the_monthly_premium_is_the_fiscal_years() -> None:
     assert monthly_premium(M(2027, 3)) == 17_920
+
+
+# --- 届出 of 法定免除 and 産前産後免除 ---------------------------------------------------------------
+
+
+def notify(kind: NotificationKind, open_statutory: ExemptionPeriod | None = None, **fields: Any) -> Any:
+    return on_notification(
+        Notification(kind, fields.pop("received_on", D("2026-11-05")), **fields), INSURED, open_statutory
+    )
+
+
+def test_a_statutory_exemption_is_recorded_from_the_month_before_and_ended_by_its_own_notice() -> None:
+    period = notify(
+        NotificationKind.STATUTORY_EXEMPTION,
+        statutory_reason=StatutoryReason.LIVELIHOOD_ASSISTANCE,
+        reason_arose_on=D("2026-10-15"),
+    )
+    assert isinstance(period, ExemptionPeriod)
+    assert (period.status, period.months.first, period.months.last) == (
+        PremiumStatus.STATUTORY_EXEMPTION,
+        M(2026, 9),
+        None,
+    )
+    again = notify(
+        NotificationKind.STATUTORY_EXEMPTION,
+        period,
+        statutory_reason=StatutoryReason.DISABILITY_PENSION,
+        reason_arose_on=D("2026-11-01"),
+    )
+    assert again.reason is R.ALREADY_STATUTORY
+    ended = notify(NotificationKind.STATUTORY_EXEMPTION_ENDED, period, reason_ceased_on=D("2027-03-10"))
+    assert (ended.months.first, ended.months.last) == (M(2026, 9), M(2027, 3))
+    assert notify(NotificationKind.STATUTORY_EXEMPTION_ENDED, reason_ceased_on=D("2027-03-10")).reason is (
+        R.NO_STATUTORY_EXEMPTION
+    )
+
+
+def test_a_pre_and_postnatal_notice_covers_the_window_and_not_before_six_months_ahead() -> None:
+    period = notify(NotificationKind.PRE_POSTNATAL_EXEMPTION, expected_birth_on=D("2027-03-20"), multiple_birth=True)
+    assert (period.status, period.months.first, period.months.last) == (
+        PremiumStatus.PRE_POSTNATAL_EXEMPTION,
+        M(2026, 12),
+        M(2027, 5),
+    )
+    early = notify(NotificationKind.PRE_POSTNATAL_EXEMPTION, expected_birth_on=D("2027-05-06"))
+    assert early.reason is R.TOO_EARLY  # 2026-11-05 is before 2026-11-06, six months ahead
+    assert isinstance(
+        notify(NotificationKind.PRE_POSTNATAL_EXEMPTION, expected_birth_on=D("2027-05-05")), ExemptionPeriod
+    )
+
+
+def test_notices_are_for_category_1_months_only() -> None:
+    refused = on_notification(
+        Notification(NotificationKind.PRE_POSTNATAL_EXEMPTION, D("2026-11-05"), expected_birth_on=D("2027-01-10")),
+        QualificationHistory(()),
+        None,
+    )
+    assert refused.reason is R.NOT_CATEGORY_1

@@ -27,9 +27,11 @@ from eligibility.exemptions import (
     Tier,
     check_person,
     deductions,
+    household_day,
     persons_checked,
     screen_year,
 )
+from eligibility.exemptions.household import Member, household_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -291,8 +293,8 @@ def screen(
         APPLICANT,
         first,
         last,
-        applied_on=applied_on,
-        household_on=lambda _day: HOUSEHOLD,
+        household=HOUSEHOLD,
+        household_on=applied_on,
         income_of=income_of,
         requested=requested,
     )
@@ -346,17 +348,11 @@ def test_a_requested_tier_is_screened_alone() -> None:
 
 
 def test_the_household_is_taken_on_the_application_day_or_on_30_june_of_a_past_year() -> None:
-    days: list[date] = []
-
-    def household_on(day: date) -> Household:
-        days.append(day)
-        return Household()
-
-    common = {"applied_on": D("2026-11-05"), "household_on": household_on, "income_of": lambda _a, _y: income(0)}
-    screen_year(ApplicationKind.EXEMPTION, APPLICANT, M(2026, 7), M(2026, 10), **common)  # type: ignore[arg-type]
-    common["income_of"] = lambda _a, _y: income(0, year=2024)
-    screen_year(ApplicationKind.EXEMPTION, APPLICANT, M(2025, 7), M(2026, 6), **common)  # type: ignore[arg-type]
-    assert days == [D("2026-11-05"), D("2026-06-30")]
+    applied = D("2026-11-05")
+    assert household_day(ApplicationKind.EXEMPTION, M(2026, 7), applied) == applied
+    assert household_day(ApplicationKind.EXEMPTION, M(2025, 7), applied) == D("2026-06-30")
+    assert household_day(ApplicationKind.STUDENT_DEFERRAL, M(2026, 4), applied) == applied
+    assert household_day(ApplicationKind.STUDENT_DEFERRAL, M(2025, 4), applied) == D("2026-03-31")
 
 
 # --- property: a stricter tier passed means every more lenient one passes -----------------------
@@ -416,8 +412,8 @@ def test_passing_a_stricter_tier_implies_passing_every_more_lenient_one(
             APPLICANT,
             first,
             last,
-            applied_on=first.first_day,
-            household_on=lambda _day: HOUSEHOLD,
+            household=HOUSEHOLD,
+            household_on=first.first_day,
             income_of=lambda atena, _year: book[atena],
             full_compares_before_deductions=before_deductions,
         )
@@ -425,3 +421,26 @@ def test_passing_a_stricter_tier_implies_passing_every_more_lenient_one(
     for stricter, lenient in LADDERS:
         if results[stricter] is PASSED:
             assert results[lenient] is PASSED, (stricter, lenient)
+
+
+# --- spouse and householder from the resident record's 続柄 ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("members", "stated", "expected"),
+    [
+        pytest.param(
+            [("A", "世帯主"), ("S", "妻"), ("C", "子")], None, Household("A", "S"), id="applicant-is-householder"
+        ),
+        pytest.param([("H", "世帯主"), ("A", "夫（未届）")], None, Household("H", "H"), id="applicant-is-未届-spouse"),
+        pytest.param([("H", "世帯主"), ("A", "子"), ("X", "子の妻")], None, Household("H", None), id="child"),
+        pytest.param([("H", "世帯主"), ("A", "子")], "X", Household("H", "X"), id="form-states-the-spouse"),
+        pytest.param([("A", "世帯主")], None, Household("A", None), id="living-alone"),
+    ],
+)
+def test_spouse_and_householder_from_the_relationship(
+    members: list[tuple[str, str]], stated: str | None, expected: Household
+) -> None:
+    head = next(atena for atena, rel in members if rel == "世帯主")
+    found = household_of("A", [Member(atena, rel, head) for atena, rel in members], stated)
+    assert found == expected

@@ -35,7 +35,8 @@ def person_changed(
     cancels_event_id: uuid.UUID | None = None,
     replaces_event_id: uuid.UUID | None = None,
 ) -> PersonChanged:
-    """The normalised event, minimised: no 続柄, 世帯主, 筆頭者, 通称 or former addresses leave residency."""
+    """The normalised event, minimised: no 筆頭者, 通称 or former addresses leave residency; of the household only
+    the 続柄 and the 世帯主's 宛名番号 (exemption screening examines the spouse's and householder's income)."""
     moved_out = kind in (PersonChangeKind.MOVED_OUT_ABROAD, PersonChangeKind.MOVED_OUT_DOMESTIC)
     address = state["moved_out_to"] if moved_out and state.get("moved_out_to") else state["current_address"]
     residence = state.get("residence_status")
@@ -61,6 +62,8 @@ def person_changed(
         nationality=state.get("nationality"),
         residence_status=None if residence is None else ResidenceStatus.model_validate(residence),
         my_number_sealed=state.get("my_number_sealed"),
+        relationship=state.get("relationship"),
+        householder_atena_number=(state.get("householder") or {}).get("atena_number"),
     )
 
 

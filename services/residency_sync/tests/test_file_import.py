@@ -250,6 +250,32 @@ async def test_a_full_line_equal_to_what_the_stream_stored_is_unchanged(
     assert (report.applied, report.unchanged, report.differing) == (0, 1, 0)
 
 
+async def test_both_paths_announce_the_relationship_and_the_householder(
+    platform: Platform, conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """続柄 and the 世帯主's 宛名番号 (for exemption screening) leave residency the same way from the bulk path
+    (JSON built in SQL) and from the stream path (a differential line, through the contract models)."""
+    head, streamed, bulk = city(3)
+    householder = {"世帯主氏名": "大宮 太郎", "世帯主宛名番号": head.atena_number, "続柄": "妻"}
+    diff = write_extract(
+        tmp_path / "d.csv",
+        [
+            extract_line(
+                streamed, 異動事由="転居", 異動番号=f"E{streamed.atena_number}", 異動日="2026-10-01", **householder
+            )
+        ],
+    )
+    assert (await run(platform, conn, diff, "differential")).applied == 1
+    full = write_extract(tmp_path / "f.csv", [extract_line(bulk, **householder)])
+    assert (await run(platform, conn, full, "full")).applied == 1
+    for person in (streamed, bulk):
+        payload = await conn.fetchval(
+            "SELECT payload FROM residency.outbox WHERE message_key = $1", person.atena_number
+        )
+        event = PersonChanged.model_validate_json(bytes(payload))
+        assert (event.relationship, event.householder_atena_number) == ("妻", head.atena_number), person
+
+
 async def test_a_file_in_neither_encoding_is_refused_whole(
     platform: Platform, conn: asyncpg.Connection, tmp_path: Path
 ) -> None:

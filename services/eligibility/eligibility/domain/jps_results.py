@@ -38,6 +38,9 @@ class FollowUp(StrEnum):
     NOT_PROCESSED = "not_processed"  # 送付したが一覧表にない: ask JPS
     NOT_SENT = "not_sent"  # 送付していないものが載っている: ask JPS
     PENSION_NUMBER_DIFFERS = "pension_number_differs"  # 基礎年金番号の相違: never overwritten silently
+    # Not from a JPS result (kept in eligibility.follow_up; eligibility.open_follow_up shows both):
+    EXEMPTION_SCREENING_CHANGED = "exemption_screening_changed"  # 所得の確定・更正で免除等の審査結果が変わった
+    CLAIMS_ON_DEATH = "claims_on_death"  # 第1号被保険者の死亡: 遺族が請求できる給付の確認
 
 
 @dataclass(frozen=True)

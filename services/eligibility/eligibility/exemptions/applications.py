@@ -44,6 +44,7 @@ class Application:
 class ApplicationRefusal(StrEnum):
     """不受理の理由 (申請)."""
 
+    UNKNOWN_PERSON = "unknown_person"
     PERIOD_REVERSED = "period_reversed"
     PERIOD_SPANS_YEARS = "period_spans_years"
     BEYOND_RETROACTIVE_LIMIT = "beyond_retroactive_limit"
@@ -53,6 +54,11 @@ class ApplicationRefusal(StrEnum):
     VOLUNTARY_INSURED = "voluntary_insured"
     NO_SCHOOL = "no_school"
     TIER_NOT_OF_KIND = "tier_not_of_kind"
+    # 届出 (法定免除・産前産後免除: notifications.py)
+    ALREADY_STATUTORY = "already_statutory"
+    NO_STATUTORY_EXEMPTION = "no_statutory_exemption"
+    TOO_EARLY = "too_early"
+    NOT_IN_FORCE = "not_in_force"
 
 
 @dataclass(frozen=True)
@@ -134,16 +140,22 @@ def _age_limit(a: Application, birth: date) -> list[Refusal]:
 def category_1_months(history: QualificationHistory, first: YearMonth, last: YearMonth) -> dict[YearMonth, bool]:
     """For each month asked about: True if 第1号, False if 任意加入; absent if not insured that month."""
     as_of = last.plus(1).first_day  # months are counted up to the end of the period asked about
-    found: dict[YearMonth, bool] = {}
+    low, high = _index(first), _index(last)
+    found: dict[int, bool] = {}
     for period in history.periods:
-        span = period.month_span(as_of=as_of)
-        if span is None or period.category not in (InsuredCategory.CATEGORY_1, InsuredCategory.VOLUNTARY):
+        if period.category not in (InsuredCategory.CATEGORY_1, InsuredCategory.VOLUNTARY):
             continue
-        month = max(span[0], first)
-        while month <= min(span[1], last):
-            found[month] = period.category is InsuredCategory.CATEGORY_1
-            month = month.plus(1)
-    return found
+        span = period.month_span(as_of=as_of)
+        if span is None:
+            continue
+        category_1 = period.category is InsuredCategory.CATEGORY_1
+        for index in range(max(_index(span[0]), low), min(_index(span[1]), high) + 1):
+            found[index] = category_1
+    return {YearMonth(i // 12, i % 12 + 1): cat1 for i, cat1 in sorted(found.items())}
+
+
+def _index(month: YearMonth) -> int:
+    return month.year * 12 + month.month - 1
 
 
 def _category_1_months(a: Application, history: QualificationHistory) -> list[Refusal]:
@@ -158,12 +170,11 @@ def _category_1_months(a: Application, history: QualificationHistory) -> list[Re
                 f"任意加入被保険者の期間は免除等の対象外です（{voluntary[0]}〜{voluntary[-1]}）",
             )
         )
-    missing = []
-    month = a.first_month
-    while month <= a.last_month:
-        if month not in months:
-            missing.append(month)
-        month = month.plus(1)
+    missing = [
+        YearMonth(i // 12, i % 12 + 1)
+        for i in range(_index(a.first_month), _index(a.last_month) + 1)
+        if YearMonth(i // 12, i % 12 + 1) not in months
+    ]
     if missing:
         refusals.append(
             Refusal(

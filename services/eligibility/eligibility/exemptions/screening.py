@@ -24,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from ..domain.months import YearMonth
-from .income import IncomeFigures, deductions
+from .income import DeductionBreakdown, IncomeFigures, deductions
 from .parameters import (
     EXEMPTION_INCOME_LIMITS,
     FULL_EXEMPTION_COMPARES_INCOME_BEFORE_DEDUCTIONS,
@@ -208,6 +209,7 @@ def check_person(
     job_loss: JobLoss | None = None,
     *,
     full_compares_before_deductions: bool = FULL_EXEMPTION_COMPARES_INCOME_BEFORE_DEDUCTIONS,
+    breakdown: DeductionBreakdown | None = None,
 ) -> PersonCheck:
     """Screen one person for one tier in the 年度 of ``month`` (its first month: the constants in force then)."""
     income_year = year.income_year_of(month)
@@ -227,7 +229,9 @@ def check_person(
     if figures.income_year != income_year:
         raise ValueError(f"income of {figures.income_year} given for a month judged on {income_year}")
 
-    income, limit, rule = _limit_and_income(tier, figures, month, full_compares_before_deductions)
+    if breakdown is None:
+        breakdown = deductions(figures, month.first_day)
+    income, limit, rule = _limit_and_income(tier, figures, month, full_compares_before_deductions, breakdown)
     if income <= limit:
         return result(CheckOutcome.PASSED, income, limit, f"{income:,}円 ≤ {rule}", tier.article)
     special = SPECIAL_PERSONS_LIMIT.on(month.first_day)
@@ -252,11 +256,14 @@ def check_person(
 
 
 def _limit_and_income(
-    tier: Tier, figures: IncomeFigures, month: YearMonth, full_compares_before_deductions: bool
+    tier: Tier,
+    figures: IncomeFigures,
+    month: YearMonth,
+    full_compares_before_deductions: bool,
+    breakdown: DeductionBreakdown,
 ) -> tuple[int, int, str]:
     """(income compared, limit, the limit written out for staff)."""
     constants = EXEMPTION_INCOME_LIMITS.on(month.first_day)
-    breakdown = deductions(figures, month.first_day)
     if tier in (Tier.FULL, Tier.PAYMENT_DEFERRAL):
         count = figures.dependants_count
         limit = (count + 1) * constants.full_per_person + constants.full_constant
@@ -298,7 +305,7 @@ class TierResult:
     tier: Tier
     checks: tuple[PersonCheck, ...]
 
-    @property
+    @cached_property
     def outcome(self) -> CheckOutcome:
         outcomes = {check.outcome for check in self.checks}
         if CheckOutcome.FAILED in outcomes:
@@ -321,10 +328,12 @@ def persons_checked(applicant: str, household: Household, tier: Tier) -> tuple[t
     twice."""
     candidates = {Role.APPLICANT: applicant, Role.SPOUSE: household.spouse, Role.HOUSEHOLDER: household.householder}
     chosen: list[tuple[Role, str]] = []
+    seen: list[str] = []
     for role in roles_checked(tier):
         atena = candidates[role]
-        if atena is not None and atena not in {a for _, a in chosen}:
+        if atena is not None and atena not in seen:
             chosen.append((role, atena))
+            seen.append(atena)
     return tuple(chosen)
 
 
@@ -344,7 +353,7 @@ class YearScreening:
     household: Household
     tiers: tuple[TierResult, ...]
 
-    @property
+    @cached_property
     def decision(self) -> Tier | None:
         for result in self.tiers:
             if result.outcome is CheckOutcome.PASSED:
@@ -353,14 +362,14 @@ class YearScreening:
                 return None
         return None
 
-    @property
+    @cached_property
     def outcome(self) -> CheckOutcome:
         for result in self.tiers:
             if result.outcome is not CheckOutcome.FAILED:
                 return result.outcome
         return CheckOutcome.FAILED
 
-    @property
+    @cached_property
     def summary(self) -> str:
         period = f"{self.first_month}〜{self.last_month}（{self.income_year}年所得で審査）"
         match self.outcome:
@@ -381,7 +390,7 @@ class YearScreening:
                 return f"{self.kind.label_ja} {period}: いずれの区分にも該当しません"
         raise AssertionError(self.outcome)
 
-    @property
+    @cached_property
     def explanation(self) -> tuple[str, ...]:
         return (self.summary, *(check.explanation for t in self.tiers for check in t.checks))
 
@@ -389,8 +398,13 @@ class YearScreening:
 IncomeLookup = Callable[[str, int], IncomeFigures | None]
 """(宛名番号, 所得年) → that person's income figures, or None when the tax slice has none."""
 
-HouseholdLookup = Callable[[date], Household]
-"""The applicant's household as of a day (spouse and householder)."""
+
+def household_day(kind: ApplicationKind, first_month: YearMonth, applied_on: date) -> date:
+    """The day the household (spouse, householder) is taken on: the application date when the period is in the
+    current 年度, the 年度's last day (30 June; 31 March for 学特) for a past one (domain brief §3)."""
+    year = kind.screening_year
+    fiscal = year.year_of(first_month)
+    return applied_on if fiscal >= year.year_of(YearMonth.of(applied_on)) else year.last_day_of(fiscal)
 
 
 def screen_year(
@@ -399,41 +413,44 @@ def screen_year(
     first_month: YearMonth,
     last_month: YearMonth,
     *,
-    applied_on: date,
-    household_on: HouseholdLookup,
+    household: Household,
+    household_on: date,
     income_of: IncomeLookup,
     requested: Tier | None = None,
     job_losses: tuple[JobLoss, ...] = (),
     full_compares_before_deductions: bool = FULL_EXEMPTION_COMPARES_INCOME_BEFORE_DEDUCTIONS,
 ) -> YearScreening:
-    """Screen the months ``first_month``–``last_month`` of one 年度.
-
-    The household is taken as of the application date when the 年度 is the current one, and as of the
-    年度's last day (30 June; 31 March for 学特) for a past 年度 (domain brief §3).
-    """
+    """Screen the months ``first_month``–``last_month`` of one 年度 with the household of ``household_on``
+    (see household_day)."""
     year = kind.screening_year
-    fiscal = year.year_of(first_month)
-    if year.year_of(last_month) != fiscal:
+    if year.year_of(last_month) != year.year_of(first_month):
         raise ValueError(f"{first_month}〜{last_month} spans more than one 年度")
-    current = year.year_of(YearMonth.of(applied_on))
-    household_day = applied_on if fiscal >= current else year.last_day_of(fiscal)
-    household = household_on(household_day)
     income_year = year.income_year_of(first_month)
     losses = {loss.atena_number: loss for loss in job_losses}
+    # Each person's 所得情報 and deductions are read once, whatever the number of tiers.
+    figures: dict[str, IncomeFigures | None] = {}
+    breakdowns: dict[str, DeductionBreakdown] = {}
     results = []
     for tier in tiers_of(kind, requested):
-        checks = tuple(
-            check_person(
-                tier,
-                role,
-                atena,
-                income_of(atena, income_year),
-                first_month,
-                year,
-                losses.get(atena),
-                full_compares_before_deductions=full_compares_before_deductions,
+        checks = []
+        for role, atena in persons_checked(applicant, household, tier):
+            if atena not in figures:
+                figures[atena] = income_of(atena, income_year)
+                found = figures[atena]
+                if found is not None and found.income_year == income_year:
+                    breakdowns[atena] = deductions(found, first_month.first_day)
+            checks.append(
+                check_person(
+                    tier,
+                    role,
+                    atena,
+                    figures[atena],
+                    first_month,
+                    year,
+                    losses.get(atena),
+                    full_compares_before_deductions=full_compares_before_deductions,
+                    breakdown=breakdowns.get(atena),
+                )
             )
-            for role, atena in persons_checked(applicant, household, tier)
-        )
-        results.append(TierResult(tier, checks))
-    return YearScreening(kind, first_month, last_month, income_year, household_day, household, tuple(results))
+        results.append(TierResult(tier, tuple(checks)))
+    return YearScreening(kind, first_month, last_month, income_year, household_on, household, tuple(results))
