@@ -1,0 +1,365 @@
+"""The stream end to end: 国外転入 through residency_sync → eligibility → transfer_dispatch, three processes.
+
+Each published resident change becomes a person change, a 資格取得 (国民年金法7条1項1号) and a qualification
+change kept by dispatch. Phases, each with fresh 宛名番号:
+- a burst of 20,000 changes published at once (throughput end to end);
+- paced runs at 1,000/s and 5,000/s (latency: publish → dispatch's transaction that kept the change).
+
+Latency ends at the start of dispatch's batch transaction (``dispatch.inbox.received_at``, ``now()``): the commit
+follows within that batch. Baseline, in the same run: a raw aiokafka consume→produce pass-through over three hops
+of the same messages (three consumer groups, three producers, acks=all). CPU per event is each process's user +
+system time over the phase, divided by the phase's events. Figures go to ``out/pipeline.json`` and
+``out/pipeline.png`` (throughput and latency over time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from harness import BenchContext, Figure, ServiceProcess, scenario, wait_until
+from kokunen_contracts.envelope import cloudevent_headers
+from kokunen_contracts.registry import PERSON_CHANGED, QUALIFICATION_CHANGED, RESIDENT_CHANGED, TopicSpec
+from kokunen_contracts.residency import Address, ChangeReason
+from kokunen_testing.factories import change, resident
+
+BURST = 20_000
+PACED = ((1_000, 10.0), (5_000, 4.0))
+"""Offered rate (events/s) and how long each paced run lasts at full scale."""
+SERVICES = ("residency_sync", "eligibility", "transfer_dispatch")
+GROUPS = {
+    "residency_sync": RESIDENT_CHANGED,
+    "eligibility": PERSON_CHANGED,
+    "transfer_dispatch": QUALIFICATION_CHANGED,
+}
+"""Each service's consumer group and the topic of the chain it reads."""
+OUT = Path(__file__).resolve().parents[3] / "out"
+TICK_S = 0.02
+
+
+@dataclass
+class Phase:
+    name: str
+    offered: float | None  # events/s; None: a burst
+    atenas: list[str]
+    published_at: dict[str, float] = field(default_factory=dict)
+    kept_at: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    load: str = ""
+
+    def latencies_ms(self) -> list[float]:
+        return sorted((self.kept_at[a] - self.published_at[a]) * 1000 for a in self.kept_at)
+
+
+def moves_in(atenas: list[str]) -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
+    """A 国外転入 of an adult per 宛名番号, encoded as the upstream publishes it (key, value, headers)."""
+    encoded = []
+    for atena in atenas:
+        record = resident(
+            atena,
+            birth_date=date(1985, 6, 15),
+            moved_in_from=Address(text="Paris", country_code="FR"),
+        )
+        event = change(ChangeReason.MOVE_IN_FROM_ABROAD, record, date(2026, 11, 2))
+        headers = cloudevent_headers(event, source="/bench/jumin-kiroku")
+        encoded.append((atena, RESIDENT_CHANGED.key_of(event).encode(), event.model_dump_json().encode(), headers))
+    return encoded
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+async def publish(producer: AIOKafkaProducer, phase: Phase, messages: list[Any]) -> None:
+    """Publish the phase's messages, at once or paced in ticks of ``TICK_S``; records each send time."""
+    started = time.perf_counter()
+    per_tick = len(messages) if phase.offered is None else max(1, round(phase.offered * TICK_S))
+    futures = []
+    for n in range(0, len(messages), per_tick):
+        if phase.offered is not None:
+            due = started + n / phase.offered
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        sent_at = time.time()
+        for atena, key, value, headers in messages[n : n + per_tick]:
+            phase.published_at[atena] = sent_at
+            futures.append(await producer.send(RESIDENT_CHANGED.name, value=value, key=key, headers=headers))
+    await asyncio.gather(*futures)
+
+
+async def lag(bootstrap: str, group: str, spec: TopicSpec) -> int:
+    """Records of ``spec``'s topic not yet committed by ``group``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        ends = await consumer.end_offsets([TopicPartition(spec.name, p) for p in range(spec.partitions)])
+        return sum(max(0, end - (committed[tp].offset if tp in committed else 0)) for tp, end in ends.items())
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def raw_three_hops(bootstrap: str, messages: list[Any], partitions: int) -> float:
+    """Seconds for ``messages`` to pass through three plain consume→produce hops (topics made for the run)."""
+    run = uuid.uuid4().hex[:8]
+    topics = [f"bench.raw-{run}.hop{n}" for n in range(4)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for topic in topics:
+            response = await admin.create_topics([NewTopic(topic, partitions, 1)])
+            errors = [e for e in getattr(response, "topic_errors", ()) if e[1]]
+            if errors:
+                raise RuntimeError(f"cannot create {topic}: {errors}")
+
+        async def created() -> bool:
+            return set(topics) <= set(await admin.list_topics())
+
+        await wait_until(created, timeout_s=60, interval_s=0.2)
+    finally:
+        await admin.close()
+    source = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await source.start()
+    try:
+        futures = [await source.send(topics[0], value=v, key=k, headers=h) for _, k, v, h in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await source.stop()
+    count = len(messages)
+
+    async def hop(n: int) -> None:
+        consumer = AIOKafkaConsumer(
+            topics[n],
+            bootstrap_servers=bootstrap,
+            group_id=f"bench-raw-{run}-{n}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            max_poll_records=500,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+        await consumer.start()
+        await producer.start()
+        seen = 0
+        try:
+            while seen < count:
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                futures = []
+                for records in batches.values():
+                    for r in records:
+                        futures.append(
+                            await producer.send(topics[n + 1], value=r.value, key=r.key, headers=list(r.headers))
+                        )
+                    seen += len(records)
+                await asyncio.gather(*futures)
+                if batches:
+                    await consumer.commit()
+        finally:
+            await producer.stop()
+            await consumer.stop()
+
+    started = time.perf_counter()
+    await asyncio.gather(hop(0), hop(1), hop(2))
+    return time.perf_counter() - started
+
+
+def chart(phases: list[Phase], path: Path) -> None:
+    """Per phase: changes kept per second, and p50/p99 latency of the changes published in each second."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(phases), figsize=(5 * len(phases), 7), squeeze=False)
+    for column, phase in enumerate(phases):
+        if not phase.kept_at:
+            continue
+        origin = min(phase.published_at.values())
+        kept = sorted(t - origin for t in phase.kept_at.values())
+        seconds = int(kept[-1]) + 1
+        per_second = [0] * seconds
+        for t in kept:
+            per_second[int(t)] += 1
+        sent = [0] * (int(max(phase.published_at.values()) - origin) + 1)
+        for t in phase.published_at.values():
+            sent[int(t - origin)] += 1
+        top = axes[0][column]
+        top.plot(range(len(sent)), sent, label="published", color="tab:gray")
+        top.plot(range(seconds), per_second, label="kept by dispatch", color="tab:blue")
+        top.set_title(f"{phase.name}: events per second")
+        top.set_xlabel("s")
+        top.legend()
+        by_second: dict[int, list[float]] = {}
+        for atena, at in phase.kept_at.items():
+            sent_at = phase.published_at[atena]
+            by_second.setdefault(int(sent_at - origin), []).append((at - sent_at) * 1000)
+        xs = sorted(by_second)
+        bottom = axes[1][column]
+        for q, colour in ((0.5, "tab:green"), (0.99, "tab:red")):
+            bottom.plot(xs, [percentile(sorted(by_second[x]), q) for x in xs], label=f"p{int(q * 100)}", color=colour)
+        bottom.set_yscale("log")
+        bottom.set_title(f"{phase.name}: latency by publish second (ms)")
+        bottom.set_xlabel("s")
+        bottom.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+@scenario("pipeline")
+async def pipeline(ctx: BenchContext) -> list[Figure]:
+    bootstrap = ctx.platform.bootstrap
+    serial = int(time.time()) * 100_000  # fresh 宛名番号 (15 digits) for each run
+    phases: list[Phase] = []
+
+    def new_phase(name: str, offered: float | None, count: int) -> Phase:
+        nonlocal serial
+        atenas = [str(serial + n) for n in range(count)]
+        serial += count
+        phase = Phase(name, offered, atenas)
+        phases.append(phase)
+        return phase
+
+    burst = new_phase("burst", None, ctx.scaled(BURST))
+    for rate, seconds in PACED:
+        new_phase(f"paced {rate}/s", rate, ctx.scaled(int(rate * seconds)))
+    warm = Phase("warm-up", None, [str(serial + n) for n in range(50)])
+
+    services = {name: ServiceProcess(ctx, name).start() for name in SERVICES}
+    dispatch = await ctx.db("transfer_dispatch")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+
+        async def collect(phase: Phase) -> bool:
+            missing = [a for a in phase.atenas if a not in phase.kept_at]
+            rows = await dispatch.fetch(
+                """SELECT q.atena_number, extract(epoch FROM i.received_at)::float8 AS at
+                   FROM dispatch.qualification_change q
+                   JOIN dispatch.inbox i ON i.message_key = q.source_event_id::text
+                   WHERE q.atena_number = ANY($1::text[])""",
+                missing,
+            )
+            for row in rows:
+                phase.kept_at[row["atena_number"]] = row["at"]
+            return len(phase.kept_at) == len(phase.atenas)
+
+        # Warm up (connections, assignments), then let any backlog of earlier scenarios drain.
+        await publish(producer, warm, moves_in(warm.atenas))
+        await wait_until(lambda: collect(warm), timeout_s=600, interval_s=0.5)
+
+        async def idle() -> bool:
+            lags = [await lag(bootstrap, group, spec) for group, spec in GROUPS.items()]
+            return not any(lags)
+
+        await wait_until(idle, timeout_s=1800, interval_s=1.0)
+
+        for phase in phases:
+            messages = moves_in(phase.atenas)
+            loadavg = load()
+            before = {name: cpu_seconds(p.process.pid) for name, p in services.items() if p.process}
+            started = time.time()
+            await asyncio.gather(
+                publish(producer, phase, messages),
+                wait_until(lambda phase=phase: collect(phase), timeout_s=1800, interval_s=0.2),
+            )
+            phase.seconds = max(phase.kept_at.values()) - started
+            phase.cpu_s = {name: cpu_seconds(p.process.pid) - before[name] for name, p in services.items() if p.process}
+            print(f"  {phase.name}: {len(phase.atenas)} in {phase.seconds:.1f} s (load {loadavg})", flush=True)
+            phase.load = loadavg
+    finally:
+        await producer.stop()
+        await dispatch.close()
+        for p in services.values():
+            p.finish()
+
+    partitions = RESIDENT_CHANGED.partitions
+    raw_messages = moves_in([str(serial + n) for n in range(len(burst.atenas))])
+    raw_load = load()
+    raw_s = await raw_three_hops(bootstrap, raw_messages, partitions)
+
+    report: dict[str, Any] = {
+        "scale": ctx.scale,
+        "raw_three_hops": {"count": len(raw_messages), "seconds": raw_s, "rate": len(raw_messages) / raw_s},
+        "raw_load": raw_load,
+        "peak_rss_mb": {name: p.max_rss_mb for name, p in services.items()},
+        "phases": [],
+    }
+    figures: list[Figure] = []
+    rss_max = max((p.max_rss_mb or 0) for p in services.values())
+    for phase in phases:
+        latencies = phase.latencies_ms()
+        count = len(phase.atenas)
+        summary = {
+            "phase": phase.name,
+            "offered_per_s": phase.offered,
+            "count": count,
+            "seconds": phase.seconds,
+            "rate": count / phase.seconds if phase.seconds else None,
+            "latency_ms": {
+                "p50": percentile(latencies, 0.5),
+                "p95": percentile(latencies, 0.95),
+                "p99": percentile(latencies, 0.99),
+                "max": latencies[-1] if latencies else None,
+                "mean": statistics.fmean(latencies) if latencies else None,
+            },
+            "cpu_ms_per_event": {name: s * 1000 / count for name, s in phase.cpu_s.items()},
+            "load": phase.load,
+        }
+        report["phases"].append(summary)
+        lat = summary["latency_ms"]
+        cpu = ", ".join(f"{name.split('_')[0]} {ms:.2f}" for name, ms in summary["cpu_ms_per_event"].items())
+        figures.append(
+            Figure(
+                "pipeline",
+                f"{phase.name} end to end",
+                count,
+                phase.seconds,
+                "raw aiokafka 3 hops",
+                raw_s * count / len(raw_messages),  # the raw rate, as seconds for this phase's count
+                rss_max,
+                target="≥ 5,000/s, ≥ 50 % of raw" if phase.offered is None else "p99 ≤ 250 ms at 1,000/s",
+                notes={
+                    "p50_ms": lat["p50"],
+                    "p95_ms": lat["p95"],
+                    "p99_ms": lat["p99"],
+                    "cpu_ms_per_event": cpu,
+                    "load": summary["load"],
+                },
+            )
+        )
+        print(
+            f"  {phase.name}: p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms, p99 {lat['p99']:.0f} ms; "
+            f"CPU ms/event {cpu}",
+            flush=True,
+        )
+    print(f"  peak RSS MB: {report['peak_rss_mb']}; raw 3 hops {len(raw_messages) / raw_s:.0f}/s (load {raw_load})")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "pipeline.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    chart(phases, OUT / "pipeline.png")
+    return figures
