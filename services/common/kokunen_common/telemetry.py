@@ -7,7 +7,8 @@ topics, partitions, offsets and event ids — never a 宛名番号 value or a My
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -53,6 +54,17 @@ def current_traceparent() -> dict[str, str]:
     carrier: dict[str, str] = {}
     inject(carrier)
     return carrier
+
+
+@contextlib.contextmanager
+def continuing(trace_headers: Mapping[str, str]) -> Iterator[None]:
+    """Make a trace context captured earlier (``current_traceparent``) current again: a handler that gathers a
+    batch and applies it at the end publishes each event's effects in that event's own trace."""
+    token = otel_context.attach(context_from_headers(trace_headers))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def headers_with_trace(headers: Iterable[tuple[str, bytes | None]]) -> list[tuple[str, bytes | None]]:

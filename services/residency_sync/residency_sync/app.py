@@ -16,7 +16,7 @@ from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import RESIDENT_CHANGED
 from kokunen_contracts.residency import ResidentChanged
 
-from .handlers import ResidentChangeHandler
+from .handlers import ResidentChangeBatchHandler
 
 SERVICE = "residency_sync"
 SCHEMA = "residency"
@@ -27,12 +27,29 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     definition = ServiceDefinition(name=SERVICE, schema=SCHEMA, migrations_dir=MIGRATIONS, needs_vault=True)
     runtime = ServiceRuntime(definition, settings)
 
-    async def on_resident_changed(delivery: Delivery[ResidentChanged], uow: UnitOfWork) -> None:
-        assert runtime.vault is not None
-        await ResidentChangeHandler(runtime.vault)(delivery, uow)
-
-    runtime.consumer.subscribe(RESIDENT_CHANGED, on_resident_changed)
+    runtime.consumer.subscribe(RESIDENT_CHANGED, OnResidentChanged(runtime))
     return runtime
+
+
+class OnResidentChanged:
+    """``residency.resident-changed.v1``: each polled batch set-based (``ResidentChangeBatchHandler``), once the
+    runtime has its My Number vault."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self._handler: ResidentChangeBatchHandler | None = None
+
+    def handler(self) -> ResidentChangeBatchHandler:
+        if self._handler is None:
+            assert self.runtime.vault is not None
+            self._handler = ResidentChangeBatchHandler(self.runtime.vault)
+        return self._handler
+
+    async def __call__(self, delivery: Delivery[ResidentChanged], uow: UnitOfWork) -> None:
+        await self.handler()(delivery, uow)
+
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        await self.handler().finish_batch(uow)
 
 
 cli = service_cli(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import asyncpg
 from kokunen_contracts.residency import ResidentChanged, ResidentRecord
 
-from ..domain.changes import Arrival, KnownPerson
+from ..domain.changes import Arrival, CurrentVersion, KnownPerson
 
 ADDRESSEE_FIELDS = (
     "household_number",
@@ -104,6 +105,59 @@ def decoded(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (json.loads(v) if k in JSON_FIELDS and isinstance(v, str) else v) for k, v in row.items()}
 
 
+def version_values(
+    change: ResidentChanged,
+    *,
+    arrival: Arrival,
+    published_event_id: uuid.UUID | None,
+    my_number_sealed: str | None,
+    my_number_key_id: str | None,
+    my_number_hash: bytes | None,
+    is_resident: bool,
+    lives_in_japan: bool,
+) -> dict[str, Any]:
+    """A ``person_version`` row of a change (its ``VERSION_COLUMNS``)."""
+    return {
+        "atena_number": change.resident.atena_number,
+        "change_id": change.change_id,
+        "reason": change.reason.value,
+        "effective_date": change.effective_date,
+        "processed_on": change.processed_on,
+        "source_event_id": change.event_id,
+        "published_event_id": published_event_id,
+        "arrival": arrival.value,
+        **addressee_values(change.resident),
+        "my_number_sealed": my_number_sealed,
+        "my_number_key_id": my_number_key_id,
+        "my_number_hash": my_number_hash,
+        "is_resident": is_resident,
+        "lives_in_japan": lives_in_japan,
+    }
+
+
+@dataclass(frozen=True)
+class HeldPerson:
+    """What a batch needs of a person already held: ordering of new changes and the current version."""
+
+    known: KnownPerson
+    current: CurrentVersion
+    current_version_id: int
+    my_number_hash: bytes | None
+
+
+@dataclass(frozen=True)
+class PersonPointer:
+    """A ``residency.person`` row as a batch leaves it: the current version is either one held before
+    (``version_id``) or one the batch adds (``change_id``)."""
+
+    atena_number: str
+    latest_effective_date: date
+    is_resident: bool
+    my_number_hash: bytes | None
+    version_id: int | None = None
+    change_id: str | None = None
+
+
 class AddresseeRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -130,22 +184,16 @@ class AddresseeRepository:
         is_resident: bool,
         lives_in_japan: bool,
     ) -> int:
-        values: dict[str, Any] = {
-            "atena_number": change.resident.atena_number,
-            "change_id": change.change_id,
-            "reason": change.reason.value,
-            "effective_date": change.effective_date,
-            "processed_on": change.processed_on,
-            "source_event_id": change.event_id,
-            "published_event_id": published_event_id,
-            "arrival": arrival.value,
-            **addressee_values(change.resident),
-            "my_number_sealed": my_number_sealed,
-            "my_number_key_id": my_number_key_id,
-            "my_number_hash": my_number_hash,
-            "is_resident": is_resident,
-            "lives_in_japan": lives_in_japan,
-        }
+        values = version_values(
+            change,
+            arrival=arrival,
+            published_event_id=published_event_id,
+            my_number_sealed=my_number_sealed,
+            my_number_key_id=my_number_key_id,
+            my_number_hash=my_number_hash,
+            is_resident=is_resident,
+            lives_in_japan=lives_in_japan,
+        )
         placeholders = ", ".join(
             f"${i}::jsonb" if c in JSON_FIELDS else f"${i}" for i, c in enumerate(VERSION_COLUMNS, start=1)
         )
@@ -240,3 +288,74 @@ class AddresseeRepository:
             known_at,
         )
         return None if row is None else decoded(row)
+
+    # --- a polled batch at once (the stream path): one statement per kind ---
+
+    async def held_persons(self, atena_numbers: Sequence[str]) -> dict[str, HeldPerson]:
+        """The persons of a batch already held, locked as ``known_person`` locks one."""
+        rows = await self.conn.fetch(
+            """SELECT p.atena_number, p.latest_effective_date, p.is_resident, p.my_number_hash,
+                      p.current_version_id, v.processed_on, v.effective_date
+               FROM residency.person p JOIN residency.person_version v ON v.version_id = p.current_version_id
+               WHERE p.atena_number = ANY($1::text[]) FOR UPDATE OF p""",
+            list(atena_numbers),
+        )
+        return {
+            row["atena_number"]: HeldPerson(
+                KnownPerson(row["latest_effective_date"], row["is_resident"]),
+                CurrentVersion(row["processed_on"], row["effective_date"]),
+                row["current_version_id"],
+                row["my_number_hash"],
+            )
+            for row in rows
+        }
+
+    async def change_ids_seen(self, change_ids: Sequence[str]) -> set[str]:
+        """Of these 異動番号, those already stored or named by a parked cancellation."""
+        rows = await self.conn.fetch(
+            """SELECT change_id AS id FROM residency.person_version WHERE change_id = ANY($1::text[])
+               UNION ALL
+               SELECT cancels_change_id FROM residency.parked_cancellation WHERE cancels_change_id = ANY($1::text[])""",
+            list(change_ids),
+        )
+        return {row["id"] for row in rows}
+
+    async def add_versions(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Store versions by one COPY (in order: ids ascend as ``add_version`` would draw them); their ids by
+        異動番号."""
+        await self.conn.copy_records_to_table(
+            "person_version",
+            schema_name="residency",
+            columns=VERSION_COLUMNS,
+            records=[tuple(row[c] for c in VERSION_COLUMNS) for row in rows],
+        )
+        ids = await self.conn.fetch(
+            "SELECT change_id, version_id FROM residency.person_version WHERE change_id = ANY($1::text[])",
+            [row["change_id"] for row in rows],
+        )
+        return {row["change_id"]: row["version_id"] for row in ids}
+
+    async def point_persons(self, pointers: Sequence[PersonPointer], version_ids: Mapping[str, int]) -> None:
+        """Set each person's current version and ordering facts, as ``make_current`` does for one."""
+        await self.conn.execute(
+            """INSERT INTO residency.person (atena_number, current_version_id, latest_effective_date, is_resident,
+                                             my_number_hash, updated_at)
+               SELECT a, v, l, r, h, now() FROM unnest($1::text[], $2::bigint[], $3::date[], $4::bool[], $5::bytea[])
+                   AS u(a, v, l, r, h)
+               ON CONFLICT (atena_number) DO UPDATE SET current_version_id = excluded.current_version_id,
+                   latest_effective_date = excluded.latest_effective_date, is_resident = excluded.is_resident,
+                   my_number_hash = excluded.my_number_hash, updated_at = now()""",
+            [p.atena_number for p in pointers],
+            [p.version_id if p.change_id is None else version_ids[p.change_id] for p in pointers],
+            [p.latest_effective_date for p in pointers],
+            [p.is_resident for p in pointers],
+            [p.my_number_hash for p in pointers],
+        )
+
+    async def persons_of_changes(self, change_ids: Sequence[str]) -> set[str]:
+        """The 宛名番号 of the stored changes named (the persons a batch's cancellations touch)."""
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT atena_number FROM residency.person_version WHERE change_id = ANY($1::text[])",
+            list(change_ids),
+        )
+        return {row["atena_number"] for row in rows}

@@ -104,3 +104,17 @@ def snapshot_flags(removal_reason: str | None) -> tuple[bool, bool]:
     if reason in NATIONALITY_REMOVALS:
         return True, True
     return False, reason is not ChangeReason.MOVE_OUT_ABROAD
+
+
+@dataclass(frozen=True)
+class CurrentVersion:
+    """Where a person's current 宛名 version sits in the order that picks it (ADR 0010)."""
+
+    processed_on: date
+    effective_date: date
+
+
+def becomes_current(processed_on: date, effective_date: date, current: CurrentVersion | None) -> bool:
+    """A newly stored version becomes the person's current 宛名 unless the current one was processed later
+    (処理日, then 異動日; a later arrival wins a tie): the order ``make_current`` asks PostgreSQL for."""
+    return current is None or (processed_on, effective_date) >= (current.processed_on, current.effective_date)
