@@ -38,9 +38,7 @@ from .telemetry import (
     OUTBOX_PENDING,
     OUTBOX_PUBLISHED,
     OUTBOX_QUARANTINED,
-    context_from_headers,
     current_traceparent,
-    headers_with_trace,
     tracer,
 )
 
@@ -481,14 +479,23 @@ class OutboxRelay(LeaderRelay):
             return 0
         sent: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
         refused: list[tuple[asyncpg.Record, BaseException]] = []
-        for row in rows:
-            try:
-                sent.append((row, await self._send(row)))
-            except Exception as exc:
-                if not _refusal(exc):
-                    raise
-                refused.append((row, exc))
-        results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+        with tracer().start_as_current_span(
+            f"{self.schema}.outbox publish",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.batch.message_count": len(rows),
+            },
+        ):
+            for row in rows:
+                try:
+                    sent.append((row, await self._send(row)))
+                except Exception as exc:
+                    if not _refusal(exc):
+                        raise
+                    refused.append((row, exc))
+            results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
         published = [
             row for (row, _), result in zip(sent, results, strict=True) if not isinstance(result, BaseException)
         ]
@@ -533,32 +540,17 @@ class OutboxRelay(LeaderRelay):
             await old.stop()
 
     async def _send(self, row: asyncpg.Record) -> asyncio.Future[Any]:
-        headers = decode_headers(row["headers"])
+        """Send one row as stored: its ``traceparent`` is the span that wrote it, so the consumer's span
+        continues that trace. No producer span per row (issue 12: a span cost about as much as the send
+        itself); ``publish_pending`` records one span per batch."""
         if row["message_key_raw"] is not None:
             key: bytes | None = bytes(row["message_key_raw"])
         else:
             key = row["message_key"].encode() if row["message_key"] is not None else None
-        trace_headers = {k: v.decode() for k, v in headers if k in ("traceparent", "tracestate") and v is not None}
-        if not trace_headers:
-            future: asyncio.Future[Any] = await self.producer.send(
-                row["topic"], value=bytes(row["payload"]), key=key, headers=headers
-            )
-            return future
-        # A short producer span continues the trace that wrote the row.
-        with tracer().start_as_current_span(
-            f"{row['topic']} publish",
-            context=context_from_headers(trace_headers),
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": row["topic"],
-                "messaging.operation.type": "send",
-            },
-        ):
-            future = await self.producer.send(
-                row["topic"], value=bytes(row["payload"]), key=key, headers=headers_with_trace(headers)
-            )
-            return future
+        future: asyncio.Future[Any] = await self.producer.send(
+            row["topic"], value=bytes(row["payload"]), key=key, headers=decode_headers(row["headers"])
+        )
+        return future
 
     async def _quarantine(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: BaseException) -> None:
         reason = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:500]

@@ -1,14 +1,15 @@
 """Traces and metrics.
 
 One trace follows an event across every service: the W3C ``traceparent`` travels in Kafka headers,
-is stored with each outbox row, and the relay's publish span continues it. Span attributes name
-topics, partitions, offsets and event ids — never a 宛名番号 value or a My Number.
+is stored with each outbox row and published as stored, so the next service's process span continues the
+span that wrote the row (the relay records one span per published batch, not one per row: issue 12).
+Span attributes name topics, partitions, offsets and event ids — never a 宛名番号 value or a My Number.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -65,13 +66,6 @@ def continuing(trace_headers: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
-
-
-def headers_with_trace(headers: Iterable[tuple[str, bytes | None]]) -> list[tuple[str, bytes | None]]:
-    """Replace trace headers by the current span's context."""
-    carrier = current_traceparent()
-    kept = [(k, v) for k, v in headers if k not in ("traceparent", "tracestate")]
-    return kept + [(k, v.encode()) for k, v in carrier.items()]
 
 
 # --- metrics (Prometheus) ----------------------------------------------------------------------
