@@ -18,7 +18,7 @@ from kokunen_contracts.registry import JPS_REPORT_DUE, PERSON_CHANGED, QUALIFICA
 from . import commands
 from .domain.policy import PolicyError, load_policies
 from .domain.welfare_pension import RecipientListError
-from .handlers import describe, on_qualification_changed
+from .handlers import QualificationChangesHandler, describe
 from .jps import cli as jps_cli
 from .jps import handlers as jps
 from .jps.adapters.medium import JpsSettings
@@ -51,7 +51,7 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
         ),
     )
     runtime = ServiceRuntime(definition, settings)
-    runtime.consumer.subscribe(QUALIFICATION_CHANGED, on_qualification_changed)
+    runtime.consumer.subscribe(QUALIFICATION_CHANGED, QualificationChangesHandler())
     runtime.consumer.subscribe(JPS_REPORT_DUE, jps.on_jps_report_due)
     runtime.consumer.subscribe(PERSON_CHANGED, jps.on_person_changed)
     return runtime

@@ -12,10 +12,18 @@ import asyncpg
 from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import OutboxBuffer
+from kokunen_common.telemetry import continuing, current_traceparent
 from kokunen_contracts.eligibility import QualificationChanged
 from kokunen_contracts.envelope import now
 
-from .adapters.repository import SNAPSHOT_SOURCES, DispatchRepository, TransferItem, log_entry
+from .adapters.repository import (
+    SNAPSHOT_SOURCES,
+    DispatchRepository,
+    TransferItem,
+    insured_person_row,
+    kept_change_row,
+    log_entry,
+)
 from .domain.changes import KeptChange, RecordInForce, plan_person
 from .domain.policy import Frequency, PolicyBook, PolicyError, load_policies
 from .domain.records import RecordMeta, TransferBuilder, payload_digest, snapshot_record_id
@@ -54,6 +62,30 @@ async def on_qualification_changed(delivery: Delivery[QualificationChanged], uow
     await repo.keep_insured_person(event)
     if event.basic_pension_number is not None:
         await send_resident_register_record(repo, uow.outbox, event)
+
+
+class QualificationChangesHandler:
+    """``eligibility.qualification-changed.v1`` on the stream path, a polled batch at once (issue 12): each change
+    is gathered with its trace; ``finish_batch`` keeps the batch's changes by one statement and each person's
+    latest state by one upsert (the rows ``on_qualification_changed`` writes one at a time), then sends 移転1 for
+    each change of a 基礎年金番号 holder, in arrival order, as ``on_qualification_changed`` does."""
+
+    async def __call__(self, delivery: Delivery[QualificationChanged], uow: UnitOfWork) -> None:
+        uow.batch.setdefault("qualification_changes", []).append((delivery.event, current_traceparent()))
+
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        gathered: list[tuple[QualificationChanged, dict[str, str]]] = uow.batch.pop("qualification_changes", [])
+        if not gathered:
+            return
+        repo = DispatchRepository(uow.conn)
+        await repo.keep_qualification_changes(
+            [kept_change_row(event, processing_month(event.recorded_at)) for event, _ in gathered]
+        )
+        await repo.keep_insured_persons([insured_person_row(event) for event, _ in gathered])
+        for event, trace in gathered:
+            if event.basic_pension_number is not None:
+                with continuing(trace):
+                    await send_resident_register_record(repo, uow.outbox, event)
 
 
 async def send_resident_register_record(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -60,6 +61,66 @@ _CHANGES = """SELECT q.*, replaced.lost_on AS replaced_lost_on
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+KEPT_CHANGE_COLUMNS = (
+    "record_id",
+    "source_event_id",
+    "replaces_event_id",
+    "atena_number",
+    "basic_pension_number",
+    "insured_category",
+    "acquired_on",
+    "acquisition_reason",
+    "lost_on",
+    "loss_reason",
+    "change_kind",
+    "processing_month",
+    "period_id",
+)
+
+
+def kept_change_row(event: QualificationChanged, processing_month: str) -> tuple[Any, ...]:
+    """A ``qualification_change`` row (``KEPT_CHANGE_COLUMNS``) of an event."""
+    return (
+        derived_id(event.event_id, "transfer-record"),
+        event.event_id,
+        event.replaces_event_id,
+        event.atena_number,
+        event.basic_pension_number,
+        event.category.value,
+        event.acquired_on,
+        event.acquisition_reason.value,
+        event.lost_on,
+        event.loss_reason.value if event.loss_reason else None,
+        event.kind.value,
+        processing_month,
+        event.period_id,
+    )
+
+
+def insured_person_row(event: QualificationChanged) -> tuple[Any, ...]:
+    """An ``insured_person`` row of an event: 宛名番号, 基礎年金番号, category, acquired, lost, withdrawn, event."""
+    return (
+        event.atena_number,
+        event.basic_pension_number,
+        event.category.value,
+        event.acquired_on,
+        event.lost_on,
+        event.kind is QualificationChangeKind.CANCELLED,
+        event.event_id,
+    )
+
+
+def latest_per_person(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Each person's rows applied in order, as successive upserts would: the last row, with the last 基礎年金番号
+    any of them carried (an upsert keeps the stored one when the new row has none)."""
+    latest: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        earlier = latest.get(row[0])
+        number = row[1] if row[1] is not None or earlier is None else earlier[1]
+        latest[row[0]] = (row[0], number, *row[2:])
+    return list(latest.values())
+
+
 class DispatchRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -68,47 +129,47 @@ class DispatchRepository:
         """Keep what the transfers need of a qualification change; False if already kept. Its ``arrival``
         number is drawn here: per person, the order eligibility published the changes."""
         inserted = await self.conn.fetchval(
-            """INSERT INTO dispatch.qualification_change
-                   (record_id, source_event_id, replaces_event_id, atena_number, basic_pension_number,
-                    insured_category, acquired_on, acquisition_reason, lost_on, loss_reason, change_kind,
-                    processing_month, period_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            f"""INSERT INTO dispatch.qualification_change ({", ".join(KEPT_CHANGE_COLUMNS)})
+               VALUES ({", ".join(f"${n}" for n in range(1, len(KEPT_CHANGE_COLUMNS) + 1))})
                ON CONFLICT (source_event_id) DO NOTHING RETURNING 1""",
-            derived_id(event.event_id, "transfer-record"),
-            event.event_id,
-            event.replaces_event_id,
-            event.atena_number,
-            event.basic_pension_number,
-            event.category.value,
-            event.acquired_on,
-            event.acquisition_reason.value,
-            event.lost_on,
-            event.loss_reason.value if event.loss_reason else None,
-            event.kind.value,
-            processing_month,
-            event.period_id,
+            *kept_change_row(event, processing_month),
         )
         return bool(inserted)
 
+    async def keep_qualification_changes(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``keep_qualification_change`` for a batch in one statement; ``arrival`` numbers drawn in the rows'
+        order."""
+        columns = ", ".join(KEPT_CHANGE_COLUMNS)
+        await self.conn.execute(
+            f"""INSERT INTO dispatch.qualification_change ({columns})
+               SELECT {columns} FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                                            $7::date[], $8::text[], $9::date[], $10::text[], $11::text[], $12::text[],
+                                            $13::uuid[])
+                   WITH ORDINALITY AS u({columns}, n)
+               ORDER BY n
+               ON CONFLICT (source_event_id) DO NOTHING""",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
+
     async def keep_insured_person(self, event: QualificationChanged) -> None:
         """The person's latest qualification (events of one person arrive in order: keyed by 宛名番号)."""
+        await self.keep_insured_persons([insured_person_row(event)])
+
+    async def keep_insured_persons(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``keep_insured_person`` for a batch's changes, in their order, in one statement (each person's
+        changes folded first: an upsert may touch a row once)."""
         await self.conn.execute(
             """INSERT INTO dispatch.insured_person AS p
                    (atena_number, basic_pension_number, insured_category, acquired_on, lost_on, withdrawn,
                     last_event_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::bool[],
+                                    $7::uuid[])
                ON CONFLICT (atena_number) DO UPDATE SET
                    basic_pension_number = coalesce(EXCLUDED.basic_pension_number, p.basic_pension_number),
                    insured_category = EXCLUDED.insured_category, acquired_on = EXCLUDED.acquired_on,
                    lost_on = EXCLUDED.lost_on, withdrawn = EXCLUDED.withdrawn,
                    last_event_id = EXCLUDED.last_event_id, updated_at = now()""",
-            event.atena_number,
-            event.basic_pension_number,
-            event.category.value,
-            event.acquired_on,
-            event.lost_on,
-            event.kind is QualificationChangeKind.CANCELLED,
-            event.event_id,
+            *(list(column) for column in zip(*latest_per_person(rows), strict=True)),
         )
 
     async def item_exists(self, policy_id: str, record_id: uuid.UUID) -> bool:

@@ -1,0 +1,147 @@
+"""The stream path keeps a polled batch of qualification changes at once (QualificationChangesHandler); the same
+changes kept one at a time (on_qualification_changed) must leave the same slice — kept changes in the same order
+per person, each person's latest state, the 移転1 records sent — whatever the interleaving of persons, the
+基礎年金番号 appearing or not, corrections and cancellations, and however the stream is cut into batches.
+
+Each example runs both ways on the real database, each in a transaction rolled back afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kokunen_common.messaging import Delivery, UnitOfWork
+from kokunen_common.outbox import OutboxBuffer
+from kokunen_contracts.eligibility import (
+    AcquisitionReason,
+    InsuredCategory,
+    LossReason,
+    QualificationChanged,
+    QualificationChangeKind,
+)
+from kokunen_testing.platform import Platform, unique_atena
+from transfer_dispatch.handlers import QualificationChangesHandler, on_qualification_changed
+
+pytestmark = pytest.mark.integration
+
+K = QualificationChangeKind
+JST = timezone(timedelta(hours=9))
+NUMBERS = (None, "1234-567890", "2345-678901")
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
+    steps = []
+    for n in range(draw(st.integers(1, 12))):
+        # A correction or cancellation names an earlier change (the first change cannot be one).
+        kind = draw(st.sampled_from(list(K) if n else [K.ACQUIRED, K.LOST]))
+        earlier = draw(st.integers(0, n - 1)) if kind in (K.CORRECTED, K.CANCELLED) else None
+        steps.append(
+            {
+                "person": draw(st.integers(0, 2)),
+                "kind": kind,
+                "number": draw(st.sampled_from(NUMBERS)),
+                "category": draw(st.sampled_from((InsuredCategory.CATEGORY_1, InsuredCategory.CATEGORY_3))),
+                "lost": draw(st.booleans()) or kind is K.LOST,
+                "replaces": earlier,
+            }
+        )
+    cuts = sorted(draw(st.lists(st.integers(1, len(steps)), max_size=4, unique=True)))
+    return steps, cuts
+
+
+def events_of(steps: list[dict[str, Any]], atenas: list[str]) -> list[QualificationChanged]:
+    events: list[QualificationChanged] = []
+    for step in steps:
+        lost_on = date(2026, 9, 1) if step["lost"] else None
+        events.append(
+            QualificationChanged(
+                event_id=uuid.uuid4(),
+                effective_date=lost_on or date(2026, 4, 1),
+                recorded_at=datetime.now(JST),
+                atena_number=atenas[step["person"]],
+                kind=step["kind"],
+                period_id=uuid.uuid4(),
+                category=step["category"],
+                acquired_on=date(2026, 4, 1),
+                acquisition_reason=AcquisitionReason.MOVED_IN_FROM_ABROAD,
+                lost_on=lost_on,
+                loss_reason=LossReason.MOVED_ABROAD if lost_on else None,
+                basic_pension_number=step["number"],
+                replaces_event_id=None if step["replaces"] is None else events[step["replaces"]].event_id,
+            )
+        )
+    return events
+
+
+async def slice_of(conn: asyncpg.Connection, atenas: list[str], outbox: OutboxBuffer) -> dict[str, Any]:
+    kept = await conn.fetch(
+        """SELECT record_id, source_event_id, replaces_event_id, atena_number, basic_pension_number,
+                  insured_category, acquired_on, lost_on, change_kind, processing_month
+           FROM dispatch.qualification_change WHERE atena_number = ANY($1::text[]) ORDER BY atena_number, arrival""",
+        atenas,
+    )
+    persons = await conn.fetch(
+        """SELECT atena_number, basic_pension_number, insured_category, acquired_on, lost_on, withdrawn, last_event_id
+           FROM dispatch.insured_person WHERE atena_number = ANY($1::text[]) ORDER BY atena_number""",
+        atenas,
+    )
+    items = await conn.fetch(
+        """SELECT policy_id, record_id, corrects_record_id, revision, payload_digest, cancelled
+           FROM dispatch.transfer_item WHERE record_id = ANY($1::uuid[]) ORDER BY record_id""",
+        [r["record_id"] for r in kept] + [uuid.uuid4()],
+    )
+    sent: dict[str, list[dict[str, Any]]] = {}
+    for _event_id, topic, key, payload, _headers, _raw in outbox.rows:
+        body = json.loads(payload)
+        body.pop("recorded_at", None)
+        sent.setdefault(f"{topic}/{key}", []).append(body)
+    return {"kept": [dict(r) for r in kept], "persons": [dict(r) for r in persons], "items": items, "sent": sent}
+
+
+async def both_ways(platform: Platform, steps: list[dict[str, Any]], cuts: list[int]) -> None:
+    atenas = [unique_atena() for _ in range(3)]
+    stream = events_of(steps, atenas)
+    deliveries = [
+        Delivery(e, e.event_id, "/test", "eligibility.qualification-changed.v1", 0, n) for n, e in enumerate(stream)
+    ]
+    conn = await platform.connect_as("transfer_dispatch")
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        outbox = OutboxBuffer(schema="dispatch", source="/kokunen/transfer_dispatch")
+        for delivery in deliveries:
+            await on_qualification_changed(delivery, UnitOfWork(conn, outbox))
+        expected = await slice_of(conn, atenas, outbox)
+        await tx.rollback()
+
+        batched = QualificationChangesHandler()
+        tx = conn.transaction()
+        await tx.start()
+        outbox = OutboxBuffer(schema="dispatch", source="/kokunen/transfer_dispatch")
+        bounds = [0, *(c for c in cuts if c < len(stream)), len(stream)]
+        for start, end in itertools.pairwise(bounds):
+            uow = UnitOfWork(conn, outbox, {})
+            for delivery in deliveries[start:end]:
+                await batched(delivery, uow)
+            await batched.finish_batch(uow)
+        actual = await slice_of(conn, atenas, outbox)
+        await tx.rollback()
+    finally:
+        await conn.close()
+    assert actual == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=streams())
+def test_a_batch_keeps_what_one_change_at_a_time_keeps(platform: Platform, stream: Any) -> None:
+    steps, cuts = stream
+    asyncio.run(both_ways(platform, steps, cuts))
