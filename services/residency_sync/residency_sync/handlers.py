@@ -111,6 +111,26 @@ def residence_flags(change: ResidentChanged) -> dict[str, bool]:
     }
 
 
+def version_of(
+    change: ResidentChanged,
+    arrival: Arrival,
+    event_id: uuid.UUID | None,
+    my_number: StoredMyNumber,
+    flags: Mapping[str, bool],
+) -> dict[str, Any]:
+    """The ``person_version`` row a change is stored as."""
+    return version_values(
+        change,
+        arrival=arrival,
+        published_event_id=event_id,
+        my_number_sealed=my_number.sealed,
+        my_number_key_id=my_number.key_id,
+        my_number_hash=my_number.digest,
+        is_resident=flags["is_resident"],
+        lives_in_japan=flags["lives_in_japan"],
+    )
+
+
 def announced_event_id(change: ResidentChanged, cancelled_by: str | None) -> uuid.UUID | None:
     """The person change a change publishes; none for a 消除 half of 帰化/国籍喪失, nor for a change whose
     cancellation came first (it is recorded but never takes effect downstream)."""
@@ -163,15 +183,7 @@ class ResidentChangeHandler:
         event_id = announced_event_id(change, cancelled_by)
         my_number = store_my_number(self.vault, change)
         flags = residence_flags(change)
-        version_id = await repo.add_version(
-            change,
-            arrival=arrival,
-            published_event_id=event_id,
-            my_number_sealed=my_number.sealed,
-            my_number_key_id=my_number.key_id,
-            my_number_hash=my_number.digest,
-            **flags,
-        )
+        version_id = await repo.add_version(version_of(change, arrival, event_id, my_number, flags))
         if cancelled_by is not None:
             await repo.cancel_version(version_id, cancelled_by)
         await repo.make_current(atena)
@@ -305,17 +317,7 @@ class ResidentChangeBatchHandler:
             event_id = announced_event_id(change, None)
             my_number = store_my_number(self.vault, change)
             flags = residence_flags(change)
-            versions.append(
-                version_values(
-                    change,
-                    arrival=arrival,
-                    published_event_id=event_id,
-                    my_number_sealed=my_number.sealed,
-                    my_number_key_id=my_number.key_id,
-                    my_number_hash=my_number.digest,
-                    **flags,
-                )
-            )
+            versions.append(version_of(change, arrival, event_id, my_number, flags))
             latest = max(change.effective_date, pointer.latest_effective_date) if pointer else change.effective_date
             if becomes_current(change.processed_on, change.effective_date, current):
                 current = CurrentVersion(change.processed_on, change.effective_date)

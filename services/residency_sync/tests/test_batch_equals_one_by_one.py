@@ -8,8 +8,6 @@ Each example runs both ways on the real database, each in a transaction rolled b
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -18,9 +16,10 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kokunen_common.messaging import Delivery, UnitOfWork
+from kokunen_common.messaging import Delivery
 from kokunen_common.outbox import OutboxBuffer
 from kokunen_contracts.residency import Address, ChangeReason, PersonName, ResidentChanged
+from kokunen_testing.batches import announced, both_ways
 from kokunen_testing.factories import change, resident
 from kokunen_testing.platform import Platform, unique_atena
 from residency_sync.handlers import ResidentChangeBatchHandler, ResidentChangeHandler
@@ -108,63 +107,52 @@ def delivery(event: ResidentChanged, offset: int) -> Delivery[Any]:
     return Delivery(event, event.event_id, "/test", "residency.resident-changed.v1", 0, offset)
 
 
-async def slice_of(conn: asyncpg.Connection, atenas: list[str], outbox: OutboxBuffer) -> dict[str, Any]:
-    versions = await conn.fetch(
-        """SELECT atena_number, change_id, reason, effective_date, processed_on, source_event_id,
-                  published_event_id, arrival, name, is_resident, lives_in_japan, cancelled_by,
-                  cancelled_at IS NULL AS in_force
-           FROM residency.person_version WHERE atena_number = ANY($1::text[]) ORDER BY atena_number, version_id""",
-        atenas,
-    )
-    persons = await conn.fetch(
-        """SELECT p.atena_number, v.change_id, p.latest_effective_date, p.is_resident, p.my_number_hash
-           FROM residency.person p JOIN residency.person_version v ON v.version_id = p.current_version_id
-           WHERE p.atena_number = ANY($1::text[]) ORDER BY p.atena_number""",
-        atenas,
-    )
-    parked = await conn.fetch(
-        "SELECT * FROM residency.parked_cancellation WHERE atena_number = ANY($1::text[]) ORDER BY change_id", atenas
-    )
-    announced: dict[str, list[dict[str, Any]]] = {}
-    for _event_id, topic, key, payload, _headers, _raw in outbox.rows:
-        body = json.loads(payload)
-        body.pop("recorded_at")
-        announced.setdefault(f"{topic}/{key}", []).append(body)
-    return {
-        "versions": [dict(r) for r in versions],
-        "persons": [dict(r) for r in persons],
-        "parked": [dict(r) for r in parked],
-        "announced": announced,
-    }
+def slice_reader(atenas: list[str]) -> Any:
+    async def read(conn: asyncpg.Connection, outbox: OutboxBuffer) -> dict[str, Any]:
+        versions = await conn.fetch(
+            """SELECT atena_number, change_id, reason, effective_date, processed_on, source_event_id,
+                      published_event_id, arrival, name, is_resident, lives_in_japan, cancelled_by,
+                      cancelled_at IS NULL AS in_force
+               FROM residency.person_version WHERE atena_number = ANY($1::text[])
+               ORDER BY atena_number, version_id""",
+            atenas,
+        )
+        persons = await conn.fetch(
+            """SELECT p.atena_number, v.change_id, p.latest_effective_date, p.is_resident, p.my_number_hash
+               FROM residency.person p JOIN residency.person_version v ON v.version_id = p.current_version_id
+               WHERE p.atena_number = ANY($1::text[]) ORDER BY p.atena_number""",
+            atenas,
+        )
+        parked = await conn.fetch(
+            "SELECT * FROM residency.parked_cancellation WHERE atena_number = ANY($1::text[]) ORDER BY change_id",
+            atenas,
+        )
+        return {
+            "versions": [dict(r) for r in versions],
+            "persons": [dict(r) for r in persons],
+            "parked": [dict(r) for r in parked],
+            "announced": announced(outbox),
+        }
+
+    return read
 
 
-async def both_ways(platform: Platform, steps: list[dict[str, Any]], cuts: list[int]) -> None:
+async def compare(platform: Platform, steps: list[dict[str, Any]], cuts: list[int]) -> None:
     atenas = [unique_atena() for _ in range(3)]
     stream = changes_of(steps, atenas)
     vault = platform.vault()
+    one = ResidentChangeHandler(vault)
     conn = await platform.connect_as("residency_sync")
     try:
-        one = ResidentChangeHandler(vault)
-        tx = conn.transaction()
-        await tx.start()
-        outbox = OutboxBuffer(schema="residency", source="/kokunen/residency_sync")
-        for event in stream:
-            await one.apply(event, UnitOfWork(conn, outbox))
-        expected = await slice_of(conn, atenas, outbox)
-        await tx.rollback()
-
-        batched = ResidentChangeBatchHandler(vault)
-        tx = conn.transaction()
-        await tx.start()
-        outbox = OutboxBuffer(schema="residency", source="/kokunen/residency_sync")
-        bounds = [0, *(c for c in cuts if c < len(stream)), len(stream)]
-        for start, end in itertools.pairwise(bounds):
-            uow = UnitOfWork(conn, outbox, {})
-            for offset, event in enumerate(stream[start:end], start=start):
-                await batched(delivery(event, offset), uow)
-            await batched.finish_batch(uow)
-        actual = await slice_of(conn, atenas, outbox)
-        await tx.rollback()
+        expected, actual = await both_ways(
+            conn,
+            schema="residency",
+            one=lambda d, uow: one.apply(d.event, uow),
+            batched=ResidentChangeBatchHandler(vault),
+            deliveries=[delivery(e, n) for n, e in enumerate(stream)],
+            cuts=cuts,
+            read=slice_reader(atenas),
+        )
     finally:
         await conn.close()
     assert actual == expected
@@ -174,4 +162,4 @@ async def both_ways(platform: Platform, steps: list[dict[str, Any]], cuts: list[
 @given(stream=streams())
 def test_a_batch_leaves_what_one_change_at_a_time_leaves(platform: Platform, stream: Any) -> None:
     steps, cuts = stream
-    asyncio.run(both_ways(platform, steps, cuts))
+    asyncio.run(compare(platform, steps, cuts))

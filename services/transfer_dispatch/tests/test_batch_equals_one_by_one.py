@@ -8,8 +8,6 @@ Each example runs both ways on the real database, each in a transaction rolled b
 from __future__ import annotations
 
 import asyncio
-import itertools
-import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -18,7 +16,7 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kokunen_common.messaging import Delivery, UnitOfWork
+from kokunen_common.messaging import Delivery
 from kokunen_common.outbox import OutboxBuffer
 from kokunen_contracts.eligibility import (
     AcquisitionReason,
@@ -27,6 +25,7 @@ from kokunen_contracts.eligibility import (
     QualificationChanged,
     QualificationChangeKind,
 )
+from kokunen_testing.batches import announced, both_ways
 from kokunen_testing.platform import Platform, unique_atena
 from transfer_dispatch.handlers import QualificationChangesHandler, on_qualification_changed
 
@@ -82,59 +81,53 @@ def events_of(steps: list[dict[str, Any]], atenas: list[str]) -> list[Qualificat
     return events
 
 
-async def slice_of(conn: asyncpg.Connection, atenas: list[str], outbox: OutboxBuffer) -> dict[str, Any]:
-    kept = await conn.fetch(
-        """SELECT record_id, source_event_id, replaces_event_id, atena_number, basic_pension_number,
-                  insured_category, acquired_on, lost_on, change_kind, processing_month
-           FROM dispatch.qualification_change WHERE atena_number = ANY($1::text[]) ORDER BY atena_number, arrival""",
-        atenas,
-    )
-    persons = await conn.fetch(
-        """SELECT atena_number, basic_pension_number, insured_category, acquired_on, lost_on, withdrawn, last_event_id
-           FROM dispatch.insured_person WHERE atena_number = ANY($1::text[]) ORDER BY atena_number""",
-        atenas,
-    )
-    items = await conn.fetch(
-        """SELECT policy_id, record_id, corrects_record_id, revision, payload_digest, cancelled
-           FROM dispatch.transfer_item WHERE record_id = ANY($1::uuid[]) ORDER BY record_id""",
-        [r["record_id"] for r in kept] + [uuid.uuid4()],
-    )
-    sent: dict[str, list[dict[str, Any]]] = {}
-    for _event_id, topic, key, payload, _headers, _raw in outbox.rows:
-        body = json.loads(payload)
-        body.pop("recorded_at", None)
-        sent.setdefault(f"{topic}/{key}", []).append(body)
-    return {"kept": [dict(r) for r in kept], "persons": [dict(r) for r in persons], "items": items, "sent": sent}
+def slice_reader(atenas: list[str]) -> Any:
+    async def read(conn: asyncpg.Connection, outbox: OutboxBuffer) -> dict[str, Any]:
+        kept = await conn.fetch(
+            """SELECT record_id, source_event_id, replaces_event_id, atena_number, basic_pension_number,
+                      insured_category, acquired_on, lost_on, change_kind, processing_month
+               FROM dispatch.qualification_change WHERE atena_number = ANY($1::text[])
+               ORDER BY atena_number, arrival""",
+            atenas,
+        )
+        persons = await conn.fetch(
+            """SELECT atena_number, basic_pension_number, insured_category, acquired_on, lost_on, withdrawn,
+                      last_event_id
+               FROM dispatch.insured_person WHERE atena_number = ANY($1::text[]) ORDER BY atena_number""",
+            atenas,
+        )
+        items = await conn.fetch(
+            """SELECT policy_id, record_id, corrects_record_id, revision, payload_digest, cancelled
+               FROM dispatch.transfer_item WHERE subject_key = ANY($1::text[]) ORDER BY record_id""",
+            atenas,
+        )
+        return {
+            "kept": [dict(r) for r in kept],
+            "persons": [dict(r) for r in persons],
+            "items": [dict(r) for r in items],
+            "sent": announced(outbox),
+        }
+
+    return read
 
 
-async def both_ways(platform: Platform, steps: list[dict[str, Any]], cuts: list[int]) -> None:
+async def compare(platform: Platform, steps: list[dict[str, Any]], cuts: list[int]) -> None:
     atenas = [unique_atena() for _ in range(3)]
     stream = events_of(steps, atenas)
-    deliveries = [
-        Delivery(e, e.event_id, "/test", "eligibility.qualification-changed.v1", 0, n) for n, e in enumerate(stream)
-    ]
     conn = await platform.connect_as("transfer_dispatch")
     try:
-        tx = conn.transaction()
-        await tx.start()
-        outbox = OutboxBuffer(schema="dispatch", source="/kokunen/transfer_dispatch")
-        for delivery in deliveries:
-            await on_qualification_changed(delivery, UnitOfWork(conn, outbox))
-        expected = await slice_of(conn, atenas, outbox)
-        await tx.rollback()
-
-        batched = QualificationChangesHandler()
-        tx = conn.transaction()
-        await tx.start()
-        outbox = OutboxBuffer(schema="dispatch", source="/kokunen/transfer_dispatch")
-        bounds = [0, *(c for c in cuts if c < len(stream)), len(stream)]
-        for start, end in itertools.pairwise(bounds):
-            uow = UnitOfWork(conn, outbox, {})
-            for delivery in deliveries[start:end]:
-                await batched(delivery, uow)
-            await batched.finish_batch(uow)
-        actual = await slice_of(conn, atenas, outbox)
-        await tx.rollback()
+        expected, actual = await both_ways(
+            conn,
+            schema="dispatch",
+            one=on_qualification_changed,
+            batched=QualificationChangesHandler(),
+            deliveries=[
+                Delivery(e, e.event_id, "/test", "eligibility.qualification-changed.v1", 0, n)
+                for n, e in enumerate(stream)
+            ],
+            cuts=cuts,
+            read=slice_reader(atenas),
+        )
     finally:
         await conn.close()
     assert actual == expected
@@ -144,4 +137,4 @@ async def both_ways(platform: Platform, steps: list[dict[str, Any]], cuts: list[
 @given(stream=streams())
 def test_a_batch_keeps_what_one_change_at_a_time_keeps(platform: Platform, stream: Any) -> None:
     steps, cuts = stream
-    asyncio.run(both_ways(platform, steps, cuts))
+    asyncio.run(compare(platform, steps, cuts))

@@ -172,28 +172,8 @@ class AddresseeRepository:
     async def has_change(self, change_id: str) -> bool:
         return bool(await self.conn.fetchval("SELECT 1 FROM residency.person_version WHERE change_id = $1", change_id))
 
-    async def add_version(
-        self,
-        change: ResidentChanged,
-        *,
-        arrival: Arrival,
-        published_event_id: uuid.UUID | None,
-        my_number_sealed: str | None,
-        my_number_key_id: str | None,
-        my_number_hash: bytes | None,
-        is_resident: bool,
-        lives_in_japan: bool,
-    ) -> int:
-        values = version_values(
-            change,
-            arrival=arrival,
-            published_event_id=published_event_id,
-            my_number_sealed=my_number_sealed,
-            my_number_key_id=my_number_key_id,
-            my_number_hash=my_number_hash,
-            is_resident=is_resident,
-            lives_in_japan=lives_in_japan,
-        )
+    async def add_version(self, values: Mapping[str, Any]) -> int:
+        """Store one version (``version_values``); its id."""
         placeholders = ", ".join(
             f"${i}::jsonb" if c in JSON_FIELDS else f"${i}" for i, c in enumerate(VERSION_COLUMNS, start=1)
         )
