@@ -10,10 +10,41 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
+from kokunen_common.database_setup import BY_SERVICE
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import OutboxBuffer
 
+from .platform import Platform
+
 Read = Callable[[asyncpg.Connection, OutboxBuffer], Awaitable[Any]]
+
+
+async def assert_batches_equal_one_at_a_time(
+    platform: Platform,
+    service: str,
+    *,
+    one: Callable[[Delivery[Any], UnitOfWork], Awaitable[None]],
+    batched: Any,
+    deliveries: Sequence[Delivery[Any]],
+    cuts: Sequence[int],
+    read: Read,
+) -> None:
+    """What ``read`` finds after the deliveries one at a time equals what it finds after them in batches cut
+    before each of ``cuts``."""
+    conn = await platform.connect_as(service)
+    try:
+        expected, actual = await both_ways(
+            conn,
+            schema=BY_SERVICE[service].schema,
+            one=one,
+            batched=batched,
+            deliveries=deliveries,
+            cuts=cuts,
+            read=read,
+        )
+    finally:
+        await conn.close()
+    assert actual == expected
 
 
 async def both_ways(

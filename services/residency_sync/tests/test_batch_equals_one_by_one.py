@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from kokunen_common.messaging import Delivery
 from kokunen_common.outbox import OutboxBuffer
 from kokunen_contracts.residency import Address, ChangeReason, PersonName, ResidentChanged
-from kokunen_testing.batches import announced, both_ways
+from kokunen_testing.batches import announced, assert_batches_equal_one_at_a_time
 from kokunen_testing.factories import change, resident
 from kokunen_testing.platform import Platform, unique_atena
 from residency_sync.handlers import ResidentChangeBatchHandler, ResidentChangeHandler
@@ -142,20 +142,15 @@ async def compare(platform: Platform, steps: list[dict[str, Any]], cuts: list[in
     stream = changes_of(steps, atenas)
     vault = platform.vault()
     one = ResidentChangeHandler(vault)
-    conn = await platform.connect_as("residency_sync")
-    try:
-        expected, actual = await both_ways(
-            conn,
-            schema="residency",
-            one=lambda d, uow: one.apply(d.event, uow),
-            batched=ResidentChangeBatchHandler(vault),
-            deliveries=[delivery(e, n) for n, e in enumerate(stream)],
-            cuts=cuts,
-            read=slice_reader(atenas),
-        )
-    finally:
-        await conn.close()
-    assert actual == expected
+    await assert_batches_equal_one_at_a_time(
+        platform,
+        "residency_sync",
+        one=lambda d, uow: one.apply(d.event, uow),
+        batched=ResidentChangeBatchHandler(vault),
+        deliveries=[delivery(e, n) for n, e in enumerate(stream)],
+        cuts=cuts,
+        read=slice_reader(atenas),
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,7 +25,7 @@ from kokunen_contracts.eligibility import (
     QualificationChanged,
     QualificationChangeKind,
 )
-from kokunen_testing.batches import announced, both_ways
+from kokunen_testing.batches import announced, assert_batches_equal_one_at_a_time
 from kokunen_testing.platform import Platform, unique_atena
 from transfer_dispatch.handlers import QualificationChangesHandler, on_qualification_changed
 
@@ -114,23 +114,17 @@ def slice_reader(atenas: list[str]) -> Any:
 async def compare(platform: Platform, steps: list[dict[str, Any]], cuts: list[int]) -> None:
     atenas = [unique_atena() for _ in range(3)]
     stream = events_of(steps, atenas)
-    conn = await platform.connect_as("transfer_dispatch")
-    try:
-        expected, actual = await both_ways(
-            conn,
-            schema="dispatch",
-            one=on_qualification_changed,
-            batched=QualificationChangesHandler(),
-            deliveries=[
-                Delivery(e, e.event_id, "/test", "eligibility.qualification-changed.v1", 0, n)
-                for n, e in enumerate(stream)
-            ],
-            cuts=cuts,
-            read=slice_reader(atenas),
-        )
-    finally:
-        await conn.close()
-    assert actual == expected
+    await assert_batches_equal_one_at_a_time(
+        platform,
+        "transfer_dispatch",
+        one=on_qualification_changed,
+        batched=QualificationChangesHandler(),
+        deliveries=[
+            Delivery(e, e.event_id, "/test", "eligibility.qualification-changed.v1", 0, n) for n, e in enumerate(stream)
+        ],
+        cuts=cuts,
+        read=slice_reader(atenas),
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
