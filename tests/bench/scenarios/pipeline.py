@@ -189,7 +189,8 @@ async def raw_three_hops(bootstrap: str, messages: list[Any], partitions: int) -
 
 
 def chart(phases: list[Phase], path: Path) -> None:
-    """Per phase: changes kept per second, and p50/p99 latency of the changes published in each second."""
+    """Per phase, over time since its first publish: events published and kept by dispatch per bucket, and the
+    latency of each event by when dispatch kept it (with p50/p99 per bucket)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,31 +201,45 @@ def chart(phases: list[Phase], path: Path) -> None:
         if not phase.kept_at:
             continue
         origin = min(phase.published_at.values())
-        kept = sorted(t - origin for t in phase.kept_at.values())
-        seconds = int(kept[-1]) + 1
-        per_second = [0] * seconds
-        for t in kept:
-            per_second[int(t)] += 1
-        sent = [0] * (int(max(phase.published_at.values()) - origin) + 1)
-        for t in phase.published_at.values():
-            sent[int(t - origin)] += 1
+        end = max(phase.kept_at.values()) - origin
+        width = max(0.1, end / 60)  # seconds per bucket
+
+        def per_bucket(times: list[float], width: float = width, end: float = end) -> tuple[list[float], list[float]]:
+            counts = [0] * (int(end / width) + 1)
+            for t in times:
+                counts[min(len(counts) - 1, int(t / width))] += 1
+            return [n * width for n in range(len(counts))], [c / width for c in counts]
+
         top = axes[0][column]
-        top.plot(range(len(sent)), sent, label="published", color="tab:gray")
-        top.plot(range(seconds), per_second, label="kept by dispatch", color="tab:blue")
+        for times, label, colour in (
+            ([t - origin for t in phase.published_at.values()], "published", "tab:gray"),
+            ([t - origin for t in phase.kept_at.values()], "kept by dispatch", "tab:blue"),
+        ):
+            xs, ys = per_bucket(times)
+            top.step(xs, ys, where="post", label=label, color=colour)
         top.set_title(f"{phase.name}: events per second")
-        top.set_xlabel("s")
+        top.set_xlabel("s since the first publish")
         top.legend()
-        by_second: dict[int, list[float]] = {}
-        for atena, at in phase.kept_at.items():
-            sent_at = phase.published_at[atena]
-            by_second.setdefault(int(sent_at - origin), []).append((at - sent_at) * 1000)
-        xs = sorted(by_second)
         bottom = axes[1][column]
+        # x: when dispatch kept the event (a burst is published at once: by publish time it is one column).
+        sent = [(at - origin, (at - phase.published_at[a]) * 1000) for a, at in phase.kept_at.items()]
+        bottom.scatter([x for x, _ in sent], [y for _, y in sent], s=2, alpha=0.3, color="tab:gray", label="each event")
+        buckets: dict[int, list[float]] = {}
+        for x, y in sent:
+            buckets.setdefault(int(x / width), []).append(y)
+        keys = sorted(buckets)
         for q, colour in ((0.5, "tab:green"), (0.99, "tab:red")):
-            bottom.plot(xs, [percentile(sorted(by_second[x]), q) for x in xs], label=f"p{int(q * 100)}", color=colour)
+            bottom.plot(
+                [k * width for k in keys],
+                [percentile(sorted(buckets[k]), q) for k in keys],
+                "o-",
+                markersize=3,
+                label=f"p{int(q * 100)}",
+                color=colour,
+            )
         bottom.set_yscale("log")
-        bottom.set_title(f"{phase.name}: latency by publish second (ms)")
-        bottom.set_xlabel("s")
+        bottom.set_title(f"{phase.name}: latency by time kept (ms)")
+        bottom.set_xlabel("s since the first publish")
         bottom.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
