@@ -60,3 +60,25 @@ def test_disruption_budgets_are_valid_and_cover_every_service() -> None:
         kubernetes_validate.validate(budget, "1.33", strict=True)
     names = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for b in budgets}
     assert names == {s.service.replace("_", "-") for s in SERVICE_SCHEMAS}
+
+
+def test_each_outside_system_is_a_kafka_user_with_exactly_the_acls_of_the_registry() -> None:
+    from kokunen_common.kafka_acls import Pattern, acl_rules, principals
+
+    services = tuple(s.service for s in SERVICE_SCHEMAS)
+    users = {d["metadata"]["name"]: d["spec"] for d in documents("kafka-users.yaml")}
+    assert set(users) == set(principals(TOPICS)) - set(services)
+    rules = acl_rules(TOPICS, services=services)
+    for name, spec in users.items():
+        granted = {
+            (acl["resource"]["type"], acl["resource"]["name"], acl["resource"]["patternType"], op.lower())
+            for acl in spec["authorization"]["acls"]
+            for op in acl["operations"]
+        }
+        wanted = {
+            (r.resource.value, r.name, "literal" if r.pattern is Pattern.LITERAL else "prefix", r.operation.value)
+            for r in rules
+            if r.principal == name
+        }
+        assert granted == wanted, name
+        assert "valueFrom" in spec["authentication"]["password"]  # a secret, never a literal

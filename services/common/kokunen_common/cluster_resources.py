@@ -4,11 +4,12 @@
   with the registry's partitions and retention (what ``kokunen-admin prepare`` creates elsewhere);
 - ``autoscaling.yaml``: a KEDA ``ScaledObject`` per service, scaling on the consumer lag of the topics it
   reads, up to the fewest partitions among them (a replica beyond that would hold none);
-- ``availability.yaml``: a ``PodDisruptionBudget`` per service (one pod down at a time in a drain).
+- ``availability.yaml``: a ``PodDisruptionBudget`` per service (one pod down at a time in a drain);
+- ``kafka-users.yaml``: a Strimzi ``KafkaUser`` with its ACLs for each outside system (departments, upstream).
 
 ``kokunen-admin cluster-resources --write`` regenerates them; a test fails when the files and the registry
-differ. ACLs and users stay with the ``kafka-acls`` Job (the services' principals, e.g. ``residency_sync``,
-are not valid Kubernetes names, so they cannot be Strimzi ``KafkaUser`` resources).
+differ. The services' own users and ACLs stay with the ``kafka-acls`` Job: their principals (``residency_sync``,
+…) are not valid Kubernetes names, so they cannot be Strimzi ``KafkaUser`` resources.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 from kokunen_contracts.registry import DLQ_PARTITIONS, TOPICS
 
 from .database_setup import SERVICE_SCHEMAS
+from .kafka_acls import Pattern, acl_rules, principals
 
 CLUSTER = "kokunen"
 NAMESPACE = "kokunen"
@@ -62,6 +64,57 @@ def kafka_topics() -> list[Manifest]:
                 }
             )
     return topics
+
+
+def kafka_users() -> list[Manifest]:
+    """A Strimzi ``KafkaUser`` (SCRAM-SHA-512, simple authorization) for each system outside kokunen that the
+    registry names — departments and upstream systems — with exactly the ACLs ``kafka_acls`` derives for it.
+    Its password comes from the Secret ``kokunen-kafka-users`` (key ``<principal>-password``) in the Kafka
+    namespace: referenced, never a literal."""
+    services = tuple(s.service for s in SERVICE_SCHEMAS)
+    rules = acl_rules(TOPICS, services=services)
+    users: list[Manifest] = []
+    for principal in principals(TOPICS):
+        if principal in services:
+            continue  # services' principals (residency_sync, …) are not Kubernetes names: the kafka-acls Job
+        grants: dict[tuple[str, str, str], list[str]] = {}
+        for rule in rules:
+            if rule.principal == principal:
+                key = (rule.resource.value, rule.name, "literal" if rule.pattern is Pattern.LITERAL else "prefix")
+                grants.setdefault(key, []).append(rule.operation.value.capitalize())
+        users.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "kind": "KafkaUser",
+                "metadata": {
+                    "name": principal,
+                    "namespace": KAFKA_NAMESPACE,
+                    "labels": {"strimzi.io/cluster": CLUSTER},
+                },
+                "spec": {
+                    "authentication": {
+                        "type": "scram-sha-512",
+                        "password": {
+                            "valueFrom": {
+                                "secretKeyRef": {"name": "kokunen-kafka-users", "key": f"{principal}-password"}
+                            }
+                        },
+                    },
+                    "authorization": {
+                        "type": "simple",
+                        "acls": [
+                            {
+                                "resource": {"type": kind, "name": name, "patternType": pattern},
+                                "operations": sorted(operations),
+                                "host": "*",
+                            }
+                            for (kind, name, pattern), operations in sorted(grants.items())
+                        ],
+                    },
+                },
+            }
+        )
+    return users
 
 
 def consumed_by(service: str) -> list[str]:
@@ -144,6 +197,7 @@ def files() -> dict[str, str]:
 
     return {
         "kafka-topics.yaml": dump(kafka_topics()),
+        "kafka-users.yaml": dump(kafka_users()),
         "autoscaling.yaml": dump(scaled_objects()),
         "availability.yaml": dump(disruption_budgets()),
         "kustomization.yaml": HEADER
@@ -151,7 +205,7 @@ def files() -> dict[str, str]:
             {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
-                "resources": ["kafka-topics.yaml", "autoscaling.yaml", "availability.yaml"],
+                "resources": ["kafka-topics.yaml", "kafka-users.yaml", "autoscaling.yaml", "availability.yaml"],
             },
             sort_keys=False,
         ),
