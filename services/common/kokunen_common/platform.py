@@ -67,7 +67,7 @@ def logs_off_stdout() -> None:
 def prepare_command(
     admin_url: str = typer.Option(..., envvar="ADMIN_DATABASE_URL", help="superuser URL of the kokunen database"),
     bootstrap_servers: str = typer.Option(..., envvar="KAFKA_BOOTSTRAP_SERVERS"),
-    replication_factor: int = typer.Option(1, help="3 on a production cluster"),
+    replication_factor: int = typer.Option(1, min=1, help="3 on a production cluster"),
 ) -> None:
     """Create roles and schemas, migrate every service, create every topic (idempotent)."""
     created = asyncio.run(prepare(admin_url, bootstrap_servers, replication_factor))
