@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -54,22 +54,31 @@ class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-class _RepeatFilter(logging.Filter):
+class RepeatFilter(logging.Filter):
     """Drops a library's warning that only repeats the one before it (aiokafka says "Unable connect" at every
-    reconnect attempt): an outage is one line, and a different message is a change of state worth a line."""
+    reconnect attempt): an outage is one line, and a different message is a change of state worth a line. A
+    repeat still goes through once every ``every_s`` (then with ``repeated``: how many were dropped), so a
+    long outage is not silent."""
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self._last: dict[str, str] = {}
+        self._every_s = every_s
+        self._clock = clock
+        self._last: dict[str, tuple[str, float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
         family = record.name.split(".", 1)[0]
         message = record.getMessage()
-        if self._last.get(family) == message:
-            return False
-        self._last[family] = message
+        now = self._clock()
+        last = self._last.get(family)
+        if last is not None and last[0] == message:
+            if now - last[1] < self._every_s:
+                self._last[family] = (message, last[1], last[2] + 1)
+                return False
+            record.repeated = last[2]  # shown as a field of the line
+        self._last[family] = (message, now, 0)
         return True
 
 
@@ -108,7 +117,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json", *, s
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (aiokafka, faststream, asyncio) log through the stdlib: route them through the same redaction.
     handler = _CurrentStreamHandler(to_stderr)
-    handler.addFilter(_RepeatFilter())
+    handler.addFilter(RepeatFilter())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -132,6 +141,8 @@ def _add_logger_name(logger: Any, __: str, event_dict: MutableMapping[str, Any])
     record = event_dict.get("_record")
     if record is not None:
         event_dict.setdefault("logger", record.name)
+        if getattr(record, "repeated", 0):
+            event_dict["repeated"] = record.repeated  # dropped repeats since the line was last shown
     return event_dict
 
 

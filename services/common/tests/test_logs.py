@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 from kokunen_common.db import retry_transient
-from kokunen_common.logs import configure_logging, get_logger
+from kokunen_common.logs import RepeatFilter, configure_logging, get_logger
 from opentelemetry.sdk.trace import TracerProvider
 
 
@@ -89,3 +89,23 @@ async def test_retries_are_logged_when_the_outage_starts_and_when_it_ends(capsys
     assert out[0]["what"] == out[1]["what"] == "connect to PostgreSQL"
     assert out[0]["error"] == "ConnectionRefusedError: refused"
     assert out[1]["failed_attempts"] == 6
+
+
+def test_a_repeat_goes_through_again_after_a_while_saying_how_many_were_dropped() -> None:
+    now = [0.0]
+    repeats = RepeatFilter(every_s=300, clock=lambda: now[0])
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka.conn", logging.ERROR, __file__, 1, message, None, None)
+
+    first = record("Unable connect")
+    assert repeats.filter(first)
+    for _ in range(4):
+        now[0] += 10
+        assert not repeats.filter(record("Unable connect"))
+    now[0] = 301
+    later = record("Unable connect")
+    assert repeats.filter(later)
+    assert later.repeated == 4  # type: ignore[attr-defined]
+    assert repeats.filter(record("Connected"))
+    assert not getattr(first, "repeated", 0)
