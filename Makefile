@@ -8,9 +8,9 @@ UV_VERSION := 0.13.8
 UV := .cache/uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := -p kokunen_contracts -p kokunen_common -p residency_sync -p tax_sync -p eligibility -p transfer_dispatch
+PACKAGES := -p kokunen_contracts -p kokunen_common -p residency_sync -p tax_sync -p eligibility -p transfer_dispatch -p counter
 
-.PHONY: help venv jars print-tools lint typecheck unit test demo bench contracts replay up down clean
+.PHONY: help venv jars print-tools browser design-tokens lint typecheck unit test demo bench contracts replay up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -35,18 +35,36 @@ print-tools: ## Japanese font (fonts-ipafont-gothic) and pdftotext (poppler-util
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-ipafont-gothic poppler-utils; \
 	fi
 
+browser: ## Debian's Chromium for the counter's browser tests (driven by Playwright; never `playwright install`)
+	@if ! command -v chromium >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+DESIGN_TOKENS_VERSION := 1.1.9
+DESIGN_TOKENS := .cache/design-tokens/$(DESIGN_TOKENS_VERSION)/package/dist/tokens.css
+$(DESIGN_TOKENS):
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm; }
+	mkdir -p $(dir $(DESIGN_TOKENS))../..
+	cd .cache/design-tokens/$(DESIGN_TOKENS_VERSION) && npm pack --silent @digital-go-jp/design-tokens@$(DESIGN_TOKENS_VERSION) \
+	  && tar xzf digital-go-jp-design-tokens-$(DESIGN_TOKENS_VERSION).tgz package/dist/tokens.css package/LICENSE
+	test -s $@
+
+design-tokens: $(DESIGN_TOKENS) ## the Digital Agency design tokens (npm @digital-go-jp/design-tokens, MIT) the counter serves
+
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 typecheck: venv ## mypy --strict on every package
 	$(VENV)/bin/mypy $(PACKAGES)
-	MYPYPATH=deploy/local $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py deploy/local/stack.py
+	MYPYPATH=deploy/local:tests $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py deploy/local/stack.py
 
 unit: venv ## fast tests only (no broker, no database)
 	$(VENV)/bin/pytest -m "not integration" -q
 
-test: venv jars print-tools ## lint, types, unit, handler and integration tests on a real Kafka broker and PostgreSQL
+test: venv jars print-tools browser design-tokens ## lint, types, unit, handler and integration tests on a real Kafka broker and PostgreSQL
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint typecheck && \
 	$(VENV)/bin/pytest -q --durations=15; rc=$$?; \
@@ -56,7 +74,7 @@ DEMO_LOG := .local/demo-install.log
 demo: ## start Kafka, PostgreSQL and every service; publish sample resident changes; show the flow
 	@mkdir -p .local; start=$$(date +%s); \
 	echo "make demo: installing what it needs (details in $(DEMO_LOG)) …"; \
-	if ! $(MAKE) --no-print-directory venv jars print-tools > $(DEMO_LOG) 2>&1; then \
+	if ! $(MAKE) --no-print-directory venv jars print-tools design-tokens > $(DEMO_LOG) 2>&1; then \
 	  tail -n 30 $(DEMO_LOG); echo "make demo: the install failed; the whole log is $(DEMO_LOG)"; exit 1; fi; \
 	$(PY) deploy/local/demo.py; rc=$$?; \
 	echo; echo "make demo: $$(( $$(date +%s) - start )) s, exit status $$rc; install log: $(DEMO_LOG)"; \
@@ -64,10 +82,10 @@ demo: ## start Kafka, PostgreSQL and every service; publish sample resident chan
 	echo "      docs/configuration.md (every setting), make test (everything CI runs)"; \
 	exit $$rc
 
-bench: venv jars print-tools ## throughput figures beside raw baselines measured in the same run
+bench: venv jars print-tools design-tokens ## throughput figures beside raw baselines measured in the same run
 	$(PY) tests/bench/run_bench.py
 
-up: venv jars ## start Kafka, PostgreSQL and every service in the background (.local/stack); print URLs and credentials
+up: venv jars design-tokens ## start Kafka, PostgreSQL and every service in the background (.local/stack); print URLs and credentials
 	$(PY) deploy/local/stack.py up
 
 down: venv ## stop what `make up` started (idempotent)

@@ -10,11 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from kokunen_common.replay import ReplayRefused, replay
-from kokunen_common.service import ServiceRuntime
-from kokunen_testing.platform import Platform, eventually
+from kokunen_testing.platform import Platform, consumed_everything, eventually
 from transfer_dispatch.domain.policy import load_policies
 from transfer_dispatch.handlers import processing_month, run_monthly_nhi_transfer
 
@@ -86,23 +83,6 @@ async def drained(platform: Platform, service: str, schema: str) -> bool:
         return not await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
     finally:
         await conn.close()
-
-
-async def consumed_everything(platform: Platform, runtime: ServiceRuntime) -> bool:
-    """The service's group has committed every record of the topics it reads (earlier tests may have left
-    some, e.g. results published while the service was not running): the original must be complete too."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(runtime.settings.consumer_group or runtime.name)
-    finally:
-        await admin.close()
-    for spec, _ in runtime.consumer.subscriptions:
-        for partition, end in (await platform.end_offsets(spec.name)).items():
-            mark = committed.get(TopicPartition(spec.name, partition))
-            if end > 0 and (mark is None or mark.offset < end):
-                return False
-    return True
 
 
 @pytest.mark.parametrize(("service", "schema"), [("residency_sync", "residency"), ("eligibility", "eligibility")])

@@ -13,6 +13,7 @@ OWN_TABLE = {
     "eligibility": "eligibility.qualification_version",
     "tax_sync": "tax.income_assessment",
     "transfer_dispatch": "dispatch.transfer_log",
+    "counter": "counter.access_log",
 }
 
 
@@ -43,12 +44,22 @@ async def test_an_application_role_cannot_change_its_schema(platform: Platform) 
         await conn.close()
 
 
-async def test_the_transfer_log_is_append_only_for_the_service(platform: Platform) -> None:
-    conn = await platform.connect_as("transfer_dispatch")
+@pytest.mark.parametrize(
+    ("service", "log", "column"),
+    [("transfer_dispatch", "dispatch.transfer_log", "record_count"), ("counter", "counter.access_log", "result_count")],
+)
+async def test_the_transfer_log_and_the_access_log_are_append_only_for_their_service(
+    platform: Platform, service: str, log: str, column: str
+) -> None:
+    """提供・移転の記録 and アクセスログ: the service's own role may add rows and read them, never change them."""
+    conn = await platform.connect_as(service)
     try:
+        assert await conn.fetchval(f"SELECT count(*) FROM {log}") >= 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute("UPDATE dispatch.transfer_log SET record_count = 0")
+            await conn.execute(f"UPDATE {log} SET {column} = 0")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute("DELETE FROM dispatch.transfer_log")
+            await conn.execute(f"DELETE FROM {log}")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(f"TRUNCATE {log}")
     finally:
         await conn.close()

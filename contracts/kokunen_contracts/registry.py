@@ -127,7 +127,7 @@ PERSON_CHANGED = TopicSpec(
     key_field="atena_number",
     partitions=12,
     producers=("residency_sync",),
-    consumers=("eligibility", "transfer_dispatch", "tax_sync"),
+    consumers=("eligibility", "transfer_dispatch", "tax_sync", COUNTER),
     summary="人の異動 (normalised): what a resident change means for pension work, minimised; My Number sealed",
 )
 
@@ -137,7 +137,7 @@ QUALIFICATION_CHANGED = TopicSpec(
     key_field="atena_number",
     partitions=12,
     producers=("eligibility",),
-    consumers=("transfer_dispatch",),
+    consumers=("transfer_dispatch", COUNTER),
     summary="資格異動: category-1 / voluntary insured periods acquired, lost, changed, corrected",
 )
 
@@ -289,7 +289,7 @@ INCOME_DETERMINED = TopicSpec(
     key_field="atena_number",
     partitions=6,
     producers=("tax_sync",),
-    consumers=("eligibility",),
+    consumers=("eligibility", COUNTER),
     summary="所得確定: a person's income for an income year as exemption screening needs it (no name or "
     "address); corrections name the figure they supersede",
 )

@@ -345,6 +345,9 @@ class PersonChanged(Event):
     householder_atena_number: AtenaNumber | None = Field(
         default=None, description="世帯主の宛名番号 (免除等の所得審査で世帯主を特定する)"
     )
+    processing_suspension: ProcessingSuspension | None = Field(
+        default=None, description="処理停止情報 (DV等支援措置: the counter withholds the address, no export)"
+    )
 
     @model_validator(mode="after")
     def _references_match_kind(self) -> Self:

@@ -1,13 +1,16 @@
 """make demo: the main job end to end on a real Kafka broker and PostgreSQL.
 
 1. starts Kafka (Maven jars) and PostgreSQL (Debian) on free loopback ports — or uses
-   ``KAFKA_BOOTSTRAP_SERVERS`` / ``ADMIN_DATABASE_URL`` when both are set;
+   ``KAFKA_BOOTSTRAP_SERVERS`` / ``ADMIN_DATABASE_URL`` when both are set — and the OIDC provider (mock-oauth2-server
+   from Maven Central) the counter's staff sign in with;
 2. prepares the database (roles, schemas, migrations) and the topics;
 3. starts every service as its own process;
 4. publishes sample resident-record changes, as the upstream 住民記録システム would — including the
    death of a category-1 insured person and one malformed message;
 5. shows what each service did: the addressee history, the qualification loss (資格喪失, the day after
    death), the monthly 移転4 transfer to 国保年金課 and its transfer-log row, the dead letter;
+   and the counter (窓口): its address, one demo user per role, one inquiry through the real sign-in, the access
+   log rows it wrote and their verification (``DEMO_STAY=1 make demo`` keeps everything up for a browser);
 6. stops everything.
 """
 
@@ -44,6 +47,7 @@ from kokunen_contracts.residency import (
     BecameResident,
     ChangeReason,
     PersonName,
+    ProcessingSuspension,
     Removal,
     ResidentChanged,
     ResidentClass,
@@ -52,10 +56,12 @@ from kokunen_contracts.residency import (
 )
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent.parent / "tests")]
 import localstack  # noqa: E402  (stdlib-only launcher beside this file)
+from kokunen_testing.counter_client import sign_in  # noqa: E402
 
 JST = timezone(timedelta(hours=9))
+DESIGN_TOKENS = HERE.parent.parent / ".cache" / "design-tokens" / "1.1.9" / "package" / "dist" / "tokens.css"
 SERVICES = ("residency_sync", "eligibility", "transfer_dispatch", "tax_sync")
 
 
@@ -151,6 +157,19 @@ def sample_changes(today: date) -> list[ResidentChanged]:
         current_address=hanako.current_address,
         nationality="JP",
     )
+    aoi = ResidentRecord(  # under 処理停止 (DV等支援措置): the counter withholds her address
+        atena_number="1000000055",
+        my_number=my_number(22360679774),
+        household_number="2000000055",
+        name=PersonName(name="与野 葵", kana="ヨノ アオイ"),
+        birth_date=date(1990, 11, 3),
+        sex=Sex.FEMALE,
+        relationship="世帯主",
+        resident_class=ResidentClass.JAPANESE,
+        current_address=saitama("中央区", "本町東三丁目5番43号", "338-0003"),
+        nationality="JP",
+        processing_suspension=ProcessingSuspension(suspended=True, reason="DV等支援措置"),
+    )
     died_on = max(month_start, today - timedelta(days=2))
 
     def change(n: int, reason: ChangeReason, record: ResidentRecord, on: date) -> ResidentChanged:
@@ -186,6 +205,7 @@ def sample_changes(today: date) -> list[ResidentChanged]:
             ken.model_copy(update={"removal": Removal(reason=ChangeReason.EX_OFFICIO_REMOVAL, on=month_start)}),
             month_start,
         ),
+        change(8, ChangeReason.DOMESTIC_MOVE_IN, aoi, date(2023, 10, 2)),
         change(
             7,
             ChangeReason.DEATH,
@@ -266,16 +286,22 @@ def income_figures(atena: str, seq: int, total_income: int, **extra: Any) -> dic
 
 
 @contextlib.contextmanager
-def servers(run_dir: Path) -> Iterator[tuple[str, str]]:
+def servers(run_dir: Path) -> Iterator[tuple[str, str, str]]:
+    """Kafka, PostgreSQL and the OIDC provider the counter's staff sign in with."""
     bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("ADMIN_DATABASE_URL")
-    if bootstrap and database:
-        say(f"using existing servers: Kafka {bootstrap}, PostgreSQL from ADMIN_DATABASE_URL")
-        yield bootstrap, database
-        return
-    with localstack.start_kafka(run_dir / "kafka") as kafka, localstack.start_postgres(run_dir / "postgres") as pg:
-        say(f"Kafka {kafka.version} on {kafka.bootstrap} (started in {kafka.start_seconds} s)")
-        say(f"PostgreSQL {pg.bindir.parent.name} on 127.0.0.1:{pg.port} (started in {pg.start_seconds} s)")
-        yield kafka.bootstrap, pg.url
+    with localstack.start_oidc(run_dir / "oidc") as oidc:
+        say(f"OIDC provider (mock-oauth2-server {localstack.oidc_version()}) at {oidc.issuer}")
+        if bootstrap and database:
+            say(f"using existing servers: Kafka {bootstrap}, PostgreSQL from ADMIN_DATABASE_URL")
+            yield bootstrap, database, oidc.issuer
+            return
+        with (
+            localstack.start_kafka(run_dir / "kafka") as kafka,
+            localstack.start_postgres(run_dir / "postgres") as pg,
+        ):
+            say(f"Kafka {kafka.version} on {kafka.bootstrap} (started in {kafka.start_seconds} s)")
+            say(f"PostgreSQL {pg.bindir.parent.name} on 127.0.0.1:{pg.port} (started in {pg.start_seconds} s)")
+            yield kafka.bootstrap, pg.url, oidc.issuer
 
 
 def service_env(service: str, bootstrap: str, admin_url: str, keys: dict[str, str]) -> dict[str, str]:
@@ -326,7 +352,7 @@ async def run(run_dir: Path) -> None:
         "MYNUMBER_HASH_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
     heading("1. servers")
-    with servers(run_dir) as (bootstrap, admin_url):
+    with servers(run_dir) as (bootstrap, admin_url, issuer):
         heading("2. database and topics")
         created = await prepare(admin_url, bootstrap)
         say(f"roles, schemas and migrations ready; topics created: {len(created)}")
@@ -336,14 +362,24 @@ async def run(run_dir: Path) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         processes: dict[str, asyncio.subprocess.Process] = {}
         try:
-            for service in SERVICES:
+            counter_port = localstack.free_port()
+            counter_url = f"http://127.0.0.1:{counter_port}"
+            counter_env = {
+                **service_env("counter", bootstrap, admin_url, keys),
+                "COUNTER_HTTP_PORT": str(counter_port),
+                "COUNTER_SESSION_SECRET": base64.b64encode(os.urandom(32)).decode(),
+                "COUNTER_COOKIE_SECURE": "false",  # plain http on 127.0.0.1 for the walk below; TLS in production
+                "COUNTER_DESIGN_TOKENS_CSS": str(DESIGN_TOKENS),
+                "OIDC_ISSUER_URL": issuer,
+            }
+            for service in (*SERVICES, "counter"):
                 with (logs / f"{service}.log").open("wb") as out:
                     processes[service] = await asyncio.create_subprocess_exec(
                         sys.executable,
                         "-m",
                         service,
                         "run",
-                        env=service_env(service, bootstrap, admin_url, keys),
+                        env=counter_env if service == "counter" else service_env(service, bootstrap, admin_url, keys),
                         stdout=out,
                         stderr=asyncio.subprocess.STDOUT,
                     )
@@ -578,6 +614,11 @@ async def run(run_dir: Path) -> None:
                     f"    {body['kind']:<10} seq {body['correction_seq']}  合計所得金額 {body['total_income']:,}  "
                     f"supersedes {body['supersedes_event_id']}"
                 )
+            await counter_walk(counter_url, counter_env, admin_url)
+            if os.environ.get("DEMO_STAY"):
+                say(f"\nThe counter stays up at {counter_url} (DEMO_STAY): press Ctrl-C to stop everything.")
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.Event().wait()
         finally:
             heading("6. stopping")
             for process in processes.values():
@@ -590,6 +631,48 @@ async def run(run_dir: Path) -> None:
                     await process.wait()
                 say(f"{service:<18} stopped (exit {process.returncode})")
     say("Kafka and PostgreSQL stopped. Done.")
+
+
+async def counter_walk(url: str, env: dict[str, str], admin_url: str) -> None:
+    """The counter (窓口): its address and demo staff; one inquiry signed in through the OIDC provider, the access
+    log rows it wrote, and the log's verification."""
+    import html
+    import re
+
+    import httpx
+
+    heading("5g. counter (窓口) — the staff's pages")
+    say(f"  open {url} and sign in as one of (the provider's sign-in page lists them):")
+    for person in localstack.DEMO_STAFF:
+        say(f"    {person['username']:<10} {person['name']:<8} {'・'.join(person['roles']) or '(no role)':<18} "
+            f"{person['department']}")  # fmt: skip
+    async with httpx.AsyncClient(timeout=30) as client:
+        await wait_for(url_for_role(admin_url, BY_SERVICE["counter"].app_role),
+                       "SELECT 1 FROM counter.person WHERE atena_number = '1000000055'")  # fmt: skip
+        viewer = localstack.DEMO_STAFF[0]
+        csrf = await sign_in(client, url, viewer)  # through the provider's sign-in page, as a browser would
+        say(f"  signed in as {viewer['name']} ({viewer['username']}) through the provider: authorization code + PKCE")
+        refused = await client.post(f"{url}/search", data={"csrf_token": csrf, "atena_number": "1000000022"})
+        say(f"  search without a 処理事由 → HTTP {refused.status_code}: 処理事由を選択してください")
+        reason = {"csrf_token": csrf, "reason_code": "02", "reason_text": "本人来庁 (住所変更後の記録確認)"}
+        for atena in ("1000000022", "1000000055"):
+            found = await client.post(f"{url}/search", data={**reason, "atena_number": atena})
+            page = await client.post(f"{url}/person", data={**reason, "atena_number": atena})
+            facts = {k: html.unescape(v) for k, v in re.findall(r"<dt>(.*?)</dt><dd>\s*(.*?)\s*</dd>", page.text, re.S)}
+            shown = f"{facts.get('氏名', '')} ／ {facts.get('生年月日', '')} ／ 住所 {facts.get('住所', '')}"
+            say(f"  照会 {atena} (HTTP {found.status_code}, {page.status_code}): {shown}")
+            masked = html.unescape(re.sub(r"<[^>]+>", "", facts.get("個人番号", ""))).strip()
+            say(f"    個人番号: {masked[:16]}  (masked: a viewer never receives it)")
+    rows = await fetch(
+        url_for_role(admin_url, BY_SERVICE["counter"].app_role),
+        """SELECT seq, to_char(logged_at AT TIME ZONE 'Asia/Tokyo', 'HH24:MI:SS') AS at, staff_id, department,
+                  terminal, reason_code, action, coalesce(atena_number, query) AS subject, my_number_shown AS mn
+           FROM counter.access_log ORDER BY seq""",
+    )
+    say("  アクセスログ (one row per search and view; hash-chained, append-only):")
+    table(rows, ["seq", "at", "staff_id", "department", "terminal", "reason_code", "action", "subject", "mn"])
+    code, output = await run_cli(env, "-m", "counter", "verify-access-log")
+    say(f"  counter verify-access-log: {output} (exit {code})")
 
 
 def main() -> int:

@@ -7,8 +7,8 @@ into ``.cache/kafka/<sha256 of kafka/pom.xml, 16 hex>/libs``; PostgreSQL from De
 
 Standard library only: ``make`` calls it before the project's venv exists.
 
-    python3 deploy/local/localstack.py fetch                          # the Kafka jars only
-    python3 deploy/local/localstack.py up --dir DIR [--only kafka|postgres] [--fast] [--secure]
+    python3 deploy/local/localstack.py fetch                          # the Kafka and OIDC provider jars only
+    python3 deploy/local/localstack.py up --dir DIR [--only kafka|postgres|oidc] [--fast] [--secure]
     python3 deploy/local/localstack.py status --dir DIR               # exit 0 only if all listed run
     python3 deploy/local/localstack.py down --dir DIR                 # idempotent
 
@@ -202,12 +202,19 @@ def _require(tool: str, package: str, why: str) -> str:
 
 
 def ensure_kafka_jars() -> Path:
-    """The broker's classpath folder: fetched once with Maven, cached by the POM's hash.
+    """The broker's classpath folder: fetched once with Maven, cached by the POM's hash."""
+    version = kafka_version()
+    return fetch_classpath(
+        f"Kafka {version}", POM, kafka_cache_dir(), (f"kafka_2.13-{version}", "log4j-core-", "log4j-slf4j")
+    )
+
+
+def fetch_classpath(what: str, pom: Path, cache: Path, must_have: Sequence[str]) -> Path:
+    """The runtime classpath of ``pom`` copied from Maven Central into ``cache``/libs, once.
 
     The ``complete`` marker is written only after a whole fetch; a file lock serialises concurrent
     fetches (several worktrees or test sessions starting at once).
     """
-    cache = kafka_cache_dir()
     libs = cache / "libs"
     marker = cache / "complete"
     if marker.is_file():
@@ -217,22 +224,21 @@ def ensure_kafka_jars() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if marker.is_file():
             return libs
-        mvn = _require("mvn", "maven", "Maven (mvn) is needed to fetch the Kafka jars")
+        mvn = _require("mvn", "maven", f"Maven (mvn) is needed to fetch the {what} jars")
         if libs.exists():
             shutil.rmtree(libs)
         libs.mkdir()
-        version = kafka_version()
         command = [
             mvn,
             "-B",
             "-q",
             "-f",
-            str(POM),
+            str(pom),
             MAVEN_GOAL,
             "-DincludeScope=runtime",
             f"-DoutputDirectory={libs}",
         ]
-        _log(f"fetching Kafka {version} jars from Maven Central into {libs}")
+        _log(f"fetching {what} jars from Maven Central into {libs}")
         started = time.monotonic()
         result = _run(command, "Maven")
         seconds = round(time.monotonic() - started, 1)
@@ -241,12 +247,12 @@ def ensure_kafka_jars() -> Path:
                 f"`{shlex.join(command)}` failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
             )
         names = sorted(p.name for p in libs.glob("*.jar"))
-        for prefix in (f"kafka_2.13-{version}", "log4j-core-", "log4j-slf4j"):
+        for prefix in must_have:
             if not any(name.startswith(prefix) for name in names):
-                raise LocalStackError(f"Maven finished but {libs} has no {prefix}*.jar: check {POM}")
+                raise LocalStackError(f"Maven finished but {libs} has no {prefix}*.jar: check {pom}")
         partial = cache / "complete.partial"
         partial.write_text(
-            json.dumps({"kafka": version, "jars": len(names), "fetch_seconds": seconds, "at": _now()}) + "\n"
+            json.dumps({"what": what, "jars": len(names), "fetch_seconds": seconds, "at": _now()}) + "\n"
         )
         partial.replace(marker)
         _log(f"{len(names)} jars fetched in {seconds} s")
@@ -975,6 +981,174 @@ def start_postgres(run_dir: Path, fast: bool = False, port: int | None = None) -
 # --- command line ------------------------------------------------------------------------------
 
 
+# --- OpenID Connect provider (for the counter's sign-in) --------------------------------------
+
+OIDC_POM = HERE / "oidc" / "pom.xml"
+OIDC_CACHE = REPO / ".cache" / "oidc"
+OIDC_ISSUER_ID = "kokunen"
+OIDC_READY_TIMEOUT_S = 120.0
+OIDC_TOKEN_EXPIRY_S = 3600
+
+# One demo staff member per role of the counter (counter/domain/staff.py). The provider's sign-in page offers
+# them; the claims each carries (roles, 部署, name) are what the city's IdP would put in the ID token.
+DEMO_STAFF: tuple[dict[str, Any], ...] = (
+    {"username": "etsuran", "name": "閲覧 花子", "department": "国保年金課 国民年金係", "roles": ["viewer"]},
+    {"username": "madoguchi", "name": "窓口 一郎", "department": "北区役所 保険年金課", "roles": ["clerk"]},
+    {"username": "kakunin", "name": "確認 次郎", "department": "国保年金課 国民年金係", "roles": ["supervisor"]},
+    {"username": "bango", "name": "番号 三郎", "department": "国保年金課 資格係", "roles": ["my_number_handler"]},
+    {"username": "kansa", "name": "監査 四郎", "department": "総務局 情報公開課", "roles": ["auditor"]},
+    {"username": "unyou", "name": "運用 五郎", "department": "情報システム課", "roles": ["operator"]},
+    {"username": "mukengen", "name": "権限 なし", "department": "国保年金課", "roles": []},
+)
+
+
+def oidc_version() -> str:
+    found = re.search(r"<mock-oauth2-server\.version>\s*([0-9][^<\s]*)\s*<", OIDC_POM.read_text())
+    if found is None:
+        raise LocalStackError(f"{OIDC_POM} has no <properties><mock-oauth2-server.version>")
+    return found.group(1)
+
+
+def ensure_oidc_jars() -> Path:
+    """mock-oauth2-server and its dependencies from Maven Central, cached by the POM's hash."""
+    cache = OIDC_CACHE / hashlib.sha256(OIDC_POM.read_bytes()).hexdigest()[:16]
+    return fetch_classpath(f"mock-oauth2-server {oidc_version()}", OIDC_POM, cache, ("mock-oauth2-server-",))
+
+
+def oidc_login_page(staff: Sequence[dict[str, Any]] = DEMO_STAFF) -> str:
+    """The provider's interactive sign-in page: one button per demo staff member, each posting the username and
+    the claims of the ID token (the provider adds them to the token it issues)."""
+    import html
+
+    rows = []
+    for person in staff:
+        claims = {"name": person["name"], "department": person["department"], "roles": person["roles"]}
+        roles = "・".join(person["roles"]) or "役割なし"
+        rows.append(
+            f"""<form method="post"><input type="hidden" name="username" value="{html.escape(person["username"])}">
+<input type="hidden" name="claims" value="{html.escape(json.dumps(claims, ensure_ascii=False))}">
+<button type="submit" id="user-{html.escape(person["username"])}">{html.escape(person["name"])}
+<small>{html.escape(person["username"])} ／ {html.escape(person["department"])} ／ {html.escape(roles)}</small>
+</button></form>"""
+        )
+    return f"""<!doctype html><html lang="ja"><head><meta charset="utf-8">
+<title>サインイン (開発用認証サーバー)</title>
+<style>body{{font-family:"IPAPGothic",sans-serif;max-width:40rem;margin:2rem auto;color:#1a1a1a}}
+button{{display:block;width:100%;text-align:left;margin:0 0 .75rem;padding:.75rem 1rem;font:inherit;font-weight:bold;
+border:2px solid #0017c1;border-radius:.5rem;background:#fff;color:#0017c1;cursor:pointer}}
+button small{{display:block;font-weight:normal;color:#414141}}
+button:focus{{outline:4px solid #000;box-shadow:0 0 0 2px #ffd43d}}
+</style></head><body><h1>サインイン</h1>
+<p>開発・試験用の認証サーバーです (本番は市の認証基盤)。職員を選んでください。</p>
+{"".join(rows)}</body></html>"""
+
+
+class OidcProvider:
+    """mock-oauth2-server (no.nav.security) run with java: a real OpenID Connect provider with discovery, JWKS,
+    authorization code + PKCE, token and end-session endpoints, and an interactive sign-in page. Issuer:
+    ``http://127.0.0.1:<port>/kokunen``. Local runs and tests only."""
+
+    def __init__(self, run_dir: Path, port: int | None = None) -> None:
+        self.run_dir = run_dir.resolve()
+        self.port = port or free_port()
+        self.pid: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stdout: IO[bytes] | None = None
+        self.start_seconds: float | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{OIDC_ISSUER_ID}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "oidc.log"
+
+    def config(self) -> dict[str, Any]:
+        login_page = self.run_dir / "login.html"
+        return {
+            "interactiveLogin": True,
+            "loginPagePath": str(login_page),
+            "tokenCallbacks": [
+                {
+                    "issuerId": OIDC_ISSUER_ID,
+                    "tokenExpiry": OIDC_TOKEN_EXPIRY_S,
+                    # The audience is the client that asked (the counter checks it is itself).
+                    "requestMappings": [{"requestParam": "client_id", "match": "*", "claims": {"acr": "Level3"}}],
+                }
+            ],
+        }
+
+    def start(self) -> OidcProvider:
+        libs = ensure_oidc_jars()
+        java = _java()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "login.html").write_text(oidc_login_page())
+        started = time.monotonic()
+        env = {**os.environ, "SERVER_PORT": str(self.port), "JSON_CONFIG": json.dumps(self.config())}
+        command = [java, "-Xms64m", "-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", f"{libs}/*",
+                   "no.nav.security.mock.oauth2.StandaloneMockOAuth2ServerKt"]  # fmt: skip
+        self._stdout = self.log_file.open("ab")
+        self._process = subprocess.Popen(
+            command, stdout=self._stdout, stderr=subprocess.STDOUT, cwd=self.run_dir, env=env, start_new_session=True
+        )
+        self.pid = self._process.pid
+        (self.run_dir / "oidc.pid").write_text(f"{self.pid}\n")
+        deadline = time.monotonic() + OIDC_READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self.stop()
+                raise LocalStackError(f"the OIDC provider exited while starting:\n{_tail(self.log_file)}")
+            if self.ready():
+                self.start_seconds = round(time.monotonic() - started, 1)
+                _log(f"OIDC provider on {self.issuer} (pid {self.pid}) ready in {self.start_seconds} s")
+                return self
+            time.sleep(0.5)
+        self.stop()
+        raise LocalStackError(f"the OIDC provider did not answer within {OIDC_READY_TIMEOUT_S:.0f} s")
+
+    def ready(self) -> bool:
+        import urllib.request
+
+        try:
+            url = f"{self.issuer}/.well-known/openid-configuration"  # http://127.0.0.1 only
+            with urllib.request.urlopen(url, timeout=3) as answer:  # noqa: S310
+                return bool(json.loads(answer.read()).get("issuer") == self.issuer)
+        except (OSError, ValueError):
+            return False
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+        elif self._process is None and self.pid is not None:
+            terminate(self.pid, "OIDC provider")
+        if self._stdout is not None:
+            self._stdout.close()
+            self._stdout = None
+        self._process = None
+        self.pid = None
+        (self.run_dir / "oidc.pid").unlink(missing_ok=True)
+
+    def state(self) -> dict[str, object]:
+        return {"pid": self.pid, "port": self.port, "issuer": self.issuer, "version": oidc_version(),
+                "start_seconds": self.start_seconds, "log": str(self.log_file)}  # fmt: skip
+
+    def __enter__(self) -> OidcProvider:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_oidc(run_dir: Path, port: int | None = None) -> OidcProvider:
+    return OidcProvider(run_dir, port).start()
+
+
 def _read_state(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "state.json"
     if not path.exists():
@@ -1049,7 +1223,9 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def up(run_dir: Path, only: str | None = None, fast: bool = False, secure: bool = False) -> dict[str, Any]:
+def up(
+    run_dir: Path, only: str | None = None, fast: bool = False, secure: bool = False, with_oidc: bool = False
+) -> dict[str, Any]:
     """Start what is asked, write state.json (after each server) and env.sh; stop everything on failure."""
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -1069,6 +1245,9 @@ def up(run_dir: Path, only: str | None = None, fast: bool = False, secure: bool 
             pg = start_postgres(run_dir / "postgres", fast=fast)
             state["postgres"] = pg.state()
             _write_state(run_dir, state)
+        if only == "oidc" or (with_oidc and only is None):  # the counter's sign-in (make up)
+            state["oidc"] = start_oidc(run_dir / "oidc").state()
+            _write_state(run_dir, state)
     except BaseException:
         _write_state(run_dir, state)
         down(run_dir)
@@ -1079,6 +1258,8 @@ def up(run_dir: Path, only: str | None = None, fast: bool = False, secure: bool 
         exports += [f"export {name.upper()}={shlex.quote(value)}" for name, value in client.items()]
     if "postgres" in state:
         exports.append(f"export ADMIN_DATABASE_URL={shlex.quote(str(state['postgres']['url']))}")
+    if "oidc" in state:
+        exports.append(f"export OIDC_ISSUER_URL={shlex.quote(str(state['oidc']['issuer']))}")
     env_file = run_dir / "env.sh"
     env_file.touch(mode=0o600)
     env_file.write_text("\n".join(exports) + "\n")
@@ -1099,8 +1280,12 @@ def down(run_dir: Path) -> None:
     if pg is not None and pg.is_running():
         pg.stop()
         _log(f"PostgreSQL on port {pg.port} stopped")
+    oidc_pid = (state.get("oidc") or {}).get("pid")
+    if isinstance(oidc_pid, int) and pid_alive(oidc_pid) and "mock.oauth2" in (_cmdline(oidc_pid) or ""):
+        terminate(oidc_pid, "OIDC provider")
+        _log(f"OIDC provider (pid {oidc_pid}) stopped")
     if state:
-        for name in ("kafka", "postgres"):
+        for name in ("kafka", "postgres", "oidc"):
             if name in state:
                 state[name]["pid"] = None
         state["stopped_at"] = _now()
@@ -1113,7 +1298,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up_cmd = sub.add_parser("up", help="start Kafka and PostgreSQL; print export lines")
     up_cmd.add_argument("--dir", type=Path, required=True, help="run folder: data, logs, state.json, env.sh")
-    up_cmd.add_argument("--only", choices=["kafka", "postgres"])
+    up_cmd.add_argument("--only", choices=["kafka", "postgres", "oidc"])
     up_cmd.add_argument("--fast", action="store_true", help="PostgreSQL fsync off (tests and benchmarks only)")
     up_cmd.add_argument(
         "--secure", action="store_true", help="Kafka with SASL_SSL (SCRAM-SHA-512), StandardAuthorizer, a throwaway CA"
@@ -1122,14 +1307,16 @@ def main(argv: list[str] | None = None) -> int:
     down_cmd.add_argument("--dir", type=Path, required=True)
     status_cmd = sub.add_parser("status", help="print state.json with liveness; exit 3 unless all run")
     status_cmd.add_argument("--dir", type=Path, required=True)
-    sub.add_parser("fetch", help="fetch the Kafka jars into the cache and print the folder")
+    sub.add_parser("fetch", help="fetch the Kafka and OIDC provider jars into the cache and print the folders")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
             started = time.monotonic()
             libs = ensure_kafka_jars()
-            _log(f"Kafka {kafka_version()} classpath ready in {time.monotonic() - started:.1f} s")
+            oidc_libs = ensure_oidc_jars()
+            _log(f"Kafka {kafka_version()} and OIDC provider classpaths ready in {time.monotonic() - started:.1f} s")
             print(libs)
+            print(oidc_libs)
         elif args.command == "up":
             up(args.dir, args.only, args.fast, args.secure)
         elif args.command == "down":

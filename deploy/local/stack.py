@@ -35,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import localstack  # noqa: E402  (stdlib-only launcher beside this file)
 
+TOKENS_CSS = HERE.parent.parent / ".cache" / "design-tokens" / "1.1.9" / "package" / "dist" / "tokens.css"
+
 READY_TIMEOUT_S = 180.0
 
 
@@ -66,7 +68,7 @@ def up(run_dir: Path) -> int:
     if _state_file(run_dir).exists():
         print(f"already up (from {run_dir}): `make down` first", file=sys.stderr)
         return 1
-    state = localstack.up(run_dir)
+    state = localstack.up(run_dir, with_oidc=True)  # the OIDC provider the counter's staff sign in with
     bootstrap = str(state["kafka"]["bootstrap"])
     admin_url = str(state["postgres"]["url"])
     configure_logging("kokunen-admin", "WARNING", stream=sys.stderr)
@@ -82,6 +84,15 @@ def up(run_dir: Path) -> int:
     for service in installed_services():
         port = localstack.free_port()
         env = service_env(service, bootstrap, admin_url, keys, port)
+        if service == "counter":
+            counter_port = localstack.free_port()
+            env |= {
+                "COUNTER_HTTP_PORT": str(counter_port),
+                "COUNTER_SESSION_SECRET": base64.b64encode(os.urandom(32)).decode(),
+                "COUNTER_COOKIE_SECURE": "false",  # plain http on 127.0.0.1
+                "COUNTER_DESIGN_TOKENS_CSS": str(TOKENS_CSS),
+                "OIDC_ISSUER_URL": str(state["oidc"]["issuer"]),
+            }
         with (logs / f"{service}.log").open("ab") as log:
             process = subprocess.Popen(
                 [str(Path(sys.executable).parent / service.replace("_", "-")), "run"],
@@ -92,6 +103,8 @@ def up(run_dir: Path) -> int:
                 start_new_session=True,  # outlives `make up`
             )
         services[service] = {"pid": process.pid, "port": port, "database_url": env["DATABASE_URL"]}
+        if service == "counter":
+            services[service]["pages"] = f"http://127.0.0.1:{env['COUNTER_HTTP_PORT']}"
     _state_file(run_dir).write_text(json.dumps({"services": services, "keys": keys}, indent=2))
     exports = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "ADMIN_DATABASE_URL": admin_url, **keys}
     env_file = run_dir / "env.sh"
@@ -113,6 +126,9 @@ def up(run_dir: Path) -> int:
         status = "not ready yet" if service in waiting else "ready"
         health = f"http://127.0.0.1:{facts['port']}/readyz"
         print(f"  {service:<20} {health:<40} {facts['database_url']}   [{status}]")
+    if "counter" in services:
+        staff = ", ".join(f"{p['username']} ({'・'.join(p['roles']) or 'no role'})" for p in localstack.DEMO_STAFF)
+        print(f"\n  counter (窓口)  {services['counter']['pages']}   sign in as: {staff}")
     print(f"\n  My Number keys (MYNUMBER_KEYS, MYNUMBER_HASH_KEY) and the URLs above: source {env_file}")
     print("  metrics: the same port, /metrics; configuration: docs/configuration.md; publishing: docs/integration.md")
     return 1 if waiting else 0

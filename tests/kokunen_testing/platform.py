@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from kokunen_common.crypto import MyNumberVault
 from kokunen_common.database_setup import BY_SERVICE, url_for_role
 from kokunen_common.messaging import publish_events
@@ -179,3 +180,20 @@ def unique_atena() -> str:
 
 def python() -> str:
     return sys.executable
+
+
+async def consumed_everything(platform: Platform, runtime: ServiceRuntime) -> bool:
+    """The service's group has committed every record of the topics it reads (earlier tests may have left
+    some, e.g. results published while the service was not running): the original must be complete too."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(runtime.settings.consumer_group or runtime.name)
+    finally:
+        await admin.close()
+    for spec, _ in runtime.consumer.subscriptions:
+        for partition, end in (await platform.end_offsets(spec.name)).items():
+            mark = committed.get(TopicPartition(spec.name, partition))
+            if end > 0 and (mark is None or mark.offset < end):
+                return False
+    return True

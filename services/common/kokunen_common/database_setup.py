@@ -42,6 +42,7 @@ SERVICE_SCHEMAS: tuple[ServiceSchema, ...] = (
     ServiceSchema("tax_sync", "tax"),
     ServiceSchema("eligibility", "eligibility"),
     ServiceSchema("transfer_dispatch", "dispatch"),
+    ServiceSchema("counter", "counter"),
 )
 BY_SERVICE = {s.service: s for s in SERVICE_SCHEMAS}
 

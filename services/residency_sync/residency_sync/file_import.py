@@ -378,7 +378,8 @@ _PAYLOAD = f"""jsonb_build_object(
     'birth_date', v.birth_date, 'address', v.current_address, 'lives_in_japan', v.lives_in_japan,
     'is_resident', v.is_resident, 'resident_class', v.resident_class, 'nationality', v.nationality,
     'residence_status', v.residence_status, 'my_number_sealed', v.my_number_sealed,
-    'relationship', v.relationship, 'householder_atena_number', v.householder->>'atena_number')"""
+    'relationship', v.relationship, 'householder_atena_number', v.householder->>'atena_number',
+    'processing_suspension', v.processing_suspension)"""
 _HEADERS = f"""jsonb_build_array(
     jsonb_build_array('ce_specversion', '{_b64(SPEC_VERSION)}'),
     jsonb_build_array('ce_id', encode(convert_to(v.published_event_id::text, 'UTF8'), 'base64')),

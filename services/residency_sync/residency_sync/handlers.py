@@ -20,6 +20,7 @@ from kokunen_contracts.residency import (
     ChangeReason,
     PersonChanged,
     PersonChangeKind,
+    ProcessingSuspension,
     ResidenceStatus,
     ResidentChanged,
 )
@@ -60,6 +61,7 @@ def person_changed(
     moved_out = kind in (PersonChangeKind.MOVED_OUT_ABROAD, PersonChangeKind.MOVED_OUT_DOMESTIC)
     address = state["moved_out_to"] if moved_out and state.get("moved_out_to") else state["current_address"]
     residence = state.get("residence_status")
+    suspension = state.get("processing_suspension")
     return PersonChanged(
         event_id=event_id,
         effective_date=effective_date,
@@ -84,6 +86,7 @@ def person_changed(
         my_number_sealed=state.get("my_number_sealed"),
         relationship=state.get("relationship"),
         householder_atena_number=(state.get("householder") or {}).get("atena_number"),
+        processing_suspension=None if suspension is None else ProcessingSuspension.model_validate(suspension),
     )
 
 

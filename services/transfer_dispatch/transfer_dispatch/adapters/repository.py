@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import asyncpg
+from kokunen_common.hash_chain import append_entry
 from kokunen_common.ids import derived_id
 from kokunen_contracts.eligibility import QualificationChanged, QualificationChangeKind
 
-from ..domain.transfer_log import GENESIS, entry_hash
+from ..domain.transfer_log import LOG_FIELDS
 
 
 class TransferItem(NamedTuple):
@@ -355,28 +356,7 @@ class DispatchRepository:
 
     async def append_log(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append one 提供・移転の記録 entry, linked to the one before it (serialised by a lock)."""
-        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('dispatch.transfer_log'))")
-        last = await self.conn.fetchrow("SELECT seq, entry_hash FROM dispatch.transfer_log ORDER BY seq DESC LIMIT 1")
-        previous = bytes(last["entry_hash"]) if last else GENESIS
-        full = {**entry, "seq": (last["seq"] + 1) if last else 1, "prev_hash": previous}
-        full["entry_hash"] = entry_hash(previous, full)
-        await self.conn.execute(
-            """INSERT INTO dispatch.transfer_log (seq, batch_id, policy_id, recipient, purpose, legal_basis, fields,
-                   record_count, logged_at, prev_hash, entry_hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-            full["seq"],
-            full["batch_id"],
-            full["policy_id"],
-            full["recipient"],
-            full["purpose"],
-            full["legal_basis"],
-            list(full["fields"]),
-            full["record_count"],
-            full["logged_at"],
-            full["prev_hash"],
-            full["entry_hash"],
-        )
-        return full
+        return await append_entry(self.conn, "dispatch.transfer_log", entry, LOG_FIELDS)
 
     async def log_entries(self) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.fetch("SELECT * FROM dispatch.transfer_log ORDER BY seq")]

@@ -1,4 +1,4 @@
-"""提供・移転の記録 (record of provisions and transfers): append-only, hash-chained.
+"""提供・移転の記録 (record of provisions and transfers): append-only, hash-chained (kokunen_common.hash_chain).
 
 Each entry's hash covers its content and the previous entry's hash, so editing, deleting or
 reordering any entry breaks every hash after it; ``verify_chain`` says where.
@@ -6,14 +6,13 @@ reordering any entry breaks every hash after it; ``verify_chain`` says where.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-GENESIS = b"\x00" * 32
+from kokunen_common import hash_chain
+from kokunen_common.hash_chain import GENESIS, ChainBreak
+
+__all__ = ["GENESIS", "LOG_FIELDS", "ChainBreak", "canonical", "entry_hash", "verify_against_batches", "verify_chain"]
 
 LOG_FIELDS = (
     "seq",
@@ -28,32 +27,13 @@ LOG_FIELDS = (
 )
 
 
-def _stable(value: Any) -> Any:
-    """Values in one form whoever reads them: a time in UTC (a session time zone or a driver that returns
-    local times must not change the bytes), sequences as lists."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("a transfer log time must carry its time zone")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if isinstance(value, (list, tuple)):
-        return [_stable(v) for v in value]
-    return value
-
-
 def canonical(entry: Mapping[str, Any]) -> bytes:
     """A stable byte form of an entry's content (its own hash excluded)."""
-    content = {k: _stable(entry[k]) for k in LOG_FIELDS}
-    return json.dumps(content, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hash_chain.canonical(entry, LOG_FIELDS)
 
 
 def entry_hash(previous: bytes, entry: Mapping[str, Any]) -> bytes:
-    return hashlib.sha256(previous + canonical(entry)).digest()
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    seq: int
-    problem: str
+    return hash_chain.entry_hash(previous, entry, LOG_FIELDS)
 
 
 def verify_against_batches(
@@ -83,17 +63,4 @@ def verify_against_batches(
 
 def verify_chain(entries: Iterable[Mapping[str, Any]]) -> list[ChainBreak]:
     """Check every link; entries in the order they are stored (by seq)."""
-    breaks: list[ChainBreak] = []
-    previous = GENESIS
-    expected_seq: int | None = None
-    for entry in entries:
-        seq = int(entry["seq"])
-        if expected_seq is not None and seq != expected_seq:
-            breaks.append(ChainBreak(seq, f"sequence gap or reorder: expected {expected_seq}"))
-        if bytes(entry["prev_hash"]) != previous:
-            breaks.append(ChainBreak(seq, "previous-hash link broken (a row before it was changed, removed or moved)"))
-        if bytes(entry["entry_hash"]) != entry_hash(bytes(entry["prev_hash"]), entry):
-            breaks.append(ChainBreak(seq, "content does not match its hash (the row was edited)"))
-        previous = bytes(entry["entry_hash"])
-        expected_seq = seq + 1
-    return breaks
+    return hash_chain.verify_chain(entries, LOG_FIELDS)

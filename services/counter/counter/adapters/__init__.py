@@ -1,0 +1,1 @@
+"""Edges of the counter: PostgreSQL (read model, sessions, access log), the web pages, the IdP."""

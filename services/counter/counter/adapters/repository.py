@@ -1,0 +1,310 @@
+"""The counter's schema: the read model (kept only from events), staff sessions and the access log."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from kokunen_common.hash_chain import append_entry
+from kokunen_contracts.counter import FilingOutcome
+from kokunen_contracts.eligibility import AdditionalPremiumChanged, QualificationChanged
+from kokunen_contracts.residency import PersonChanged
+from kokunen_contracts.tax import IncomeDetermined
+
+from ..domain.access_log import LOG_FIELDS
+from ..domain.qualification import QualificationEvent
+from ..domain.search import SearchKind, SearchQuery, kana_key
+
+SEARCH_LIMIT = 50  # more than a screen: the staff member narrows the search instead
+PERSON_COLUMNS = (
+    "p.atena_number, name, name_kana, sex, birth_date, address, suspended, suspension_reason, is_resident, "
+    "lives_in_japan, resident_class, household_number, change_kind, p.effective_date, "
+    "my_number_sealed IS NOT NULL AS has_my_number, "  # never the sealed value itself: pages get only the flag
+    # The latest 基礎年金番号 eligibility announced (kept with its events, so no cross-topic write race).
+    "(SELECT q.basic_pension_number FROM counter.qualification_event q WHERE q.atena_number = p.atena_number "
+    "AND q.basic_pension_number IS NOT NULL ORDER BY q.recorded_at DESC LIMIT 1) AS basic_pension_number"
+)
+
+
+class ReadModel:
+    """Writes of the event handlers (inside the consumer's transaction) and reads of the pages."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    # --- from events ---------------------------------------------------------------------------
+
+    async def person_changed(self, event: PersonChanged) -> None:
+        """The person as the event describes them now (each event carries the whole state after the change)."""
+        suspension = event.processing_suspension
+        await self.conn.execute(
+            """INSERT INTO counter.person (atena_number, household_number, name, name_kana, kana_key, sex, birth_date,
+                   address, is_resident, lives_in_japan, resident_class, suspended, suspension_reason,
+                   my_number_sealed, change_kind, effective_date, last_event_id, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+               ON CONFLICT (atena_number) DO UPDATE SET household_number = EXCLUDED.household_number,
+                   name = EXCLUDED.name, name_kana = EXCLUDED.name_kana, kana_key = EXCLUDED.kana_key,
+                   sex = EXCLUDED.sex, birth_date = EXCLUDED.birth_date, address = EXCLUDED.address,
+                   is_resident = EXCLUDED.is_resident, lives_in_japan = EXCLUDED.lives_in_japan,
+                   resident_class = EXCLUDED.resident_class, suspended = EXCLUDED.suspended,
+                   suspension_reason = EXCLUDED.suspension_reason, my_number_sealed = EXCLUDED.my_number_sealed,
+                   change_kind = EXCLUDED.change_kind, effective_date = EXCLUDED.effective_date,
+                   last_event_id = EXCLUDED.last_event_id, recorded_at = EXCLUDED.recorded_at""",
+            event.atena_number,
+            event.household_number,
+            event.name,
+            event.name_kana,
+            kana_key(event.name_kana) if event.name_kana else None,
+            event.sex.value,
+            event.birth_date,
+            event.address.model_dump_json(exclude_none=True),
+            event.is_resident,
+            event.lives_in_japan,
+            event.resident_class.value,
+            bool(suspension and suspension.suspended),
+            suspension.reason if suspension and suspension.suspended else None,
+            event.my_number_sealed,
+            event.kind.value,
+            event.effective_date,
+            event.event_id,
+            event.recorded_at,
+        )
+
+    async def qualification_changed(self, event: QualificationChanged) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.qualification_event (event_id, atena_number, kind, period_id, category,
+                   acquired_on, acquisition_reason, lost_on, loss_reason, replaces_event_id, effective_date,
+                   recorded_at, basic_pension_number)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.atena_number,
+            event.kind.value,
+            event.period_id,
+            event.category.value,
+            event.acquired_on,
+            event.acquisition_reason.value,
+            event.lost_on,
+            event.loss_reason.value if event.loss_reason else None,
+            event.replaces_event_id,
+            event.effective_date,
+            event.recorded_at,
+            event.basic_pension_number,
+        )
+
+    async def income_determined(self, event: IncomeDetermined) -> None:
+        figures = event.model_dump(
+            mode="json",
+            exclude={"event_id", "effective_date", "recorded_at", "atena_number", "supersedes_event_id"},
+        )
+        await self.conn.execute(
+            """INSERT INTO counter.income (event_id, atena_number, income_year, correction_seq, supersedes_event_id,
+                   figures, recorded_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.atena_number,
+            event.income_year,
+            event.correction_seq,
+            event.supersedes_event_id,
+            json.dumps(figures, ensure_ascii=False),
+            event.recorded_at,
+        )
+
+    async def filing_outcome(self, event: FilingOutcome) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.filing_outcome (event_id, filing_id, atena_number, kind, outcome, rejection, rule,
+                   message, effective_date, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.filing_id,
+            event.atena_number,
+            event.kind.value,
+            event.outcome.value,
+            event.rejection.value if event.rejection else None,
+            event.rule,
+            event.message,
+            event.effective_date,
+            event.recorded_at,
+        )
+
+    async def additional_premium_changed(self, event: AdditionalPremiumChanged) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.additional_premium (event_id, atena_number, kind, from_month, until_month,
+                   monthly_amount_yen, reason, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.atena_number,
+            event.kind.value,
+            event.from_month,
+            event.until_month,
+            event.monthly_amount_yen,
+            event.reason,
+            event.recorded_at,
+        )
+
+    # --- for the pages -------------------------------------------------------------------------
+
+    async def search(self, query: SearchQuery) -> list[dict[str, Any]]:
+        args: list[object]
+        if query.kind is SearchKind.ATENA:
+            where, args = "p.atena_number = $1", [query.atena_number]
+        elif query.kind is SearchKind.PENSION:
+            where = (
+                "p.atena_number IN (SELECT atena_number FROM counter.qualification_event "
+                "WHERE basic_pension_number = $1)"
+            )
+            args = [query.basic_pension_number]
+        else:
+            where, args = "birth_date = $1 AND kana_key = $2", [query.birth_date, query.kana_key]
+        rows = await self.conn.fetch(
+            f"SELECT {PERSON_COLUMNS} FROM counter.person p WHERE {where} ORDER BY kana_key, p.atena_number "
+            f"LIMIT {SEARCH_LIMIT}",
+            *args,
+        )
+        return [_person(r) for r in rows]
+
+    async def person(self, atena_number: str) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow(
+            f"SELECT {PERSON_COLUMNS} FROM counter.person p WHERE p.atena_number = $1", atena_number
+        )
+        return None if row is None else _person(row)
+
+    async def sealed_my_number(self, atena_number: str) -> str | None:
+        value: str | None = await self.conn.fetchval(
+            "SELECT my_number_sealed FROM counter.person WHERE atena_number = $1", atena_number
+        )
+        return value
+
+    async def qualification_events(self, atena_number: str) -> list[QualificationEvent]:
+        rows = await self.conn.fetch(
+            """SELECT event_id, kind, period_id, category, acquired_on, acquisition_reason, lost_on, loss_reason,
+                      replaces_event_id, recorded_at
+               FROM counter.qualification_event WHERE atena_number = $1""",
+            atena_number,
+        )
+        return [QualificationEvent(**dict(r)) for r in rows]
+
+    async def incomes(self, atena_number: str) -> list[dict[str, Any]]:
+        """The current figure of each income year (the highest 更正連番), newest year first."""
+        rows = await self.conn.fetch(
+            """SELECT DISTINCT ON (income_year) income_year, correction_seq, figures, recorded_at
+               FROM counter.income WHERE atena_number = $1
+               ORDER BY income_year DESC, correction_seq DESC""",
+            atena_number,
+        )
+        return [{**dict(r), "figures": json.loads(r["figures"])} for r in rows]
+
+    async def filing_outcomes(self, atena_number: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM counter.filing_outcome WHERE atena_number = $1 ORDER BY recorded_at DESC LIMIT 100",
+            atena_number,
+        )
+        return [dict(r) for r in rows]
+
+    async def additional_premiums(self, atena_number: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM counter.additional_premium WHERE atena_number = $1 ORDER BY recorded_at DESC",
+            atena_number,
+        )
+        return [dict(r) for r in rows]
+
+
+def _person(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**dict(row), "address": json.loads(row["address"])}
+
+
+class AccessLog:
+    """アクセスログ: appended through the hash chain; read by auditors and the verifier."""
+
+    TABLE = "counter.access_log"
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def append(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        return await append_entry(self.conn, self.TABLE, entry, LOG_FIELDS)
+
+    async def entries(self, after_seq: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT * FROM {self.TABLE} WHERE seq > $1 ORDER BY seq"
+        rows = await self.conn.fetch(sql + (f" LIMIT {int(limit)}" if limit else ""), after_seq)
+        return [_log_row(r) for r in rows]
+
+    async def search(
+        self,
+        *,
+        staff_id: str | None,
+        atena_number: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        conditions, args = [], []
+        for column, op, value in (
+            ("staff_id", "=", staff_id),
+            ("logged_at", ">=", since),
+            ("logged_at", "<", until),
+        ):
+            if value:
+                args.append(value)
+                conditions.append(f"{column} {op} ${len(args)}")
+        if atena_number:
+            # The person's own views and reveals, and every search whose result list showed them.
+            args.append(atena_number)
+            n = len(args)
+            conditions.append(
+                f"(atena_number = ${n} OR shown -> 'persons' @> "
+                f"jsonb_build_array(jsonb_build_object('宛名番号', ${n}::text)))"
+            )
+        where = " AND ".join(conditions) or "true"
+        rows = await self.conn.fetch(
+            f"SELECT * FROM {self.TABLE} WHERE {where} ORDER BY seq DESC LIMIT {int(limit)}", *args
+        )
+        return [_log_row(r) for r in rows]
+
+
+def _log_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**dict(row), "shown": json.loads(row["shown"])}
+
+
+class Sessions:
+    """Signed-in staff (counter.staff_session): the cookie carries only the random id."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def start(
+        self, session_id: str, staff_id: str, name: str, department: str, roles: Sequence[str], csrf: str
+    ) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.staff_session (session_id, staff_id, staff_name, department, roles, csrf_token)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            session_id,
+            staff_id,
+            name,
+            department,
+            list(roles),
+            csrf,
+        )
+
+    async def find(self, session_id: str) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow(
+            "SELECT *, now() AS db_now FROM counter.staff_session WHERE session_id = $1 AND ended_at IS NULL",
+            session_id,
+        )
+        return None if row is None else dict(row)
+
+    async def touch(self, session_id: str) -> None:
+        await self.conn.execute(
+            "UPDATE counter.staff_session SET last_seen_at = now() WHERE session_id = $1", session_id
+        )
+
+    async def end(self, session_id: str) -> None:
+        await self.conn.execute(
+            "UPDATE counter.staff_session SET ended_at = now() WHERE session_id = $1 AND ended_at IS NULL", session_id
+        )
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,584 @@
+"""The staff's pages (FastAPI, server-rendered Jinja2, no JavaScript): sign-in, person inquiry (照会) with a
+required 処理事由, My Number reveal for 個人番号取扱者, and the access log for auditors.
+
+Every request that shows personal data writes its access-log row in the same transaction as it reads; input is
+checked on the server (the form's checks are a convenience only); errors are Japanese pages with the right HTTP
+status and never a traceback. Personal data travels in POST bodies, never in URLs (proxies and logs keep URLs).
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from kokunen_common.crypto import MyNumberVault, SealError
+from kokunen_common.logs import get_logger
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from ..domain import qualification
+from ..domain.access_log import ACTION_LABELS, Action
+from ..domain.display import MY_NUMBER_MASK, ShownPerson, both_dates, format_my_number, show_person, yen
+from ..domain.reasons import REASONS, Reason, ReasonRefused, require_reason
+from ..domain.search import ATENA, SearchRefused, normalise, parse_search
+from ..domain.staff import PERMISSION_LABELS, Permission, Role, Staff
+from ..settings import CounterSettings
+from .oidc import SignInRefused, identity_provider, staff_from_claims
+from .repository import AccessLog, ReadModel, Sessions, new_id
+
+log = get_logger(__name__)
+HERE = Path(__file__).resolve().parent.parent
+JST = ZoneInfo("Asia/Tokyo")
+SESSION_KEY = "sid"
+
+
+class PageError(Exception):
+    """A request refused with a Japanese explanation and an HTTP status."""
+
+    def __init__(self, status: int, title: str, message: str, *, sign_in: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+        self.sign_in = sign_in
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    staff: Staff
+    session_id: str
+    csrf_token: str
+
+
+Pool = Callable[[], asyncpg.Pool]
+
+
+def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumberVault | None]) -> FastAPI:
+    """The web application; ``pool`` and ``vault`` are the running service's (started before requests come)."""
+    secret = settings.session_secret()
+    if len(secret) < 32:
+        raise RuntimeError("COUNTER_SESSION_SECRET must be 32 characters or more (random)")
+    app = FastAPI(title="窓口 (counter)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="counter_session",
+        max_age=None,  # a browser session; the server ends it on logout or idle timeout
+        same_site="lax",  # the IdP's redirect back is a top-level GET: Strict would drop the cookie there
+        https_only=settings.counter_cookie_secure,
+    )
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(
+        both_dates=both_dates,
+        yen=yen,
+        REASONS=REASONS,
+        ACTION_LABELS=ACTION_LABELS,
+        Permission=Permission,
+        MY_NUMBER_MASK=MY_NUMBER_MASK,
+        jst=JST,
+    )
+    idp = identity_provider(settings)
+    idle = timedelta(minutes=settings.counter_session_idle_minutes)
+    static = HERE / "static"
+    issuer = urlsplit(settings.oidc_issuer_url)
+    idp_origin = f"{issuer.scheme}://{issuer.netloc}"
+
+    def render(
+        request: Request, template: str, status: int = 200, signed_in: SignedIn | None = None, **context: Any
+    ) -> HTMLResponse:
+        context.setdefault("errors", {})
+        context.setdefault("form", {})
+        return templates.TemplateResponse(
+            request,
+            template,
+            {
+                "me": signed_in.staff if signed_in else None,
+                "csrf": signed_in.csrf_token if signed_in else "",
+                **context,
+            },
+            status_code=status,
+        )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+            f"form-action 'self' {idp_origin}"  # logout's redirect goes on to the IdP's end-session page
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"  # personal data never stays in a shared cache
+        return response
+
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError) -> HTMLResponse:
+        return render(request, "error.html", exc.status, title=exc.title, message=exc.message, sign_in=exc.sign_in)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        titles = {404: "ページが見つかりません", 405: "この操作はできません"}
+        title = titles.get(exc.status_code, "要求を処理できません")
+        return render(request, "error.html", exc.status_code, title=title, message="URLを確認してください。")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        return render(
+            request,
+            "error.html",
+            400,
+            title="入力内容を確認してください",
+            message="送信された内容の形式が正しくありません。",
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> HTMLResponse:
+        # The type only: an exception's text may hold personal data.
+        log.error("counter page failed", path=request.url.path, error=type(exc).__name__)
+        return render(
+            request,
+            "error.html",
+            500,
+            title="システムエラーが発生しました",
+            message="しばらくしてから操作をやり直してください。続く場合は情報システム担当にお問い合わせください。",
+        )
+
+    async def signed_in(request: Request, *, csrf: str | None = None, check_csrf: bool = False) -> SignedIn:
+        session_id = request.session.get(SESSION_KEY)
+        if not isinstance(session_id, str):
+            raise PageError(401, "サインインしてください", "窓口システムを使うにはサインインが必要です。", sign_in=True)
+        async with pool().acquire() as conn:
+            sessions = Sessions(conn)
+            row = await sessions.find(session_id)
+            if row is None:
+                request.session.clear()
+                raise PageError(401, "サインインしてください", "サインアウト済みのセッションです。", sign_in=True)
+            if row["db_now"] - row["last_seen_at"] > idle:
+                await sessions.end(session_id)
+                request.session.clear()
+                raise PageError(
+                    401,
+                    "一定時間操作がなかったためサインアウトしました",
+                    f"{settings.counter_session_idle_minutes}分間操作がありませんでした。もう一度サインインしてください。",
+                    sign_in=True,
+                )
+            await sessions.touch(session_id)
+        if check_csrf and not (csrf and hmac.compare_digest(csrf, row["csrf_token"])):
+            raise PageError(
+                403, "操作を受け付けられません", "画面の有効期限が切れたか、不正な送信です。画面を開き直してください。"
+            )
+        staff = Staff(row["staff_id"], row["staff_name"], row["department"], tuple(Role(r) for r in row["roles"]))
+        return SignedIn(staff, session_id, row["csrf_token"])
+
+    def require(me: SignedIn, permission: Permission) -> None:
+        if not me.staff.may(permission):
+            raise PageError(
+                403,
+                "権限がありません",
+                f"この操作 ({PERMISSION_LABELS[permission]}) はあなたの権限 ({me.staff.role_labels}) では行えません。",
+            )
+
+    def terminal(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    def log_entry(request: Request, me: SignedIn, reason: Reason, action: Action, **fields: Any) -> dict[str, Any]:
+        return {
+            "logged_at": datetime.now(UTC),
+            "staff_id": me.staff.staff_id,
+            "staff_name": me.staff.name,
+            "department": me.staff.department,
+            "terminal": terminal(request),
+            "reason_code": reason.code,
+            "reason_text": reason.text,
+            "action": action.value,
+            "atena_number": fields.get("atena_number"),
+            "query": fields.get("query"),
+            "result_count": fields.get("result_count"),
+            "shown": {"persons": fields.get("shown", [])},  # 4情報 as shown, one entry per person on the screen
+            "my_number_shown": fields.get("my_number_shown", False),
+        }
+
+    # --- sign-in -----------------------------------------------------------------------------------
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/login")
+    async def login(request: Request) -> Response:
+        try:
+            redirect: Response = await idp.authorize_redirect(request, f"{settings.public_url}/auth/callback")
+        except Exception as exc:  # the IdP does not answer its discovery document
+            log.error("identity provider unreachable", error=type(exc).__name__)
+            raise PageError(
+                503, "サインインできません", "認証サーバーに接続できません。しばらくしてからやり直してください。"
+            ) from None
+        return redirect
+
+    @app.get("/auth/callback")
+    async def callback(request: Request) -> Response:
+        try:
+            # authlib checks state, exchanges the code with the PKCE verifier, and verifies the ID token
+            # (signature by the IdP's JWKS, issuer, audience, expiry, nonce) before any claim is read.
+            token = await idp.authorize_access_token(request)
+            claims = dict(token.get("userinfo") or {})
+        except Exception as exc:  # forged, expired, replayed or mismatched: never signs anyone in
+            log.warning("sign-in refused", error=type(exc).__name__)
+            raise PageError(
+                400,
+                "サインインできませんでした",
+                "認証の応答を確認できませんでした (期限切れ・改ざん・やり直し)。もう一度サインインしてください。",
+                sign_in=True,
+            ) from None
+        try:
+            staff = staff_from_claims(claims, settings)
+        except SignInRefused as exc:
+            raise PageError(403, "サインインできませんでした", str(exc)) from None
+        if not staff.roles:
+            raise PageError(403, "権限がありません", "この職員には窓口システムの役割が割り当てられていません。")
+        session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        async with pool().acquire() as conn:
+            await Sessions(conn).start(
+                session_id, staff.staff_id, staff.name, staff.department, [r.value for r in staff.roles], csrf
+            )
+        request.session.clear()  # nothing of the sign-in handshake stays
+        request.session[SESSION_KEY] = session_id
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/logout")
+    async def logout(request: Request, csrf_token: str = Form("")) -> Response:
+        me = await signed_in(request, csrf=csrf_token, check_csrf=True)
+        async with pool().acquire() as conn:
+            await Sessions(conn).end(me.session_id)
+        request.session.clear()
+        metadata = await idp.load_server_metadata()
+        end_session = metadata.get("end_session_endpoint")
+        target = f"{settings.public_url}/signed-out"
+        if end_session:
+            query = urlencode({"client_id": settings.oidc_client_id, "post_logout_redirect_uri": target})
+            target = f"{end_session}?{query}"
+        return RedirectResponse(target, status_code=303)
+
+    @app.get("/signed-out")
+    async def signed_out(request: Request) -> HTMLResponse:
+        return render(request, "signed_out.html")
+
+    # --- inquiry -----------------------------------------------------------------------------------
+
+    @app.get("/")
+    async def home(request: Request) -> HTMLResponse:
+        me = await signed_in(request)
+        return render(request, "home.html", signed_in=me)
+
+    @app.post("/search")
+    async def search(
+        request: Request,
+        csrf_token: str = Form(""),
+        reason_code: str = Form(""),
+        reason_text: str = Form(""),
+        atena_number: str = Form(""),
+        kana_name: str = Form(""),
+        birth_date: str = Form(""),
+        basic_pension_number: str = Form(""),
+    ) -> HTMLResponse:
+        me = await signed_in(request, csrf=csrf_token, check_csrf=True)
+        require(me, Permission.INQUIRE)
+        form = {
+            "reason_code": reason_code,
+            "reason_text": reason_text[:400],
+            "atena_number": atena_number[:100],
+            "kana_name": kana_name[:100],
+            "birth_date": birth_date[:100],
+            "basic_pension_number": basic_pension_number[:100],
+        }
+        errors: dict[str, str] = {}
+        reason: Reason | None = None
+        try:
+            reason = require_reason(reason_code, reason_text)
+        except ReasonRefused as exc:
+            errors[exc.field] = exc.message
+        try:
+            query = parse_search(atena_number, kana_name, birth_date, basic_pension_number)
+        except SearchRefused as exc:
+            errors.update(exc.errors)
+        if errors or reason is None:
+            return render(request, "home.html", 400, signed_in=me, form=form, errors=errors)
+        async with pool().acquire() as conn, conn.transaction():
+            rows = await ReadModel(conn).search(query)
+            shown = [show_person(r, me.staff, with_address=False) for r in rows]
+            await AccessLog(conn).append(
+                log_entry(
+                    request,
+                    me,
+                    reason,
+                    Action.SEARCH,
+                    query=query.describe(),
+                    result_count=len(shown),
+                    shown=[p.log_form() for p in shown],
+                )
+            )
+        return render(request, "results.html", signed_in=me, people=shown, reason=reason, form=form, query=query)
+
+    async def person_page(
+        request: Request,
+        me: SignedIn,
+        reason: Reason,
+        atena_number: str,
+        as_of: date | None,
+        *,
+        reveal: bool,
+    ) -> HTMLResponse:
+        async with pool().acquire() as conn, conn.transaction():
+            model = ReadModel(conn)
+            row = await model.person(atena_number)
+            shown = None if row is None else show_person(row, me.staff)
+            my_number: str | None = None
+            if row is not None and reveal:
+                my_number = await open_my_number(model, atena_number)
+            action = Action.REVEAL_MY_NUMBER if reveal else Action.VIEW
+            await AccessLog(conn).append(
+                log_entry(
+                    request,
+                    me,
+                    reason,
+                    action,
+                    atena_number=atena_number,
+                    query=None if as_of is None else f"記録時点={as_of.isoformat()}",
+                    result_count=0 if row is None else 1,
+                    shown=[] if shown is None else [shown.log_form()],
+                    my_number_shown=my_number is not None,
+                )
+            )
+            if row is not None:
+                events = await model.qualification_events(atena_number)
+                incomes = await model.incomes(atena_number)
+                outcomes = await model.filing_outcomes(atena_number)
+                premiums = await model.additional_premiums(atena_number)
+        if row is None or shown is None:  # after the commit: the attempt stays in the log
+            raise PageError(404, "該当する方が見つかりません", f"宛名番号 {atena_number} の方は登録されていません。")
+        today = datetime.now(JST).date()
+        recorded_by = None if as_of is None else datetime.combine(as_of + timedelta(days=1), time(0), JST)
+        periods = qualification.history(events, recorded_by)
+        return render(
+            request,
+            "person.html",
+            signed_in=me,
+            person=shown,
+            row=row,
+            reason=reason,
+            my_number=None if my_number is None else format_my_number(my_number),
+            has_my_number=row["has_my_number"],
+            periods=periods,
+            current=qualification.current_period(periods, today),
+            as_of=as_of,
+            incomes=incomes,
+            outcomes=outcomes,
+            premiums=premiums,
+            today=today,
+        )
+
+    async def open_my_number(model: ReadModel, atena_number: str) -> str | None:
+        sealed = await model.sealed_my_number(atena_number)
+        key = vault()
+        if sealed is None or key is None:
+            return None
+        try:
+            return key.open(sealed, atena_number).reveal()
+        except SealError:
+            log.error("a sealed My Number does not open", reason="wrong key or tampered")
+            return None
+
+    def checked_atena(value: str) -> str:
+        atena = normalise(value[:100])
+        if not ATENA.match(atena):
+            raise PageError(400, "入力内容を確認してください", "宛名番号は半角数字15桁以内です。")
+        return atena
+
+    def checked_as_of(value: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(normalise(value[:40]))
+        except ValueError:
+            raise PageError(
+                400, "入力内容を確認してください", "記録時点の日付は 2026-11-27 の形で入力してください。"
+            ) from None
+
+    async def allowed(
+        request: Request, csrf_token: str, permission: Permission, code: str, text: str
+    ) -> tuple[SignedIn, Reason]:
+        """Signed in, the form is ours, the role allows it, and a 処理事由 is given — or a refusal page."""
+        me = await signed_in(request, csrf=csrf_token, check_csrf=True)
+        require(me, permission)
+        try:
+            return me, require_reason(code, text)
+        except ReasonRefused as exc:
+            raise PageError(
+                400, "処理事由を入力してください", f"{exc.message}。処理事由のない照会は受け付けません。"
+            ) from None
+
+    @app.post("/person")
+    async def person(
+        request: Request,
+        csrf_token: str = Form(""),
+        reason_code: str = Form(""),
+        reason_text: str = Form(""),
+        atena_number: str = Form(""),
+        as_of: str = Form(""),
+    ) -> HTMLResponse:
+        me, reason = await allowed(request, csrf_token, Permission.INQUIRE, reason_code, reason_text)
+        return await person_page(request, me, reason, checked_atena(atena_number), checked_as_of(as_of), reveal=False)
+
+    @app.post("/person/my-number")
+    async def reveal_my_number(
+        request: Request,
+        csrf_token: str = Form(""),
+        reveal_reason_code: str = Form(""),
+        reveal_reason_text: str = Form(""),
+        atena_number: str = Form(""),
+    ) -> HTMLResponse:
+        me, reason = await allowed(
+            request, csrf_token, Permission.REVEAL_MY_NUMBER, reveal_reason_code, reveal_reason_text
+        )
+        return await person_page(request, me, reason, checked_atena(atena_number), None, reveal=True)
+
+    # --- the access log, for auditors --------------------------------------------------------------
+
+    def audit_filters(staff_id: str, atena_number: str, since: str, until: str) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        filters: dict[str, Any] = {"staff_id": normalise(staff_id[:100]) or None, "atena_number": None}
+        if len(staff_id) > 64:
+            errors["staff_id"] = "職員IDは64文字以内です"
+        if atena_number:
+            atena = normalise(atena_number[:100])
+            if ATENA.match(atena):
+                filters["atena_number"] = atena
+            else:
+                errors["atena_number"] = "宛名番号は半角数字15桁以内です"
+        for name, value, shift in (("since", since, 0), ("until", until, 1)):
+            filters[name] = None
+            if value:
+                try:
+                    day = date.fromisoformat(normalise(value[:40]))
+                    filters[name] = datetime.combine(day + timedelta(days=shift), time(0), JST)
+                except ValueError:
+                    errors[name] = "日付は 2026-11-27 の形で入力してください"
+        if errors:
+            raise SearchRefused(errors)
+        return filters
+
+    @app.get("/audit")
+    async def audit(
+        request: Request, staff_id: str = "", atena_number: str = "", since: str = "", until: str = ""
+    ) -> HTMLResponse:
+        me = await signed_in(request)
+        require(me, Permission.READ_ACCESS_LOG)
+        form = {
+            "staff_id": staff_id[:100],
+            "atena_number": atena_number[:100],
+            "since": since[:40],
+            "until": until[:40],
+        }
+        try:
+            filters = audit_filters(staff_id, atena_number, since, until)
+        except SearchRefused as exc:
+            return render(request, "audit.html", 400, signed_in=me, form=form, errors=exc.errors, entries=[])
+        async with pool().acquire() as conn:
+            entries = await AccessLog(conn).search(**filters)
+        return render(request, "audit.html", signed_in=me, form=form, entries=entries, searched=True)
+
+    @app.get("/audit/export.csv")
+    async def audit_export(
+        request: Request, staff_id: str = "", atena_number: str = "", since: str = "", until: str = ""
+    ) -> Response:
+        me = await signed_in(request)
+        require(me, Permission.READ_ACCESS_LOG)
+        try:
+            filters = audit_filters(staff_id, atena_number, since, until)
+        except SearchRefused as exc:
+            raise PageError(400, "入力内容を確認してください", str(exc)) from None
+        async with pool().acquire() as conn:
+            entries = await AccessLog(conn).search(**filters, limit=100_000)
+        return Response(
+            export_csv(entries),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
+        )
+
+    @app.get("/static/{name}")
+    async def static_file(name: str) -> Response:
+        if name == "tokens.css":
+            path = settings.counter_design_tokens_css
+            css = path.read_text() if path is not None and path.is_file() else "/* design tokens not installed */"
+            return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+        if name != "counter.css":
+            raise PageError(404, "ページが見つかりません", "URLを確認してください。")
+        return Response(
+            (static / "counter.css").read_text(), media_type="text/css", headers={"Cache-Control": "max-age=3600"}
+        )
+
+    return app
+
+
+EXPORT_COLUMNS = ("連番", "処理日時", "職員", "職員名", "部署", "端末", "処理事由コード", "処理事由", "操作",
+                  "宛名番号", "検索条件", "該当件数", "表示した4情報", "個人番号表示")  # fmt: skip
+
+
+def export_csv(entries: list[dict[str, Any]]) -> str:
+    """The access log as CSV (UTF-8 with BOM, for Excel). Persons under 処理停止 leave by 宛名番号 only: their
+    name, birth date, sex and address never go into an export."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for e in entries:
+        shown = "; ".join(_exported_person(p) for p in e["shown"]["persons"])
+        writer.writerow(
+            [
+                e["seq"],
+                e["logged_at"].astimezone(JST).isoformat(timespec="seconds"),
+                e["staff_id"],
+                e["staff_name"],
+                e["department"],
+                e["terminal"],
+                e["reason_code"],
+                _safe_cell(e["reason_text"]),
+                ACTION_LABELS.get(Action(e["action"]), e["action"]),
+                e["atena_number"] or "",
+                _safe_cell(e["query"] or ""),
+                "" if e["result_count"] is None else e["result_count"],
+                _safe_cell(shown),
+                "あり" if e["my_number_shown"] else "なし",
+            ]
+        )
+    return out.getvalue()
+
+
+def _exported_person(person: dict[str, Any]) -> str:
+    if person.get("処理停止"):
+        return f"{person['宛名番号']} (処理停止)"
+    return " ".join(str(person.get(k, "")) for k in ("宛名番号", "氏名", "生年月日", "性別", "住所")).strip()
+
+
+def _safe_cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+__all__ = ["PageError", "ShownPerson", "create_app", "export_csv", "new_id"]

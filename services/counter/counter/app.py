@@ -1,0 +1,147 @@
+"""Wiring of the counter (窓口): the read model's subscriptions, the staff's web pages as a background job of the
+service runtime, migrations and the command line (``counter run``, ``counter verify-access-log``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import typer
+import uvicorn
+from kokunen_common.hash_chain import ChainBreak, verify_chain
+from kokunen_common.logs import get_logger
+from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
+from kokunen_common.settings import ServiceSettings
+from kokunen_contracts.registry import (
+    ADDITIONAL_PREMIUM_CHANGED,
+    FILING_OUTCOME,
+    INCOME_DETERMINED,
+    PERSON_CHANGED,
+    QUALIFICATION_CHANGED,
+)
+
+from .adapters.repository import AccessLog
+from .adapters.web import create_app
+from .domain.access_log import LOG_FIELDS
+from .handlers import (
+    on_additional_premium_changed,
+    on_filing_outcome,
+    on_income_determined,
+    on_person_changed,
+    on_qualification_changed,
+)
+from .settings import CounterPageSettings, CounterSettings
+
+log = get_logger(__name__)
+SERVICE = "counter"
+SCHEMA = "counter"
+MIGRATIONS = Path(__file__).parent / "migrations"
+EXTRA_SETTINGS = (CounterPageSettings,)  # in docs/configuration.md beside the settings every service reads
+
+
+class _Server(uvicorn.Server):
+    """uvicorn inside the service runtime: the runtime (FastStream) owns the process's signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def web_pages(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Serve the staff's pages until the service stops (requests use the runtime's pool and vault)."""
+    settings = runtime.settings
+    assert isinstance(settings, CounterSettings)
+    if not settings.counter_http_port:  # a free port, so that the IdP's redirect names the one we listen on
+        with socket.socket() as probe:
+            probe.bind((settings.counter_http_host, 0))
+            object.__setattr__(settings, "counter_http_port", probe.getsockname()[1])
+    app = create_app(settings, lambda: runtime.pool, lambda: runtime.vault)
+    log.info("counter pages", url=settings.public_url)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.counter_http_host,
+            port=settings.counter_http_port,
+            log_config=None,
+            access_log=False,  # the access log that matters is counter.access_log
+            server_header=False,
+            lifespan="off",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving
+
+
+def counter_settings(settings: ServiceSettings | None) -> CounterSettings:
+    if settings is None or isinstance(settings, CounterSettings):
+        return settings or CounterSettings()
+    return CounterSettings(**{name: getattr(settings, name) for name in type(settings).model_fields})
+
+
+def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
+    definition = ServiceDefinition(
+        name=SERVICE,
+        schema=SCHEMA,
+        migrations_dir=MIGRATIONS,
+        # No topic holds who looked at whom, nor who is signed in: a replay keeps them.
+        kept_on_replay=("access_log", "staff_session"),
+        background_jobs=[web_pages],
+        needs_vault=True,  # a 個人番号取扱者's reveal opens the sealed number
+    )
+    runtime = ServiceRuntime(definition, counter_settings(settings))
+    runtime.consumer.subscribe(PERSON_CHANGED, on_person_changed)
+    runtime.consumer.subscribe(QUALIFICATION_CHANGED, on_qualification_changed)
+    runtime.consumer.subscribe(INCOME_DETERMINED, on_income_determined)
+    runtime.consumer.subscribe(FILING_OUTCOME, on_filing_outcome)
+    runtime.consumer.subscribe(ADDITIONAL_PREMIUM_CHANGED, on_additional_premium_changed)
+    return runtime
+
+
+cli = service_cli(
+    "counter — 窓口: the staff's pages (sign-in, 照会 with a 処理事由, アクセスログ)",
+    build,
+    run_help="Serve the staff's pages and keep the inquiry read model from the events until stopped.",
+)
+
+
+async def verify_access_log(conn: asyncpg.Connection) -> tuple[int, list[ChainBreak]]:
+    """Check the access log's hash chain in one consistent snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        entries = await AccessLog(conn).entries()
+    return len(entries), verify_chain(entries, LOG_FIELDS)
+
+
+@cli.command("verify-access-log")
+def verify_access_log_command() -> None:
+    """Check the hash chain of the access log (アクセスログ); exit 1 naming the first broken row."""
+    settings = CounterSettings()
+
+    async def go() -> tuple[int, list[ChainBreak]]:
+        conn = await asyncpg.connect(settings.database_url.get_secret_value())
+        try:
+            return await verify_access_log(conn)
+        finally:
+            await conn.close()
+
+    count, breaks = asyncio.run(go())
+    if breaks:
+        first = breaks[0]
+        typer.echo(f"access log broken at seq {first.seq}: {first.problem}", err=True)
+        for more in breaks[1:]:
+            typer.echo(f"  also seq {more.seq}: {more.problem}", err=True)
+        typer.echo(f"{count} entries, {len(breaks)} break(s); first broken row: seq {first.seq}")
+        sys.exit(1)
+    typer.echo(f"{count} entries, chain intact")
+
+
+if __name__ == "__main__":
+    cli()

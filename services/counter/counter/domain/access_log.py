@@ -1,0 +1,37 @@
+"""アクセスログ: one entry per search, view and My Number reveal (and, later, filing) — 処理日時, 職員, 部署, 端末,
+処理事由, 宛名番号, the 4情報 as shown, the action, and whether a My Number was shown. Append-only and
+hash-chained (kokunen_common.hash_chain): ``counter verify-access-log`` names the first broken row."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+LOG_FIELDS = (
+    "seq",
+    "logged_at",
+    "staff_id",
+    "staff_name",
+    "department",
+    "terminal",
+    "reason_code",
+    "reason_text",
+    "action",
+    "atena_number",
+    "query",
+    "result_count",
+    "shown",
+    "my_number_shown",
+)
+
+
+class Action(StrEnum):
+    SEARCH = "search"  # 検索
+    VIEW = "view"  # 照会 (個人の表示)
+    REVEAL_MY_NUMBER = "reveal_my_number"  # 個人番号の表示
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS = {Action.SEARCH: "検索", Action.VIEW: "照会", Action.REVEAL_MY_NUMBER: "個人番号表示"}

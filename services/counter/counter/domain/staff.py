@@ -1,0 +1,90 @@
+"""職員と権限: who is signed in and what their roles allow.
+
+Roles come from the IdP's token claims (the city's directory decides who holds them; the counter never grants
+one). What each role may do is this table, in one place, so the pages and the tests read the same policy:
+
+- 閲覧 (viewer), 窓口入力 (clerk), 確認者 (supervisor): person inquiry (照会).
+- 個人番号取扱者 (my_number_handler): person inquiry, and revealing a My Number by an explicit action with its
+  own reason (番号法 — 個人番号を取り扱う事務に従事する者に限る).
+- 監査 (auditor): the access log (search, CSV export); no person inquiry.
+- 運用 (operator): running the system; no personal data at all.
+
+処理停止 (DV等支援措置, 住民基本台帳事務における支援措置): the address of a person under it is withheld from every
+role except 確認者, who handles the supported person's own requests in person; no role exports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"  # 閲覧
+    CLERK = "clerk"  # 窓口入力
+    SUPERVISOR = "supervisor"  # 確認者
+    MY_NUMBER_HANDLER = "my_number_handler"  # 個人番号取扱者
+    AUDITOR = "auditor"  # 監査
+    OPERATOR = "operator"  # 運用
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.VIEWER: "閲覧",
+    Role.CLERK: "窓口入力",
+    Role.SUPERVISOR: "確認者",
+    Role.MY_NUMBER_HANDLER: "個人番号取扱者",
+    Role.AUDITOR: "監査",
+    Role.OPERATOR: "運用",
+}
+
+
+class Permission(StrEnum):
+    INQUIRE = "inquire"  # 照会 (search and view a person)
+    REVEAL_MY_NUMBER = "reveal_my_number"  # 個人番号の表示
+    SEE_SUSPENDED_ADDRESS = "see_suspended_address"  # 処理停止者の住所
+    READ_ACCESS_LOG = "read_access_log"  # アクセスログの検索・出力
+
+
+POLICY: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.INQUIRE}),
+    Role.CLERK: frozenset({Permission.INQUIRE}),
+    Role.SUPERVISOR: frozenset({Permission.INQUIRE, Permission.SEE_SUSPENDED_ADDRESS}),
+    Role.MY_NUMBER_HANDLER: frozenset({Permission.INQUIRE, Permission.REVEAL_MY_NUMBER}),
+    Role.AUDITOR: frozenset({Permission.READ_ACCESS_LOG}),
+    Role.OPERATOR: frozenset(),
+}
+
+PERMISSION_LABELS = {
+    Permission.INQUIRE: "照会",
+    Permission.REVEAL_MY_NUMBER: "個人番号の表示",
+    Permission.SEE_SUSPENDED_ADDRESS: "処理停止者の住所の表示",
+    Permission.READ_ACCESS_LOG: "アクセスログの閲覧",
+}
+
+
+def roles_from_claims(values: Iterable[object]) -> tuple[Role, ...]:
+    """The roles a token names that the counter knows; unknown ones are ignored (they grant nothing)."""
+    known = {r.value: r for r in Role}
+    return tuple(sorted({known[v] for v in values if isinstance(v, str) and v in known}))
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A signed-in staff member (職員) as the IdP described them."""
+
+    staff_id: str
+    name: str
+    department: str  # 部署
+    roles: tuple[Role, ...]
+
+    def may(self, permission: Permission) -> bool:
+        return any(permission in POLICY[role] for role in self.roles)
+
+    @property
+    def role_labels(self) -> str:
+        return "・".join(r.label for r in self.roles) or "権限なし"

@@ -1,0 +1,68 @@
+"""The counter's settings: the service's own (Kafka, database, keys) and those of its pages and its IdP."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from kokunen_common.settings import ServiceSettings
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CounterPageSettings(BaseSettings):
+    """The staff's pages and the city's identity provider (Entra ID, Keycloak, …; locally the mock-oauth2-server
+    process deploy/local/localstack.py starts). See docs/counter.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+    )
+
+    counter_http_host: str = "127.0.0.1"
+    """Address the pages listen on (``0.0.0.0`` in a container)."""
+    counter_http_port: int = 0
+    """Port of the pages; 0 takes a free one (logged) — set it (8080) wherever a proxy or a probe needs it."""
+    counter_public_url: str | None = None
+    """The address staff open (behind a proxy: https://counter.city.example); the IdP redirects back to
+    ``<it>/auth/callback``. Unset: ``http://<host>:<port>``."""
+    counter_session_secret: SecretStr = Field(default=SecretStr(""))
+    """Signs the session cookie (32+ random characters; the same on every replica). Unset: a random one per
+    process (sessions then end when it restarts)."""
+    counter_session_idle_minutes: int = 15
+    """A session unused this long ends: the staff member signs in again."""
+    counter_cookie_secure: bool = True
+    """Cookies only over HTTPS (browsers treat http://127.0.0.1 as secure too)."""
+    counter_design_tokens_css: Path | None = None
+    """dist/tokens.css of @digital-go-jp/design-tokens (``make design-tokens`` fetches it), served as
+    /static/tokens.css."""
+    oidc_issuer_url: str = "http://127.0.0.1:8081/kokunen"
+    """The IdP's issuer; ``<it>/.well-known/openid-configuration`` is read."""
+    oidc_client_id: str = "kokunen-counter"
+    """The counter's client id at the IdP (the ID token's audience)."""
+    oidc_client_secret: SecretStr = Field(default=SecretStr(""))
+    """The counter's client secret at the IdP (confidential client)."""
+    oidc_roles_claim: str = "roles"
+    """ID-token claim with the staff member's roles (viewer, clerk, supervisor, my_number_handler, auditor,
+    operator)."""
+    oidc_department_claim: str = "department"
+    """ID-token claim with the staff member's 部署."""
+    oidc_name_claim: str = "name"
+    """ID-token claim with the staff member's name."""
+
+
+class CounterSettings(ServiceSettings, CounterPageSettings):
+    """Everything the counter process reads."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+    )
+
+    @property
+    def public_url(self) -> str:
+        return (self.counter_public_url or f"http://{self.counter_http_host}:{self.counter_http_port}").rstrip("/")
+
+    def session_secret(self) -> str:
+        """The configured secret, or (once per process) a random one."""
+        if not self.counter_session_secret.get_secret_value():
+            object.__setattr__(self, "counter_session_secret", SecretStr(secrets.token_urlsafe(48)))
+        return self.counter_session_secret.get_secret_value()
