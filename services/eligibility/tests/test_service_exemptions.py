@@ -155,6 +155,17 @@ def application(atena: str, kind: str = "exemption", **fields: Any) -> Exemption
     )
 
 
+async def announced(platform: Platform, topic: str, atena: str, id_field: str, wanted: uuid.UUID) -> dict[str, Any]:
+    """The event eligibility announced on ``topic`` whose ``id_field`` is ``wanted``, once it is there."""
+
+    async def found() -> dict[str, Any] | None:
+        events = await outbox_events(platform, "eligibility", "eligibility", topic, atena)
+        return next((e for e in events if e[id_field] == str(wanted)), None)
+
+    result: dict[str, Any] = await eventually(found)
+    return result
+
+
 async def screenings(platform: Platform, app: ExemptionApplicationSubmitted, count: int = 1) -> list[dict[str, Any]]:
     """The screening outcomes announced for an application, in order, once there are ``count`` of them."""
 
@@ -365,14 +376,13 @@ async def test_continuation_screens_the_approved_again_as_the_stream_path_would(
 
 
 async def notified(platform: Platform, notice: ExemptionNotificationSubmitted) -> dict[str, Any]:
-    async def found() -> dict[str, Any] | None:
-        events = await outbox_events(
-            platform, "eligibility", "eligibility", "eligibility.exemption-notification-outcome.v1", notice.atena_number
-        )
-        return next((e for e in events if e["notification_id"] == str(notice.notification_id)), None)
-
-    result: dict[str, Any] = await eventually(found)
-    return result
+    return await announced(
+        platform,
+        "eligibility.exemption-notification-outcome.v1",
+        notice.atena_number,
+        "notification_id",
+        notice.notification_id,
+    )
 
 
 def notice(atena: str, kind: ExemptionNotificationKind, **fields: Any) -> ExemptionNotificationSubmitted:
@@ -403,13 +413,7 @@ async def additional_premium_applied(platform: Platform, atena: str) -> dict[str
         department="浦和区役所 保険年金課",
     )
     await platform.publish(FILING_SUBMITTED, [filing])
-
-    async def found() -> dict[str, Any] | None:
-        events = await outbox_events(platform, "eligibility", "eligibility", "eligibility.filing-outcome.v1", atena)
-        return next((e for e in events if e["filing_id"] == str(filing.filing_id)), None)
-
-    result: dict[str, Any] = await eventually(found)
-    return result
+    return await announced(platform, "eligibility.filing-outcome.v1", atena, "filing_id", filing.filing_id)
 
 
 @pytest.mark.usefixtures("eligibility")
@@ -474,15 +478,9 @@ ALL_ATTACHMENTS = [
 
 async def claimed(platform: Platform, claim: BenefitClaimSubmitted) -> dict[str, Any]:
     await platform.publish(BENEFIT_CLAIM_SUBMITTED, [claim])
-
-    async def found() -> dict[str, Any] | None:
-        events = await outbox_events(
-            platform, "eligibility", "eligibility", "eligibility.benefit-claim-received.v1", claim.atena_number
-        )
-        return next((e for e in events if e["claim_id"] == str(claim.claim_id)), None)
-
-    result: dict[str, Any] = await eventually(found)
-    return result
+    return await announced(
+        platform, "eligibility.benefit-claim-received.v1", claim.atena_number, "claim_id", claim.claim_id
+    )
 
 
 def benefit_claim(atena: str, kind: str, **fields: Any) -> BenefitClaimSubmitted:

@@ -15,6 +15,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 
+from eligibility.exemptions.continuation import APPLICATION_COLUMNS
 from harness import BenchContext, Figure, ServiceProcess, scenario
 
 FULL = 100_000
@@ -145,19 +146,7 @@ async def seed(ctx: BenchContext, count: int) -> None:
             ("income", ("event_id", "atena_number", "income_year", "correction_seq", "figures"), incomes),
             (
                 "exemption_application",
-                (
-                    "application_id",
-                    "event_id",
-                    "atena_number",
-                    "kind",
-                    "received_on",
-                    "first_month",
-                    "last_month",
-                    "continuation",
-                    "status",
-                    "payload",
-                    "jps_outcome",
-                ),
+                (*APPLICATION_COLUMNS, "jps_outcome"),
                 applications,
             ),
             (

@@ -15,6 +15,7 @@ from kokunen_contracts.residency import PersonChanged, PersonChangeKind
 from ..adapters.repository import EligibilityRepository, PersonRecord
 from ..domain.history_diff import stored_history
 from ..domain.jps_results import FollowUp
+from ..exemptions.handlers import report_due
 from ..exemptions.repository import ExemptionRepository
 from .domain import SURVIVOR_KINDS, Attachment, Claim, ClaimKind, ClaimRefusal, Received, Record, Refused, receive
 from .domain import claims_on_death as claims_on_death_of
@@ -74,16 +75,14 @@ async def on_benefit_claim(delivery: Delivery[c.BenefitClaimSubmitted], uow: Uni
     deceased_note = f"亡くなった方 宛名番号 {event.deceased_atena_number}。" if event.deceased_atena_number else ""
     uow.publish(
         JPS_REPORT_DUE,
-        e.JpsReportDue(
-            event_id=derived_id(delivery.event_id, "jps-report-due"),
-            effective_date=event.received_on,
-            recorded_at=now(),
-            report_id=event.claim_id,
-            report_kind=e.JpsReportKind.BENEFIT_CLAIM,
-            atena_number=event.atena_number,
+        report_due(
+            derived_id(delivery.event_id, "jps-report-due"),
+            event.claim_id,
+            e.JpsReportKind.BENEFIT_CLAIM,
+            event.atena_number,
+            event.received_on,
             my_number_sealed=claimant.my_number_sealed,
             basic_pension_number=claimant.state.basic_pension_number,
-            received_on=event.received_on,
             pension_code=result.pension_code,
             note=(f"{kind.label_ja}。{deceased_note}" + "、".join(result.checks))[:400],
         ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
@@ -184,6 +185,33 @@ async def on_exemption_application(delivery: Delivery[c.ExemptionApplicationSubm
     )
 
 
+def report_due(
+    event_id: uuid.UUID,
+    report_id: uuid.UUID,
+    kind: e.JpsReportKind,
+    atena_number: str,
+    received_on: date,
+    *,
+    my_number_sealed: str | None,
+    basic_pension_number: str | None,
+    recorded_at: datetime | None = None,
+    **fields: Any,
+) -> e.JpsReportDue:
+    """進達対象 of something received at the counter (申請, 届, 請求): dated by its 受付日."""
+    return e.JpsReportDue(
+        event_id=event_id,
+        effective_date=received_on,
+        recorded_at=recorded_at or now(),
+        report_id=report_id,
+        report_kind=kind,
+        atena_number=atena_number,
+        my_number_sealed=my_number_sealed,
+        basic_pension_number=basic_pension_number,
+        received_on=received_on,
+        **fields,
+    )
+
+
 def jps_report(
     event_id: uuid.UUID,
     event: c.ExemptionApplicationSubmitted,
@@ -196,16 +224,15 @@ def jps_report(
 ) -> e.JpsReportDue:
     """免除等申請の進達: the tier the screening found (or the one asked for), the period, and the result."""
     applied_for = screening.decision or tiers_of(application.kind, application.requested_tier)[0]
-    return e.JpsReportDue(
-        event_id=event_id,
-        effective_date=event.received_on,
-        recorded_at=recorded_at or now(),
-        report_id=event.application_id,
-        report_kind=e.JpsReportKind.EXEMPTION_APPLICATION,
-        atena_number=event.atena_number,
+    return report_due(
+        event_id,
+        event.application_id,
+        e.JpsReportKind.EXEMPTION_APPLICATION,
+        event.atena_number,
+        event.received_on,
         my_number_sealed=my_number_sealed,
         basic_pension_number=basic_pension_number,
-        received_on=event.received_on,
+        recorded_at=recorded_at,
         category=e.InsuredCategory.CATEGORY_1,
         exemption_kind=applied_for.label_ja,
         exemption_from=application.first_month.first_day,
@@ -352,17 +379,15 @@ async def on_exemption_notification(delivery: Delivery[c.ExemptionNotificationSu
     last = result.months.last
     uow.publish(
         JPS_REPORT_DUE,
-        e.JpsReportDue(
-            event_id=derived_id(delivery.event_id, "jps-report-due"),
-            effective_date=event.received_on,
-            recorded_at=now(),
-            report_id=event.notification_id,
+        report_due(
+            derived_id(delivery.event_id, "jps-report-due"),
+            event.notification_id,
             # 産前産後免除届 has no kind of its own on the 進達 medium: an exemption report, kind named.
-            report_kind=e.JpsReportKind.STATUTORY_EXEMPTION if statutory else e.JpsReportKind.EXEMPTION_APPLICATION,
-            atena_number=event.atena_number,
+            e.JpsReportKind.STATUTORY_EXEMPTION if statutory else e.JpsReportKind.EXEMPTION_APPLICATION,
+            event.atena_number,
+            event.received_on,
             my_number_sealed=person.my_number_sealed,
             basic_pension_number=person.state.basic_pension_number,
-            received_on=event.received_on,
             category=e.InsuredCategory.CATEGORY_1,
             exemption_kind="法定免除" if statutory else "産前産後免除",
             exemption_from=result.months.first.first_day,
