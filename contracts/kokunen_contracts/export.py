@@ -268,7 +268,7 @@ def asyncapi_document() -> JsonObj:
                 "kafka": {
                     "topic": spec.name,
                     "partitions": spec.partitions,
-                    "topicConfiguration": {"retention.ms": spec.retention_ms},
+                    "topicConfiguration": {"retention.ms": spec.retention()[0]},
                     "bindingVersion": "0.5.0",
                 }
             },
@@ -278,7 +278,14 @@ def asyncapi_document() -> JsonObj:
             "title": spec.dlq,
             "summary": f"Dead letters of {spec.name}",
             "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
-            "bindings": {"kafka": {"topic": spec.dlq, "partitions": DLQ_PARTITIONS, "bindingVersion": "0.5.0"}},
+            "bindings": {
+                "kafka": {
+                    "topic": spec.dlq,
+                    "partitions": DLQ_PARTITIONS,
+                    "topicConfiguration": {"retention.ms": spec.retention()[1]},
+                    "bindingVersion": "0.5.0",
+                }
+            },
         }
         for producer in spec.producers:
             operations[f"{producer}_sends_{channel_id}"] = {

@@ -43,6 +43,12 @@ TOPIC_NAME = re.compile(r"^(?P<domain>[a-z]+)\.(?P<event>[a-z0-9]+(?:-[a-z0-9]+)
 DLQ_SUFFIX = ".dlq"
 DLQ_PARTITIONS = 3
 
+CLEAR_MY_NUMBER_RETENTION_DAYS = 30
+"""How long a topic that carries My Numbers in clear (and its dead-letter topic) keeps them (ADR 0012): long
+enough to repair and re-send a change, no longer. ``kokunen-admin prepare --clear-my-number-retention-days``
+(``CLEAR_MY_NUMBER_RETENTION_DAYS``) sets it per deployment; every other topic keeps its events forever."""
+DAY_MS = 24 * 60 * 60 * 1000
+
 # Systems outside this repository that publish or consume our topics.
 UPSTREAM_RESIDENT_RECORDS = "jumin-kiroku"  # 住民記録システム / 総合宛名システム
 DEPT_NHI = "dept-nhi"  # 福祉局 生活福祉部 国保年金課 (移転先4)
@@ -66,6 +72,9 @@ class TopicSpec:
     summary: str
     retention_ms: int = -1  # keep forever: replay rebuilds every slice from the topics
     extra_config: dict[str, str] = field(default_factory=dict)
+    clear_my_number: bool = False
+    """Carries My Numbers in clear: the topic and its dead-letter topic keep messages only
+    ``CLEAR_MY_NUMBER_RETENTION_DAYS`` (its consumer keeps its own sealed history instead)."""
 
     def __post_init__(self) -> None:
         match = TOPIC_NAME.match(self.name)
@@ -89,6 +98,12 @@ class TopicSpec:
     @property
     def dlq(self) -> str:
         return self.name + DLQ_SUFFIX
+
+    def retention(self, clear_my_number_days: int = CLEAR_MY_NUMBER_RETENTION_DAYS) -> tuple[int, int]:
+        """retention.ms of the topic and of its dead-letter topic (-1: forever)."""
+        if self.clear_my_number:
+            return clear_my_number_days * DAY_MS, clear_my_number_days * DAY_MS
+        return self.retention_ms, -1
 
     @property
     def event_type(self) -> str:
@@ -118,7 +133,8 @@ RESIDENT_CHANGED = TopicSpec(
     producers=(UPSTREAM_RESIDENT_RECORDS,),
     consumers=("residency_sync",),
     summary="住民記録異動: resident-record changes as the upstream system publishes them (My Number in clear: "
-    "restricted by ACL to residency_sync)",
+    "restricted by ACL to residency_sync; kept 30 days, residency keeps its own sealed history)",
+    clear_my_number=True,
 )
 
 PERSON_CHANGED = TopicSpec(

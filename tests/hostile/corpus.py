@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def _set_path(body: dict[str, Any], path: str, value: Any) -> None:
 def valid_message(spec: TopicSpec) -> Message:
     """A golden example of ``spec`` as a new event: fresh event id, fresh key."""
     example = sorted((EXAMPLES / spec.name).glob("*.json"))[0]
-    body = json.loads(example.read_text())
+    body = _fresh_ids(json.loads(example.read_text()), {})
     event_id = uuid.uuid4()
     body["event_id"] = str(event_id)
     key = unique_atena()
@@ -63,6 +64,29 @@ def valid_message(spec: TopicSpec) -> Message:
     event = spec.model.model_validate(body)
     headers: Headers = list(cloudevent_headers(event, source="/hostile/upstream"))
     return Message(key.encode(), json.dumps(body, ensure_ascii=False).encode(), headers, event_id, body)
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _fresh_ids(node: Any, renamed: dict[str, str], name: str = "") -> Any:
+    """The example with every identifier new (UUIDs, change ids, 基礎年金番号), the same one for the same
+    old value: cases must not share a period, report or change with each other or with other tests."""
+    if isinstance(node, dict):
+        return {k: _fresh_ids(v, renamed, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fresh_ids(v, renamed, name) for v in node]
+    if isinstance(node, str) and (_UUID.match(node) or name.endswith("change_id") or name == "basic_pension_number"):
+        if node not in renamed:
+            if _UUID.match(node):
+                renamed[node] = str(uuid.uuid4())
+            elif name == "basic_pension_number":
+                digits = f"{uuid.uuid4().int % 10**10:010d}"
+                renamed[node] = f"{digits[:4]}-{digits[4:]}"
+            else:
+                renamed[node] = f"H-{uuid.uuid4().hex[:12]}"
+        return renamed[node]
+    return node
 
 
 def _find(node: Any, wanted: Callable[[Any], bool], path: str = "") -> str | None:

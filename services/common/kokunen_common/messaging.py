@@ -37,12 +37,13 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from kokunen_contracts.envelope import EnvelopeError, Event, check_envelope, cloudevent_headers, envelope_headers
-from kokunen_contracts.registry import DLQ_PARTITIONS, TopicSpec
+from kokunen_contracts.registry import CLEAR_MY_NUMBER_RETENTION_DAYS, DLQ_PARTITIONS, TopicSpec
 from kokunen_contracts.strict import BodyError, parse_body
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -549,9 +550,15 @@ def idempotent_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 
 
 async def ensure_topics(
-    settings: ServiceSettings, specs: Sequence[TopicSpec], replication_factor: int = 1
+    settings: ServiceSettings,
+    specs: Sequence[TopicSpec],
+    replication_factor: int = 1,
+    clear_my_number_retention_days: int = CLEAR_MY_NUMBER_RETENTION_DAYS,
 ) -> list[str]:
-    """Create the registry's topics and their dead-letter topics where missing; returns those created."""
+    """Create the registry's topics and their dead-letter topics where missing; returns those created.
+
+    Topics that carry My Numbers in clear (and their dead-letter topics) get a finite retention, also when
+    they exist already (a changed setting applies on the next ``prepare``); each change is logged."""
     admin = AIOKafkaAdminClient(**kafka_client_kwargs(settings))
     await admin.start()
     created: list[str] = []
@@ -559,13 +566,24 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         wanted: list[NewTopic] = []
         for spec in specs:
-            config = {"retention.ms": str(spec.retention_ms), **spec.extra_config}
+            topic_ms, dlq_ms = spec.retention(clear_my_number_retention_days)
+            config = {"retention.ms": str(topic_ms), **spec.extra_config}
             if spec.name not in existing:
                 wanted.append(NewTopic(spec.name, spec.partitions, replication_factor, topic_configs=config))
             if spec.dlq not in existing:
                 wanted.append(
-                    NewTopic(spec.dlq, DLQ_PARTITIONS, replication_factor, topic_configs={"retention.ms": "-1"})
+                    NewTopic(spec.dlq, DLQ_PARTITIONS, replication_factor, topic_configs={"retention.ms": str(dlq_ms)})
                 )
+            if spec.clear_my_number:
+                retained = [(spec.name, topic_ms), (spec.dlq, dlq_ms)]
+                await admin.alter_configs(
+                    [
+                        ConfigResource(ConfigResourceType.TOPIC, name, configs={"retention.ms": str(ms)})
+                        for name, ms in retained
+                        if name in existing
+                    ]
+                )
+                log.info("clear My Number retention", topics=[n for n, _ in retained], retention_ms=topic_ms)
         for new_topic in wanted:
             try:
                 await admin.create_topics([new_topic])

@@ -336,6 +336,14 @@ def delivery_safety_ddl(schema: str) -> list[str]:
             suspect_offset   bigint,        -- the message tried alone after a redelivery
             suspect_attempts integer NOT NULL DEFAULT 0,
             PRIMARY KEY (topic, partition))""",
+        f"""CREATE TABLE IF NOT EXISTS {schema}.dead_letter_purge (
+            purged_at      timestamptz NOT NULL DEFAULT now(),
+            retention_days integer     NOT NULL,
+            deleted        bigint      NOT NULL,
+            oldest         timestamptz NOT NULL,
+            newest         timestamptz NOT NULL)""",
+        f"""COMMENT ON TABLE {schema}.dead_letter_purge IS 'Each deletion of dead letters past their retention '
+            '(residency: they carry clear My Numbers)'""",
         f"""COMMENT ON TABLE {schema}.delivery_attempt IS 'How often Kafka delivered the same offset without '
             'progress: past the limit the message is dead-lettered as poison'""",
     ]
@@ -408,6 +416,25 @@ class LeaderRelay:
         self._wake.set()
 
 
+async def purge_dead_letters(conn: asyncpg.Connection, schema: str, retention_days: int) -> int:
+    """Delete the dead-letter store's messages older than ``retention_days`` and record the deletion (when,
+    how many, the oldest and newest deleted) in ``dead_letter_purge``, in one transaction."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""WITH gone AS (
+                    DELETE FROM {schema}.dead_letter WHERE created_at < now() - make_interval(days => $1)
+                    RETURNING created_at)
+                INSERT INTO {schema}.dead_letter_purge (retention_days, deleted, oldest, newest)
+                SELECT $1, count(*), min(created_at), max(created_at) FROM gone HAVING count(*) > 0
+                RETURNING deleted""",
+            retention_days,
+        )
+    deleted = int(row["deleted"]) if row else 0
+    if deleted:
+        log.info("dead letters past their retention deleted", schema=schema, deleted=deleted)
+    return deleted
+
+
 _REFUSALS: tuple[type[BaseException], ...] = (
     kafka_errors.MessageSizeTooLargeError,
     kafka_errors.RecordTooLargeError,
@@ -447,8 +474,10 @@ class OutboxRelay(LeaderRelay):
         poll_interval_s: float = 0.5,
         retention_days: int = 7,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+        dead_letter_retention_days: int | None = None,
     ) -> None:
         self.service = service
+        self.dead_letter_retention_days = dead_letter_retention_days
         self.producer_factory = producer_factory
         self.schema = schema
         self.database_url = database_url
@@ -578,3 +607,5 @@ class OutboxRelay(LeaderRelay):
             self.retention_days,
         )
         log.info("outbox purged", schema=self.schema, result=deleted)
+        if self.dead_letter_retention_days is not None:
+            await purge_dead_letters(conn, self.schema, self.dead_letter_retention_days)

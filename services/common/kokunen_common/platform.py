@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from kokunen_contracts.envelope import cloudevent_headers
-from kokunen_contracts.registry import BY_NAME, TOPICS, TopicSpec
+from kokunen_contracts.registry import BY_NAME, CLEAR_MY_NUMBER_RETENTION_DAYS, TOPICS, TopicSpec
 from pydantic import ValidationError
 
 from .cli import log_to_stderr, operator_cli
@@ -46,12 +46,20 @@ async def migrate_all(admin_url: str, services: list[str] | None = None) -> None
         await service_app(service).build(settings).migrate()
 
 
-async def prepare(admin_url: str, kafka_bootstrap: str, replication_factor: int = 1) -> list[str]:
+async def prepare(
+    admin_url: str,
+    kafka_bootstrap: str,
+    replication_factor: int = 1,
+    clear_my_number_retention_days: int = CLEAR_MY_NUMBER_RETENTION_DAYS,
+) -> list[str]:
     """Roles, schemas, migrations and topics: everything a fresh database and broker need."""
     await bootstrap(admin_url)
     await migrate_all(admin_url)
     return await ensure_topics(
-        ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap), TOPICS, replication_factor=replication_factor
+        ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap),
+        TOPICS,
+        replication_factor=replication_factor,
+        clear_my_number_retention_days=clear_my_number_retention_days,
     )
 
 
@@ -68,9 +76,15 @@ def prepare_command(
     admin_url: str = typer.Option(..., envvar="ADMIN_DATABASE_URL", help="superuser URL of the kokunen database"),
     bootstrap_servers: str = typer.Option(..., envvar="KAFKA_BOOTSTRAP_SERVERS"),
     replication_factor: int = typer.Option(1, min=1, help="3 on a production cluster"),
+    clear_my_number_retention_days: int = typer.Option(
+        CLEAR_MY_NUMBER_RETENTION_DAYS,
+        envvar="CLEAR_MY_NUMBER_RETENTION_DAYS",
+        help="days the topics carrying My Numbers in clear (and their dead-letter topics) keep them",
+        min=1,
+    ),
 ) -> None:
     """Create roles and schemas, migrate every service, create every topic (idempotent)."""
-    created = asyncio.run(prepare(admin_url, bootstrap_servers, replication_factor))
+    created = asyncio.run(prepare(admin_url, bootstrap_servers, replication_factor, clear_my_number_retention_days))
     typer.echo(f"prepared; topics created: {', '.join(created) or 'none (all existed)'}")
 
 

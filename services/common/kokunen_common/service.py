@@ -49,6 +49,8 @@ class ServiceDefinition:
     scheduler's watermark): a replay keeps them."""
     background_jobs: list[BackgroundJob] = field(default_factory=list)
     needs_vault: bool = False
+    dead_letter_retention_days: int | None = None
+    """Days its dead-letter store keeps messages unless DEAD_LETTER_RETENTION_DAYS says otherwise (None: keep)."""
 
 
 def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
@@ -144,6 +146,9 @@ class ServiceRuntime:
             poll_interval_s=self.settings.outbox_poll_interval_s,
             retention_days=self.settings.outbox_retention_days,
             producer_factory=lambda: idempotent_producer(self.settings),
+            dead_letter_retention_days=(
+                self.settings.dead_letter_retention_days or self.definition.dead_letter_retention_days
+            ),
         )
         self._relay = outbox_relay
         self._relay_task = asyncio.create_task(outbox_relay.run(self._stop), name=f"{self.name}-relay")

@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
     """Longest wait of the relay between rounds when no NOTIFY wakes it."""
     outbox_retention_days: int = 7
     """Published outbox rows are deleted after this many days."""
+    dead_letter_retention_days: int | None = None
+    """Days the dead-letter store keeps a message (each deletion recorded in ``dead_letter_purge``); the
+    service's own default when unset (residency: 30, its dead letters carry clear My Numbers; others: keep)."""
     relay_stall_after_s: float = 60.0
     """Readiness fails when the outbox relay has not finished a cycle for this long."""
 

@@ -13,7 +13,7 @@ from kokunen_common.cli import log_to_stderr
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
-from kokunen_contracts.registry import RESIDENT_CHANGED
+from kokunen_contracts.registry import CLEAR_MY_NUMBER_RETENTION_DAYS, RESIDENT_CHANGED
 from kokunen_contracts.residency import ResidentChanged
 
 from .handlers import ResidentChangeBatchHandler
@@ -24,7 +24,25 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
-    definition = ServiceDefinition(name=SERVICE, schema=SCHEMA, migrations_dir=MIGRATIONS, needs_vault=True)
+    # Its sealed history is the record (ADR 0012): the upstream topic keeps clear My Numbers only 30 days, so a
+    # replay keeps the history and re-reads what the topic still holds (a change already there is a no-op).
+    definition = ServiceDefinition(
+        name=SERVICE,
+        schema=SCHEMA,
+        migrations_dir=MIGRATIONS,
+        needs_vault=True,
+        dead_letter_retention_days=CLEAR_MY_NUMBER_RETENTION_DAYS,  # its dead letters hold clear My Numbers
+        kept_on_replay=(
+            "person_version",
+            "person",
+            "parked_cancellation",
+            "file_import",
+            "import_reject",
+            "import_absence",
+            "import_difference",
+            "dead_letter_purge",
+        ),
+    )
     runtime = ServiceRuntime(definition, settings)
 
     runtime.consumer.subscribe(RESIDENT_CHANGED, OnResidentChanged(runtime))
