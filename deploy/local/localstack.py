@@ -45,6 +45,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -407,9 +408,8 @@ def make_tls_material(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path
 
 
 class KafkaServer:
-    """One KRaft node (broker and controller) with its config, data and logs under ``run_dir``."""
-
-    node_id = 1
+    """One KRaft node (broker and controller) with its config, data and logs under ``run_dir``; alone, or one
+    node of a ``KafkaCluster`` (its id, the cluster's voters and replication settings)."""
 
     def __init__(
         self,
@@ -417,8 +417,13 @@ class KafkaServer:
         port: int | None = None,
         controller_port: int | None = None,
         security: KafkaSecurity | None = None,
+        *,
+        node_id: int = 1,
+        cluster: KafkaCluster | None = None,
     ) -> None:
         self.run_dir = run_dir.resolve()
+        self.node_id = node_id
+        self.cluster = cluster
         self._ports_fixed = port is not None
         self.port, self.controller_port = (
             (port, controller_port or free_port()) if port is not None else tuple(free_ports(2))
@@ -430,7 +435,7 @@ class KafkaServer:
         self.version = kafka_version()
         self.pid: int | None = None
         self.start_seconds: float | None = None
-        self.cluster_id: str | None = None
+        self.cluster_id: str | None = cluster.cluster_id if cluster is not None else None
         self._process: subprocess.Popen[bytes] | None = None
         self._stdout: IO[bytes] | None = None
 
@@ -495,23 +500,26 @@ class KafkaServer:
         ]
 
     def properties(self) -> str:
+        voters = self.cluster.voters if self.cluster is not None else f"{self.node_id}@127.0.0.1:{self.controller_port}"
+        # A cluster replicates everything three times and acknowledges a write once two replicas have it.
+        replicas, min_isr = (len(self.cluster.nodes), 2) if self.cluster is not None else (1, 1)
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 f"node.id={self.node_id}",
-                f"controller.quorum.voters={self.node_id}@127.0.0.1:{self.controller_port}",
+                f"controller.quorum.voters={voters}",
                 *self._listener_properties(),
                 f"log.dirs={self.run_dir / 'data'}",
                 "num.partitions=1",
-                "default.replication.factor=1",
-                "min.insync.replicas=1",
-                "offsets.topic.replication.factor=1",
+                f"default.replication.factor={replicas}",
+                f"min.insync.replicas={min_isr}",
+                f"offsets.topic.replication.factor={replicas}",
                 "offsets.topic.num.partitions=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
+                f"transaction.state.log.replication.factor={replicas}",
+                f"transaction.state.log.min.isr={min_isr}",
                 "transaction.state.log.num.partitions=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
+                f"share.coordinator.state.topic.replication.factor={replicas}",
+                f"share.coordinator.state.topic.min.isr={min_isr}",
                 "share.coordinator.state.topic.num.partitions=1",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=false",
@@ -563,7 +571,7 @@ class KafkaServer:
         meta = self.run_dir / "data" / "meta.properties"
         if meta.exists():
             return
-        self.cluster_id = new_cluster_id()
+        self.cluster_id = self.cluster_id or new_cluster_id()
         command = [
             java,
             "-Xmx512m",
@@ -591,10 +599,11 @@ class KafkaServer:
 
     def _launch_and_wait(self, java: str, libs: Path, started: float) -> bool:
         """True when ready; False when the process exited over a taken port; raises otherwise."""
+        heap = "-Xmx512m" if self.cluster is None else "-Xmx320m"  # three of them on a small machine
         command = [
             java,
-            "-Xms512m",
-            "-Xmx512m",
+            heap.replace("mx", "ms"),
+            heap,
             "-server",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
@@ -728,6 +737,78 @@ class KafkaServer:
 
 def start_kafka(run_dir: Path, port: int | None = None, security: KafkaSecurity | None = None) -> KafkaServer:
     return KafkaServer(run_dir, port, security=security).start()
+
+
+class KafkaCluster:
+    """``size`` KRaft nodes on loopback, each broker and controller (a quorum of all), under ``run_dir/node-N``:
+    topics get replication factor 3 by default and a write is acknowledged (acks=all) once two replicas have it
+    (``min.insync.replicas=2``), so one node can die without losing an acknowledged write."""
+
+    def __init__(self, run_dir: Path, size: int = 3) -> None:
+        self.run_dir = run_dir.resolve()
+        self.cluster_id = new_cluster_id()
+        ports = free_ports(2 * size)
+        self.nodes = [
+            KafkaServer(self.run_dir / f"node-{i + 1}", ports[2 * i], ports[2 * i + 1], node_id=i + 1, cluster=self)
+            for i in range(size)
+        ]
+
+    @property
+    def voters(self) -> str:
+        return ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(n.bootstrap for n in self.nodes)
+
+    def node(self, node_id: int) -> KafkaServer:
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    def start(self) -> KafkaCluster:
+        """All nodes at once (none is ready before a quorum of controllers is up); stop all on a failure."""
+        errors: list[BaseException] = []
+
+        def start_node(node: KafkaServer) -> None:
+            try:
+                node.start()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start_node, args=(n,)) for n in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.stop()
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        """All nodes at once: one by one, the last would wait for a quorum that is gone before it gives up."""
+        threads = [threading.Thread(target=n.stop) for n in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def state(self) -> dict[str, object]:
+        first = self.nodes[0].state()
+        return {
+            **first,
+            "bootstrap": self.bootstrap,
+            "brokers": len(self.nodes),
+            "nodes": [n.state() for n in self.nodes],
+        }
+
+    def client_config(self) -> dict[str, str]:
+        return {"kafka_bootstrap_servers": self.bootstrap}
+
+    def __enter__(self) -> KafkaCluster:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -1224,7 +1305,12 @@ def _port_open(port: int) -> bool:
 
 
 def up(
-    run_dir: Path, only: str | None = None, fast: bool = False, secure: bool = False, with_oidc: bool = False
+    run_dir: Path,
+    only: str | None = None,
+    fast: bool = False,
+    secure: bool = False,
+    with_oidc: bool = False,
+    brokers: int = 1,
 ) -> dict[str, Any]:
     """Start what is asked, write state.json (after each server) and env.sh; stop everything on failure."""
     run_dir = run_dir.resolve()
@@ -1236,7 +1322,14 @@ def up(
     state = {"run_dir": str(run_dir), "started_at": _now()}
     client: dict[str, str] = {}
     try:
-        if only in (None, "kafka"):
+        if only in (None, "kafka") and brokers > 1:
+            if secure:
+                raise LocalStackError("--secure is for one broker only")
+            cluster = KafkaCluster(run_dir / "kafka", brokers).start()
+            state["kafka"] = cluster.state()
+            client = cluster.client_config()
+            _write_state(run_dir, state)
+        elif only in (None, "kafka"):
             kafka = start_kafka(run_dir / "kafka", security=KafkaSecurity() if secure else None)
             state["kafka"] = kafka.state()
             client = kafka.client_config()
@@ -1271,6 +1364,16 @@ def down(run_dir: Path) -> None:
     """Stop whatever state.json (or a half-finished start's pid files) lists; idempotent."""
     run_dir = run_dir.resolve()
     state = _read_state(run_dir)
+    nodes = [
+        pid
+        for node in (state.get("kafka") or {}).get("nodes") or []  # a cluster: every node, all at once
+        if isinstance(pid := node.get("pid"), int) and pid_alive(pid) and "kafka.Kafka" in (_cmdline(pid) or "")
+    ]
+    for pid in nodes:
+        os.kill(pid, signal.SIGTERM)
+    for pid in nodes:
+        terminate(pid, "Kafka")
+        _log(f"Kafka node (pid {pid}) stopped")
     pid = _kafka_pid(run_dir, state)
     if pid is not None:
         terminate(pid, "Kafka")
@@ -1301,6 +1404,9 @@ def main(argv: list[str] | None = None) -> int:
     up_cmd.add_argument("--only", choices=["kafka", "postgres", "oidc"])
     up_cmd.add_argument("--fast", action="store_true", help="PostgreSQL fsync off (tests and benchmarks only)")
     up_cmd.add_argument(
+        "--brokers", type=int, default=1, help="3: a KRaft cluster (replication factor 3, min.insync.replicas 2)"
+    )
+    up_cmd.add_argument(
         "--secure", action="store_true", help="Kafka with SASL_SSL (SCRAM-SHA-512), StandardAuthorizer, a throwaway CA"
     )
     down_cmd = sub.add_parser("down", help="stop what state.json lists (idempotent)")
@@ -1318,7 +1424,7 @@ def main(argv: list[str] | None = None) -> int:
             print(libs)
             print(oidc_libs)
         elif args.command == "up":
-            up(args.dir, args.only, args.fast, args.secure)
+            up(args.dir, args.only, args.fast, args.secure, brokers=args.brokers)
         elif args.command == "down":
             down(args.dir)
         elif args.command == "status":

@@ -42,9 +42,10 @@ def _name(service: str) -> str:
 def kafka_topics() -> list[Manifest]:
     topics: list[Manifest] = []
     for spec in TOPICS:
+        topic_ms, dlq_ms = spec.retention()  # finite where My Numbers travel in clear (ADR 0012)
         for name, partitions, config in (
-            (spec.name, spec.partitions, {"retention.ms": spec.retention_ms, **spec.extra_config}),
-            (spec.dlq, DLQ_PARTITIONS, {"retention.ms": -1}),
+            (spec.name, spec.partitions, {"retention.ms": topic_ms, **spec.extra_config}),
+            (spec.dlq, DLQ_PARTITIONS, {"retention.ms": dlq_ms}),
         ):
             topics.append(
                 {

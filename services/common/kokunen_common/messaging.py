@@ -523,7 +523,7 @@ async def _raw_bodies(message: Any) -> Any:
 def kafka_client_kwargs(settings: ServiceSettings) -> dict[str, Any]:
     """Connection options shared by producers, consumers and admin clients."""
     kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "bootstrap_servers": settings.kafka_bootstrap_list,
         "security_protocol": settings.kafka_security_protocol,
     }
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):

@@ -78,7 +78,7 @@ class ServiceRuntime:
         self._pool: asyncpg.Pool | None = None
         self.vault: MyNumberVault | None = None
         self.broker = KafkaBroker(
-            self.settings.kafka_bootstrap_servers,
+            self.settings.kafka_bootstrap_list,
             security=broker_security(self.settings),
             client_id=self.name,
             enable_idempotence=True,

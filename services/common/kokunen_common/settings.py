@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     )
 
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    """``host:port`` of one broker or several, comma-separated (a cluster: any of them answers)."""
     """Kafka brokers, ``host:port[,host:port…]``."""
     kafka_security_protocol: str = Field(default="PLAINTEXT")
     """``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``."""
@@ -85,3 +86,8 @@ class ServiceSettings(BaseSettings):
 
     fault_exit_after_commit: bool = False
     """Test hook: exit the process right after a database commit, before the Kafka offset commit."""
+
+    @property
+    def kafka_bootstrap_list(self) -> list[str]:
+        """The bootstrap servers as a list: aiokafka takes a comma-separated string for one host name."""
+        return [server.strip() for server in self.kafka_bootstrap_servers.split(",") if server.strip()]
