@@ -109,24 +109,22 @@ def _run_residency(platform: Platform, bootstrap: str) -> subprocess.Popen[bytes
     return subprocess.Popen([sys.executable, "-m", "residency_sync", "run"], env=env)
 
 
-async def _leaders(bootstrap: str, topic: str) -> dict[int, int]:
+async def _partitions(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    return {p["partition"]: p["leader"] for t in described for p in t["partitions"]}
+    return [p for t in described for p in t["partitions"]]
+
+
+async def _leaders(bootstrap: str, topic: str) -> dict[int, int]:
+    return {p["partition"]: p["leader"] for p in await _partitions(bootstrap, topic)}
 
 
 async def _replicas(bootstrap: str, topic: str) -> set[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return {len(p["replicas"]) for t in described for p in t["partitions"]}
+    return {len(p["replicas"]) for p in await _partitions(bootstrap, topic)}
 
 
 async def _broker_setting(bootstrap: str, name: str) -> str:

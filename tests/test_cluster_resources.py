@@ -30,7 +30,9 @@ def test_a_kafka_topic_for_every_topic_and_dead_letter_topic_of_the_registry() -
     assert set(topics) == {spec.name for spec in TOPICS} | {spec.dlq for spec in TOPICS}
     for spec in TOPICS:
         assert topics[spec.name]["partitions"] == spec.partitions
-        assert topics[spec.name]["config"]["retention.ms"] == spec.retention_ms
+        assert (topics[spec.name]["config"]["retention.ms"], topics[spec.dlq]["config"]["retention.ms"]) == (
+            spec.retention()
+        )
         assert topics[spec.dlq]["partitions"] == DLQ_PARTITIONS
 
 

@@ -22,7 +22,6 @@ class ServiceSettings(BaseSettings):
     )
 
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
-    """``host:port`` of one broker or several, comma-separated (a cluster: any of them answers)."""
     """Kafka brokers, ``host:port[,host:port…]``."""
     kafka_security_protocol: str = Field(default="PLAINTEXT")
     """``PLAINTEXT``, ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL``."""
