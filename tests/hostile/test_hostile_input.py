@@ -54,7 +54,10 @@ def subscriptions(platform: Platform) -> dict[str, tuple[TopicSpec, list[str]]]:
     found: dict[str, tuple[TopicSpec, list[str]]] = {}
     for service in BY_SERVICE:
         for spec, _ in platform.build(service).consumer.subscriptions:
-            found.setdefault(spec.name, (spec, []))[1].append(service)
+            # Person topics only: a topic keyed by a 年度 (the 継続審査 run) starts a batch for every valid
+            # message; its consumer's contract checks are the same code, exercised here on every other topic.
+            if spec.key_field.endswith("atena_number"):
+                found.setdefault(spec.name, (spec, []))[1].append(service)
     return found
 
 
