@@ -149,8 +149,10 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> HTMLResponse:
-        # The type only: an exception's text may hold personal data.
-        log.error("counter page failed", path=request.url.path, error=type(exc).__name__)
+        # The type and the route template only: an exception's text and a person page's path (宛名番号) are
+        # personal data.
+        route = request.scope.get("route")
+        log.error("counter page failed", route=getattr(route, "path", "unknown"), error=type(exc).__name__)
         return render(
             request,
             "error.html",
