@@ -36,6 +36,7 @@ from .transfer import (
     LongTermCareWelfarePensionTransfer,
     NhiQualificationTransfer,
     ResidentRegisterPensionTransfer,
+    TransferRecorded,
 )
 
 TOPIC_NAME = re.compile(r"^(?P<domain>[a-z]+)\.(?P<event>[a-z0-9]+(?:-[a-z0-9]+)*)\.v(?P<version>[1-9][0-9]*)$")
@@ -351,6 +352,17 @@ LONG_TERM_CARE_TRANSFER = TopicSpec(
     summary="移転3: 老齢福祉年金受給者情報 to 介護保険課 (monthly batch; four fields; no My Number)",
 )
 
+TRANSFER_RECORDED = TopicSpec(
+    name="dispatch.transfer-recorded.v1",
+    model=TransferRecorded,
+    key_field="atena_number",
+    partitions=6,
+    producers=("transfer_dispatch",),
+    consumers=(COUNTER,),
+    summary="提供・移転の記録 (per person): what was sent about a person, to whom, when, under which batch; field "
+    "names only, no values, no My Number",
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     RESIDENT_CHANGED,
     PERSON_CHANGED,
@@ -374,6 +386,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     BENEFIT_CLAIM_SUBMITTED,
     BENEFIT_CLAIM_RECEIVED,
     EXEMPTION_CONTINUATION_RUN,
+    TRANSFER_RECORDED,
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}

@@ -114,3 +114,76 @@ class LongTermCareWelfarePensionTransfer(TransferRecord):
     certificate_symbol: CertificateSymbol = Field(description="証書記号")
     certificate_number: CertificateNumber = Field(description="証書番号")
     payment_category: WelfarePensionPaymentCategory = Field(description="支給区分")
+
+
+class DisclosureKind(LabelledEnum):
+    """提供 or 移転 (番号法: 提供 to another body, 移転 within the city's own organisation)."""
+
+    PROVISION = "provision", "提供"
+    TRANSFER = "transfer", "移転"
+
+
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,59}$")]
+
+SENT_FIELD_LABELS: dict[str, str] = {
+    "report_id": "受付番号",
+    "report_kind": "届書等の種類",
+    "received_on": "受付年月日",
+    "my_number": "個人番号",
+    "basic_pension_number": "基礎年金番号",
+    "atena_number": "宛名番号",
+    "name": "氏名",
+    "name_kana": "氏名カナ",
+    "sex": "性別",
+    "birth_date": "生年月日",
+    "postal_code": "郵便番号",
+    "address": "住所",
+    "insured_category": "被保険者種別",
+    "acquired_on": "資格取得年月日",
+    "acquisition_reason": "資格取得事由",
+    "lost_on": "資格喪失年月日",
+    "loss_reason": "資格喪失事由",
+    "exemption_kind": "免除等の種類",
+    "exemption_from": "免除等の期間 (始期)",
+    "exemption_to": "免除等の期間 (終期)",
+    "pension_code": "年金コード",
+    "replaces_report_id": "訂正対象の受付番号",
+    "certificate_symbol": "証書記号",
+    "certificate_number": "証書番号",
+    "payment_category": "支給区分",
+}
+"""The Japanese name of each field a policy may send, as ``TransferRecorded.fields`` names it (every policy's
+fields have one: transfer_dispatch's policy test)."""
+
+
+class TransferRecorded(Event):
+    """提供・移転の記録 (per person): one record about this person left for a recipient in a recorded batch.
+
+    Published by ``transfer_dispatch`` in the same transaction as the transfer itself (移転1 随時, the monthly
+    batches of 移転2–4, the JPS provision 提供1) so that the counter can show a resident what was sent about
+    them, to whom, when and why (特定個人情報保護評価書 Ⅲ: 提供・移転の記録; 番号法). It names the fields sent —
+    **names only, never their values** — and never carries a My Number: ``my_number`` appears in ``fields``
+    only when the record carried the person's number (the JPS provision alone may, 番号法19条).
+    ``effective_date`` is the day it was sent (Japan time); ``recorded_at`` the time.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.dispatch.transfer-recorded.v1"
+
+    atena_number: AtenaNumber = Field(description="宛名番号 (the person the record was about)")
+    policy_id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")] = Field(
+        description="提供・移転先の区分 (policies.yaml の id)"
+    )
+    kind: DisclosureKind = Field(description="提供・移転の別")
+    recipient: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(description="提供・移転先")
+    purpose: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(description="利用目的")
+    legal_basis: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(description="根拠法令")
+    fields: list[FieldName] = Field(min_length=1, max_length=40, description="提供・移転した項目 (項目名のみ)")
+    batch_id: Annotated[str, StringConstraints(min_length=1, max_length=80)] = Field(
+        description="移転バッチID・送付番号 (e.g. nhi-2026-11, jps-2026-W48)"
+    )
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=120)] = Field(
+        description="経路: the topic the record left on, or 電子媒体 (the JPS medium)"
+    )
+    record_id: uuid.UUID | None = Field(default=None, description="移転レコードID・受付番号 (報告ID)")
+    corrects_record_id: uuid.UUID | None = Field(default=None, description="訂正・取消の対象レコードID")
+    cancelled: bool = Field(default=False, description="取消 (an earlier record withdrawn)")

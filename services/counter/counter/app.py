@@ -23,6 +23,7 @@ from kokunen_contracts.registry import (
     INCOME_DETERMINED,
     PERSON_CHANGED,
     QUALIFICATION_CHANGED,
+    TRANSFER_RECORDED,
 )
 
 from .adapters.repository import AccessLog
@@ -34,6 +35,7 @@ from .handlers import (
     on_income_determined,
     on_person_changed,
     on_qualification_changed,
+    on_transfer_recorded,
 )
 from .settings import CounterPageSettings, CounterSettings
 
@@ -103,6 +105,7 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     runtime.consumer.subscribe(INCOME_DETERMINED, on_income_determined)
     runtime.consumer.subscribe(FILING_OUTCOME, on_filing_outcome)
     runtime.consumer.subscribe(ADDITIONAL_PREMIUM_CHANGED, on_additional_premium_changed)
+    runtime.consumer.subscribe(TRANSFER_RECORDED, on_transfer_recorded)
     return runtime
 
 

@@ -8,6 +8,7 @@ from kokunen_contracts.counter import FilingOutcome
 from kokunen_contracts.eligibility import AdditionalPremiumChanged, QualificationChanged
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDetermined
+from kokunen_contracts.transfer import TransferRecorded
 
 from .adapters.repository import ReadModel
 
@@ -35,3 +36,8 @@ async def on_filing_outcome(delivery: Delivery[FilingOutcome], uow: UnitOfWork) 
 async def on_additional_premium_changed(delivery: Delivery[AdditionalPremiumChanged], uow: UnitOfWork) -> None:
     """``eligibility.additional-premium-changed.v1``: 付加保険料."""
     await ReadModel(uow.conn).additional_premium_changed(delivery.event)
+
+
+async def on_transfer_recorded(delivery: Delivery[TransferRecorded], uow: UnitOfWork) -> None:
+    """``dispatch.transfer-recorded.v1``: what was sent about the person, to whom, when (提供・移転の記録)."""
+    await ReadModel(uow.conn).transfer_recorded(delivery.event)

@@ -144,6 +144,7 @@ SNAPSHOT = [
     "SELECT event_id, atena_number, income_year, correction_seq, figures::text FROM counter.income ORDER BY event_id",
     "SELECT * FROM counter.filing_outcome ORDER BY event_id",
     "SELECT * FROM counter.additional_premium ORDER BY event_id",
+    "SELECT * FROM counter.transfer_record ORDER BY event_id",
     "SELECT count(*) FROM counter.access_log",
 ]
 

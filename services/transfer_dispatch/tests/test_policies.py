@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kokunen_contracts.registry import NHI_QUALIFICATION_TRANSFER, TopicSpec
-from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA
+from kokunen_contracts.transfer import SENT_FIELD_LABELS, TRANSFER_RECORD_METADATA
 from kokunen_testing.factories import valid_my_number
 from transfer_dispatch.domain.policy import PolicyError, UnknownRecipient, load_policies, parse_policies
-from transfer_dispatch.domain.records import FieldNotInPolicy, TransferBuilder
+from transfer_dispatch.domain.records import FieldNotInPolicy, SentAbout, TransferBuilder, transfer_recorded
 
 BOOK = load_policies()
 TRANSFERS = sorted(p.id for p in BOOK.policies.values() if p.kind == "transfer")
@@ -144,3 +144,33 @@ def test_record_ids_are_uuid5_of_what_they_are_about() -> None:
     meta = RecordMeta(str(expected), "b", date(2026, 10, 1), datetime.now(UTC))
     assert meta.event_id == str(uuid.uuid5(expected, "event"))
     assert RecordMeta(expected, "b", date(2026, 10, 1), datetime.now(UTC)).event_id == meta.event_id
+
+
+def test_every_field_a_policy_sends_has_its_japanese_name_for_the_resident() -> None:
+    unnamed = {f for p in BOOK.policies.values() for f in p.fields} - set(SENT_FIELD_LABELS)
+    assert not unnamed, f"add to SENT_FIELD_LABELS: {sorted(unnamed)}"
+
+
+def test_a_transfer_recorded_event_names_fields_and_never_carries_a_value_or_my_number() -> None:
+    at = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    jps = BOOK.get("jps")
+    without, with_number = transfer_recorded(
+        jps,
+        [SentAbout("0001234567", uuid.uuid4()), SentAbout("0001234568", uuid.uuid4(), with_my_number=True)],
+        batch_id="jps-2026-W48",
+        channel="電子媒体",
+        at=at,
+        day=date(2026, 12, 1),
+    )
+    assert "my_number" not in without.fields  # the record carried no number: none is claimed
+    assert with_number.fields == list(jps.fields)
+    assert (without.kind.label, with_number.recipient) == ("提供", jps.recipient)
+    nhi = BOOK.get("nhi")
+    again = transfer_recorded(nhi, [SentAbout("0001234567", "b16c2253-80cf-4273-8fa6-5160d2926f01")],
+                              batch_id="nhi-2026-11", channel="t", at=at, day=date(2026, 12, 1))  # fmt: skip
+    twice = transfer_recorded(nhi, [SentAbout("0001234567", "b16c2253-80cf-4273-8fa6-5160d2926f01")],
+                              batch_id="nhi-2026-11", channel="t", at=at, day=date(2026, 12, 1))  # fmt: skip
+    assert again[0].event_id == twice[0].event_id  # a rerun names the same event
+    assert (again[0].kind.label, again[0].fields) == ("移転", list(nhi.fields))
+    body = json.loads(again[0].model_dump_json())
+    assert not set(body) & (set(nhi.fields) - {"atena_number"})  # field names, never a field's value

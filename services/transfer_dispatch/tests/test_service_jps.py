@@ -155,8 +155,23 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
         result = await run_weekly_report(conn, provision(platform, tmp_path), week, at=AT)
         log = await conn.fetch("SELECT * FROM dispatch.transfer_log ORDER BY seq")
         verified = await commands.verify_log(conn)  # the chain, and every batch (JPS ones too) has its entry
+        recorded = [
+            (r["message_key"], json.loads(bytes(r["payload"])))
+            for r in await conn.fetch(
+                "SELECT message_key, payload FROM dispatch.outbox WHERE topic = 'dispatch.transfer-recorded.v1' "
+                "AND convert_from(payload, 'UTF8')::jsonb ->> 'batch_id' = 'jps-2031-W10'"
+            )
+        ]
     finally:
         await conn.close()
+    # 提供・移転の記録, one per line about a person, written with the medium: field names, never a My Number.
+    assert sorted(key for key, _ in recorded) == sorted(r.atena_number for r in reports)
+    for _, event in recorded:
+        assert (event["kind"], event["policy_id"], event["record_id"] is not None) == ("provision", "jps", True)
+        assert "my_number" in event["fields"]  # this medium carried each person's number: the resident is told
+        assert event["channel"] == "電子媒体 (jps-2031-W10.dat.enc)"
+    for number in numbers.values():
+        assert number not in json.dumps([e for _, e in recorded])
 
     assert (result.batch_id, result.record_count, result.new) == ("jps-2031-W10", 3, True)
     assert result.files is not None

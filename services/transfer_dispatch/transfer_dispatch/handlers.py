@@ -15,6 +15,7 @@ from kokunen_common.outbox import OutboxBuffer
 from kokunen_common.telemetry import continuing, current_traceparent
 from kokunen_contracts.eligibility import QualificationChanged
 from kokunen_contracts.envelope import now
+from kokunen_contracts.registry import TRANSFER_RECORDED
 
 from .adapters.repository import (
     SNAPSHOT_SOURCES,
@@ -26,7 +27,14 @@ from .adapters.repository import (
 )
 from .domain.changes import KeptChange, RecordInForce, plan_person
 from .domain.policy import Frequency, PolicyBook, PolicyError, load_policies
-from .domain.records import RecordMeta, TransferBuilder, payload_digest, snapshot_record_id
+from .domain.records import (
+    RecordMeta,
+    SentAbout,
+    TransferBuilder,
+    payload_digest,
+    snapshot_record_id,
+    transfer_recorded,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 SOURCE = "/kokunen/transfer_dispatch"
@@ -142,10 +150,25 @@ async def send_resident_register_record(
                 row["record_id"],
             )
         )
+    record_sent(outbox, builder, batch_id, at, [SentAbout(event.atena_number, i.record_id, i.corrects_record_id,
+                                                           i.cancelled) for i in items])  # fmt: skip
     await repo.add_batch(batch_id, RESIDENT_REGISTER, day, len(items))
     await repo.add_items(items)
     await repo.mark_batched(RESIDENT_REGISTER, batch_id, [row["record_id"]])
     await repo.append_log(log_entry(builder.policy, batch_id, len(items), datetime.now(UTC)))
+
+
+def record_sent(
+    outbox: OutboxBuffer, builder: TransferBuilder, batch_id: str, at: datetime, sent: list[SentAbout]
+) -> None:
+    """提供・移転の記録 per person (``dispatch.transfer-recorded.v1``), in the transaction that sends the records:
+    queued in the same outbox, so they are written by the same COPY as the batch's records."""
+    outbox.publish_batch(
+        TRANSFER_RECORDED,
+        transfer_recorded(
+            builder.policy, sent, batch_id=batch_id, channel=builder.spec.name, at=at, day=at.astimezone(JST).date()
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -258,6 +281,8 @@ async def _monthly_changes(conn: asyncpg.Connection, builder: TransferBuilder, m
                 p.change.record_id,
             )
         )
+    record_sent(outbox, builder, batch_id, at, [SentAbout(str(i.subject_key), i.record_id, i.corrects_record_id,
+                                                           i.cancelled) for i in items])  # fmt: skip
     await _finish(repo, builder, batch_id, month, outbox, items)
     await repo.mark_batched(policy_id, batch_id, taken)
     corrections = sum(p.corrects_record_id is not None for p in planned)
@@ -299,6 +324,9 @@ async def _monthly_snapshot(
         cancellations += sum(i.cancelled for i in items)
         outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
         outbox.publish_batch(builder.spec, builder.build_many(chosen))
+        # Both snapshot sources are keyed by the 宛名番号 (SNAPSHOT_SOURCES): the subject names the person.
+        record_sent(outbox, builder, batch_id, at, [SentAbout(str(i.subject_key), i.record_id, i.corrects_record_id,
+                                                              i.cancelled) for i in items])  # fmt: skip
         async with conn.transaction():
             if not begun:
                 await repo.begin_batch(batch_id, policy.id, month)

@@ -14,6 +14,7 @@ from kokunen_contracts.counter import FilingOutcome
 from kokunen_contracts.eligibility import AdditionalPremiumChanged, QualificationChanged
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDetermined
+from kokunen_contracts.transfer import TransferRecorded
 
 from ..domain.access_log import LOG_FIELDS
 from ..domain.qualification import QualificationEvent
@@ -144,6 +145,29 @@ class ReadModel:
             event.recorded_at,
         )
 
+    async def transfer_recorded(self, event: TransferRecorded) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.transfer_record (event_id, atena_number, policy_id, kind, recipient, purpose,
+                   legal_basis, fields, batch_id, channel, record_id, corrects_record_id, cancelled, sent_on,
+                   recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.atena_number,
+            event.policy_id,
+            event.kind.value,
+            event.recipient,
+            event.purpose,
+            event.legal_basis,
+            event.fields,
+            event.batch_id,
+            event.channel,
+            event.record_id,
+            event.corrects_record_id,
+            event.cancelled,
+            event.effective_date,
+            event.recorded_at,
+        )
+
     # --- for the pages -------------------------------------------------------------------------
 
     async def search(self, query: SearchQuery) -> list[dict[str, Any]]:
@@ -199,6 +223,15 @@ class ReadModel:
     async def filing_outcomes(self, atena_number: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
             "SELECT * FROM counter.filing_outcome WHERE atena_number = $1 ORDER BY recorded_at DESC LIMIT 100",
+            atena_number,
+        )
+        return [dict(r) for r in rows]
+
+    async def transfer_records(self, atena_number: str, limit: int = 200) -> list[dict[str, Any]]:
+        """What was sent about the person, to whom and when (提供・移転の記録), newest first."""
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM counter.transfer_record WHERE atena_number = $1
+               ORDER BY recorded_at DESC, batch_id LIMIT {int(limit)}""",
             atena_number,
         )
         return [dict(r) for r in rows]

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.templating import Jinja2Templates
 from kokunen_common.crypto import MyNumberVault, SealError
 from kokunen_common.logs import get_logger
+from kokunen_contracts.transfer import SENT_FIELD_LABELS
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -89,6 +90,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         ACTION_LABELS=ACTION_LABELS,
         Permission=Permission,
         MY_NUMBER_MASK=MY_NUMBER_MASK,
+        SENT_FIELD_LABELS=SENT_FIELD_LABELS,
         jst=JST,
     )
     idp = identity_provider(settings)
@@ -372,6 +374,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
                 incomes = await model.incomes(atena_number)
                 outcomes = await model.filing_outcomes(atena_number)
                 premiums = await model.additional_premiums(atena_number)
+                transfers = await model.transfer_records(atena_number)
         if row is None or shown is None:  # after the commit: the attempt stays in the log
             raise PageError(404, "該当する方が見つかりません", f"宛名番号 {atena_number} の方は登録されていません。")
         today = datetime.now(JST).date()
@@ -392,6 +395,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             incomes=incomes,
             outcomes=outcomes,
             premiums=premiums,
+            transfers=transfers,
             today=today,
         )
 

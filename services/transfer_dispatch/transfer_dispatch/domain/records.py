@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from kokunen_contracts.registry import TopicSpec, topic
-from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA, TransferRecord
+from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA, DisclosureKind, TransferRecord, TransferRecorded
 from pydantic import TypeAdapter
 
 from .policy import MY_NUMBER_FIELDS, PolicyBook, PolicyError, RecipientPolicy
@@ -154,3 +154,56 @@ class TransferBuilder:
             "cancelled": meta.cancelled,
             **payload,
         }
+
+
+@dataclass(frozen=True)
+class SentAbout:
+    """One record that left about one person (宛名番号): what ``TransferRecorded`` says of it besides the policy."""
+
+    atena_number: str
+    record_id: uuid.UUID | str | None
+    corrects_record_id: uuid.UUID | str | None = None
+    cancelled: bool = False
+    with_my_number: bool = False  # the JPS medium only: whether this person's record carried their number
+
+
+_RECORDED = TypeAdapter(list[TransferRecorded])
+
+
+def transfer_recorded(
+    policy: RecipientPolicy, sent: Sequence[SentAbout], *, batch_id: str, channel: str, at: datetime, day: date
+) -> list[TransferRecorded]:
+    """提供・移転の記録, one event per person's record (validated in one call: a monthly batch makes many).
+
+    Field names only — the policy's, which are what the record carried — and ``my_number`` among them only for
+    a record that carried the person's number. Event ids derive from the batch and the record (or, for a JPS
+    line without a record id, the person): a rerun or a redelivery names the same event.
+    """
+    names = [f for f in policy.fields if f not in MY_NUMBER_FIELDS]
+    with_number = list(policy.fields)
+    base = {
+        "effective_date": day,
+        "recorded_at": at,
+        "policy_id": policy.id,
+        "kind": DisclosureKind(policy.kind),
+        "recipient": policy.recipient,
+        "purpose": policy.purpose,
+        "legal_basis": policy.legal_basis,
+        "batch_id": batch_id,
+        "channel": channel,
+    }
+    namespace = _RECORD_NAMESPACE_BYTES
+    return _RECORDED.validate_python(
+        [
+            {
+                **base,
+                "event_id": uuid5_text(namespace, f"recorded/{batch_id}/{s.record_id or s.atena_number}"),
+                "atena_number": s.atena_number,
+                "fields": with_number if s.with_my_number else names,
+                "record_id": s.record_id,
+                "corrects_record_id": s.corrects_record_id,
+                "cancelled": s.cancelled,
+            }
+            for s in sent
+        ]
+    )

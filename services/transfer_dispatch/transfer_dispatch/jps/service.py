@@ -23,10 +23,11 @@ from kokunen_contracts.eligibility import JpsReportKind
 from kokunen_contracts.envelope import now
 from kokunen_contracts.identifiers import InvalidMyNumber, MyNumber
 from kokunen_contracts.jps import JpsOutcome, JpsProcessingResult, Reconciliation
-from kokunen_contracts.registry import JPS_PROCESSING_RESULT
+from kokunen_contracts.registry import JPS_PROCESSING_RESULT, TRANSFER_RECORDED
 
 from ..adapters.repository import DispatchRepository, log_entry
 from ..domain.policy import PolicyBook, RecipientPolicy
+from ..domain.records import SentAbout, transfer_recorded
 from .adapters import printing
 from .adapters.medium import JpsSettings, MediumKey, WrittenMedium, seal, sha256, write_atomically, write_medium
 from .adapters.repository import JpsRepository
@@ -170,6 +171,20 @@ async def _provide(
     repo = JpsRepository(conn)
     await repo.add_batch(batch_id, batch_kind, period, facts, items)
     await DispatchRepository(conn).append_log(log_entry(policy, batch_id, len(payloads), at))
+    # 提供・移転の記録 per person, in this transaction: each line about a known person (a 該当なし line names none).
+    outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
+    sent = [
+        SentAbout(p["atena_number"], p["report_id"], p["replaces_report_id"], with_my_number=bool(p["my_number"]))
+        for p in payloads
+        if p["atena_number"]
+    ]
+    outbox.publish_batch(
+        TRANSFER_RECORDED,
+        transfer_recorded(
+            policy, sent, batch_id=batch_id, channel=f"電子媒体 ({batch_id}.dat.enc)", at=at, day=_today(at)
+        ),
+    )
+    await outbox.flush(conn)
     files = write_medium(provision.out_dir, batch_id, sealed, facts, pdf)
     log.info("jps medium written", batch_id=batch_id, records=len(payloads), kind=batch_kind)
     return ProvisionResult(batch_id, len(payloads), True, files, facts)
