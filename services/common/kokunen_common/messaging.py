@@ -184,6 +184,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_records=self.settings.consumer_max_records,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
             batch_timeout_ms=100,
             parser=_records_as_they_are,
             decoder=_raw_bodies,

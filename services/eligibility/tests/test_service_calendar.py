@@ -4,11 +4,9 @@ future-dated 国外転出 applied on its date — idempotent (run twice, nothing
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-from eligibility.app import build
 from eligibility.calendar import fact_id
 from eligibility.handlers import today_in_japan
 from kokunen_contracts.eligibility import CalendarFactKind
@@ -21,12 +19,6 @@ from kokunen_testing.factories import person_changed
 from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def eligibility(platform: Platform) -> AsyncIterator[None]:
-    async with build(platform.settings("eligibility"), with_calendar=False):
-        yield
 
 
 async def test_reaching_20_acquires_on_the_day_before_the_birthday_once(platform: Platform, eligibility: None) -> None:

@@ -5,12 +5,10 @@ names its rule; an income that arrives or is corrected later redoes the screenin
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
 
 import pytest
-from eligibility.app import build
 from eligibility.exemptions.continuation import run_continuation
 from kokunen_common.ids import derived_id
 from kokunen_contracts.counter import (
@@ -40,12 +38,6 @@ from kokunen_testing.platform import Platform, eventually, outbox_events, unique
 pytestmark = pytest.mark.integration
 
 RECEIVED = date(2026, 7, 10)
-
-
-@pytest.fixture(scope="module")
-async def eligibility(platform: Platform) -> AsyncIterator[None]:
-    async with build(platform.settings("eligibility"), with_calendar=False):
-        yield
 
 
 def member(atena: str, household: str, relationship: str, householder: str, **kw: Any) -> PersonChanged:

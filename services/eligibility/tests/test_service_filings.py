@@ -5,12 +5,10 @@ effect only once a different staff member confirms it (seed Ⅲ-2 リスク3).""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
 
 import pytest
-from eligibility.app import build
 from kokunen_contracts.counter import FilingKind, FilingSubmitted
 from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, LossReason
 from kokunen_contracts.registry import FILING_SUBMITTED, PERSON_CHANGED
@@ -36,12 +34,6 @@ def filing(atena: str, kind: FilingKind, on: date, **fields: Any) -> FilingSubmi
         department="浦和区役所 保険年金課",
         **fields,
     )
-
-
-@pytest.fixture(scope="module")
-async def eligibility(platform: Platform) -> AsyncIterator[None]:
-    async with build(platform.settings("eligibility"), with_calendar=False):
-        yield
 
 
 async def insured(platform: Platform, since: date = date(2025, 4, 1), birth: date = date(1985, 6, 15)) -> str:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
 
 import pytest
-from eligibility.app import build
 from kokunen_contracts.eligibility import JpsReportKind
 from kokunen_contracts.jps import JpsOutcome, JpsProcessingResult, Reconciliation
 from kokunen_contracts.registry import JPS_PROCESSING_RESULT, PERSON_CHANGED
@@ -22,12 +20,6 @@ from kokunen_testing.platform import Platform, eventually, unique_atena
 pytestmark = pytest.mark.integration
 
 LIST_ID = hashlib.sha256(b"shori-kekka-ichiranhyo-2026-11").hexdigest()
-
-
-@pytest.fixture(scope="module")
-async def eligibility(platform: Platform) -> AsyncIterator[None]:
-    async with build(platform.settings("eligibility"), with_calendar=False):
-        yield
 
 
 def result(

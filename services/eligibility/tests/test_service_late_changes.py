@@ -9,11 +9,9 @@ law gives it for the dates, whatever was processed when.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-from eligibility.app import build
 from eligibility.calendar import fact_id
 from eligibility.domain.age import age_reached_on
 from eligibility.handlers import today_in_japan
@@ -32,12 +30,6 @@ pytestmark = pytest.mark.integration
 
 TODAY = today_in_japan()
 ONE_DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-async def eligibility(platform: Platform) -> AsyncIterator[None]:
-    async with build(platform.settings("eligibility"), with_calendar=False):
-        yield
 
 
 def born_to_reach(age: int, day: date) -> date:

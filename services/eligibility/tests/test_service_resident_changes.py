@@ -4,12 +4,10 @@ to the qualification (資格) — one table, every case a person of its own, pub
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
-from eligibility.app import build
 from eligibility.handlers import today_in_japan
 from kokunen_contracts.eligibility import CalendarFact, CalendarFactKind
 from kokunen_contracts.envelope import now
@@ -156,12 +154,6 @@ CASES = [
         reached_60=True,
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-async def eligibility(platform: Platform) -> AsyncIterator[None]:
-    async with build(platform.settings("eligibility"), with_calendar=False):
-        yield
 
 
 def events_of(case: Case, atena: str) -> list[PersonChanged | CalendarFact]:
