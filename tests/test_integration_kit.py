@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,9 @@ from kokunen_common.outbox import decode_headers
 from kokunen_common.platform import installed_services
 from kokunen_common.service import ServiceRuntime
 from kokunen_contracts.envelope import H_ID
-from kokunen_contracts.registry import BY_NAME
+from kokunen_contracts.registry import BATCH_COMPLETED_TOPICS, BY_NAME
+from kokunen_contracts.transfer import event_ids_digest
+from kokunen_testing.departments import documented_completeness_check
 from kokunen_testing.platform import Platform, eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +52,21 @@ def test_the_guide_covers_every_upstream_topic_and_example_with_the_exact_envelo
             assert f"-H ce_id={event.event_id}" in text
             assert f"-k {spec.key_of(event)}" in text
         assert f"-H ce_type={spec.event_type}" in text
+
+
+def test_the_documented_completeness_check_agrees_with_the_markers_digest() -> None:
+    batch_is_whole = documented_completeness_check()
+    for records_topic, marker_topic in BATCH_COMPLETED_TOPICS.items():
+        (_, marker) = examples_of(ROOT, marker_topic)[0]
+        records = [event.model_dump(mode="json") for _, event in examples_of(ROOT, BY_NAME[records_topic])]
+        assert batch_is_whole(marker.model_dump(mode="json"), records), marker_topic.name
+    ids = [str(uuid.uuid4()) for _ in range(50)]
+    marker = {"batch_id": "nhi-2026-11", "record_count": 50, "event_ids_sha256": event_ids_digest(ids)}
+    records = [{"event_id": i.upper(), "batch_id": "nhi-2026-11"} for i in reversed(ids)]
+    other = {"event_id": str(uuid.uuid4()), "batch_id": "nhi-2026-10"}
+    assert batch_is_whole(marker, [*records, records[0], other])  # any order, a duplicate, another batch
+    assert not batch_is_whole(marker, records[1:])
+    assert not batch_is_whole(marker, [*records[1:], {**other, "batch_id": "nhi-2026-11"}])
 
 
 def test_asyncapi_gives_each_topic_its_exact_type_and_key() -> None:

@@ -24,6 +24,7 @@ from kokunen_common.database_setup import SERVICE_SCHEMAS
 from kokunen_common.messaging import ensure_topics, kafka_client_kwargs
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import (
+    CHILD_ALLOWANCE_BATCH_COMPLETED,
     CHILD_ALLOWANCE_TRANSFER,
     DEPT_CHILD_ALLOWANCE,
     NHI_QUALIFICATION_TRANSFER,
@@ -36,6 +37,8 @@ pytestmark = pytest.mark.integration
 
 PASSWORDS = {name: secrets.token_hex(12) for name in kafka_acls.principals(TOPICS)}
 SERVICES = tuple(s.service for s in SERVICE_SCHEMAS)
+OWN_TOPICS = {CHILD_ALLOWANCE_TRANSFER.name, CHILD_ALLOWANCE_BATCH_COMPLETED.name}
+"""What 子育て支援課 reads: its records and their batch-completed markers (ADR 0052)."""
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +107,11 @@ def test_the_acls_follow_the_registry() -> None:
     rules = kafka_acls.acl_rules(TOPICS, services=SERVICES)
     mine = [r for r in rules if r.principal == DEPT_CHILD_ALLOWANCE]
     assert {str(r) for r in mine} == {
-        f"User:{DEPT_CHILD_ALLOWANCE} read topic:literal:{CHILD_ALLOWANCE_TRANSFER.name}",
-        f"User:{DEPT_CHILD_ALLOWANCE} describe topic:literal:{CHILD_ALLOWANCE_TRANSFER.name}",
+        *(
+            f"User:{DEPT_CHILD_ALLOWANCE} {op} topic:literal:{name}"
+            for name in OWN_TOPICS
+            for op in ("read", "describe")
+        ),
         f"User:{DEPT_CHILD_ALLOWANCE} read group:prefixed:{DEPT_CHILD_ALLOWANCE}",
     }
     # No department may write anything, and no principal but the platform may touch another's group.
@@ -129,19 +135,19 @@ async def test_the_child_allowance_department_is_refused_every_internal_topic(
     secure_kafka: Any, platform_acls: Any
 ) -> None:
     dept = as_principal(secure_kafka, DEPT_CHILD_ALLOWANCE)
-    others = [name for name in all_topic_names() if name != CHILD_ALLOWANCE_TRANSFER.name]
-    assert len(others) >= 2 * len(TOPICS) - 1
+    others = [name for name in all_topic_names() if name not in OWN_TOPICS]
+    assert len(others) >= 2 * len(TOPICS) - len(OWN_TOPICS)
     refused = []
     for name in others:
         with pytest.raises(TopicAuthorizationFailedError):
             await read(dept, name, f"{DEPT_CHILD_ALLOWANCE}.probe", timeout_s=10)
         refused.append(name)
     assert refused == others
-    # It cannot even see that they exist: the metadata it gets names its own topic only.
+    # It cannot even see that they exist: the metadata it gets names its own topics only.
     consumer = AIOKafkaConsumer(**kafka_client_kwargs(dept))
     await consumer.start()
     try:
-        assert await consumer.topics() == {CHILD_ALLOWANCE_TRANSFER.name}
+        assert await consumer.topics() == OWN_TOPICS
     finally:
         await consumer.stop()
 

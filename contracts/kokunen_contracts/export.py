@@ -202,6 +202,7 @@ _KEY_NAMES = {
     "atena_number": "宛名番号 (atena number)",
     "basic_pension_number": "基礎年金番号 (basic pension number)",
     "year": "年度 (year of a batch run that concerns no one person: ADR 0050)",
+    "batch_id": "移転バッチID (batch id: a batch-completed marker concerns no one person; ADR 0052)",
 }
 
 

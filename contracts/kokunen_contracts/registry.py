@@ -32,10 +32,14 @@ from .jps import JpsProcessingResult
 from .residency import PersonChanged, ResidentChanged
 from .tax import IncomeAssessed, IncomeDetermined
 from .transfer import (
+    ChildAllowanceBatchCompleted,
     ChildAllowanceInsuredTransfer,
+    LongTermCareBatchCompleted,
     LongTermCareWelfarePensionTransfer,
+    NhiQualificationBatchCompleted,
     NhiQualificationTransfer,
     ResidentRegisterPensionTransfer,
+    TransferBatchCompleted,
     TransferRecorded,
 )
 
@@ -363,6 +367,34 @@ TRANSFER_RECORDED = TopicSpec(
     "names only, no values, no My Number",
 )
 
+
+def batch_completed_topic(records: TopicSpec, model: type[TransferBatchCompleted]) -> TopicSpec:
+    """The companion topic of a monthly transfer topic: one marker per batch, after its records (ADR 0052).
+    Its own topic, not the records' (whose one type and key stay as they were); one partition, so that the
+    markers of a recipient are read in the order the batches completed; the same reader as the records."""
+    return TopicSpec(
+        name=records.name.removesuffix(f".v{records.version}") + f"-batch-completed.v{records.version}",
+        model=model,
+        key_field="batch_id",
+        partitions=1,
+        producers=records.producers,
+        consumers=records.consumers,
+        summary=f"移転バッチ完了: one marker per monthly batch of {records.name} (batch id, 処理月, record count, "
+        "digest of the records' event ids) — the batch is whole when the department holds them all",
+    )
+
+
+NHI_BATCH_COMPLETED = batch_completed_topic(NHI_QUALIFICATION_TRANSFER, NhiQualificationBatchCompleted)
+CHILD_ALLOWANCE_BATCH_COMPLETED = batch_completed_topic(CHILD_ALLOWANCE_TRANSFER, ChildAllowanceBatchCompleted)
+LONG_TERM_CARE_BATCH_COMPLETED = batch_completed_topic(LONG_TERM_CARE_TRANSFER, LongTermCareBatchCompleted)
+
+BATCH_COMPLETED_TOPICS: dict[str, TopicSpec] = {
+    NHI_QUALIFICATION_TRANSFER.name: NHI_BATCH_COMPLETED,
+    CHILD_ALLOWANCE_TRANSFER.name: CHILD_ALLOWANCE_BATCH_COMPLETED,
+    LONG_TERM_CARE_TRANSFER.name: LONG_TERM_CARE_BATCH_COMPLETED,
+}
+"""Monthly transfer topic → its batch-completed topic (移転1 is sent 随時, one change at a time: no marker)."""
+
 TOPICS: tuple[TopicSpec, ...] = (
     RESIDENT_CHANGED,
     PERSON_CHANGED,
@@ -387,6 +419,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     BENEFIT_CLAIM_RECEIVED,
     EXEMPTION_CONTINUATION_RUN,
     TRANSFER_RECORDED,
+    NHI_BATCH_COMPLETED,
+    CHILD_ALLOWANCE_BATCH_COMPLETED,
+    LONG_TERM_CARE_BATCH_COMPLETED,
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}

@@ -7,7 +7,9 @@ corrects) is not personal data and is the same for every transfer.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, ClassVar
 
@@ -187,3 +189,57 @@ class TransferRecorded(Event):
     record_id: uuid.UUID | None = Field(default=None, description="移転レコードID・受付番号 (報告ID)")
     corrects_record_id: uuid.UUID | None = Field(default=None, description="訂正・取消の対象レコードID")
     cancelled: bool = Field(default=False, description="取消 (an earlier record withdrawn)")
+
+
+EventIdsDigest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def event_ids_digest(event_ids: Iterable[uuid.UUID | str]) -> str:
+    """The digest a batch-completed marker carries: SHA-256 (hex) of the batch's record event ids, each as its
+    lowercase hyphenated text followed by a line feed, in ascending order of that text. The order is the ids'
+    own, not the order sent: a department reads the records from several partitions, interleaved as it
+    happens, and still gets the same digest."""
+    ordered = sorted({str(uuid.UUID(str(e))) for e in event_ids})
+    return hashlib.sha256("".join(f"{e}\n" for e in ordered).encode("ascii")).hexdigest()
+
+
+class TransferBatchCompleted(Event):
+    """移転バッチ完了: the marker that follows a monthly batch, on its topic's companion ``…-batch-completed``
+    topic (ADR 0052). A department holds the whole batch when it holds ``record_count`` distinct records of
+    ``batch_id`` (from every partition of ``record_topic``) and their event ids give ``event_ids_sha256``
+    (``event_ids_digest``). The marker may arrive before the batch's last records: wait for them.
+
+    ``effective_date`` is the first day of the 処理月; ``event_id`` derives from the batch id (a rerun that sends
+    nothing new sends no marker; a supplementary batch ``-s2`` has its own). No personal data.
+    """
+
+    batch_id: Annotated[str, StringConstraints(min_length=1, max_length=80)] = Field(
+        description="移転バッチID (e.g. nhi-2026-11, nhi-2026-11-s2)"
+    )
+    processing_month: ProcessingMonth = Field(description="処理月 (YYYY-MM, 日本時間)")
+    record_topic: Annotated[str, StringConstraints(pattern=r"^transfer\.[a-z0-9-]+\.v[1-9][0-9]*$")] = Field(
+        description="移転レコードのトピック"
+    )
+    record_count: int = Field(ge=1, description="バッチの移転レコード件数")
+    event_ids_sha256: EventIdsDigest = Field(
+        description="移転レコードのイベントIDの要約値: SHA-256 of the records' event ids, each lowercase followed "
+        "by a line feed, in ascending order"
+    )
+
+
+class NhiQualificationBatchCompleted(TransferBatchCompleted):
+    """移転4 (国保年金課): a monthly batch of ``transfer.nhi-qualification-changes.v1`` is complete."""
+
+    event_type: ClassVar[str] = "jp.kokunen.transfer.nhi-qualification-changes-batch-completed.v1"
+
+
+class ChildAllowanceBatchCompleted(TransferBatchCompleted):
+    """移転2 (子育て支援課): a monthly batch of ``transfer.child-allowance-insured.v1`` is complete."""
+
+    event_type: ClassVar[str] = "jp.kokunen.transfer.child-allowance-insured-batch-completed.v1"
+
+
+class LongTermCareBatchCompleted(TransferBatchCompleted):
+    """移転3 (介護保険課): a monthly batch of ``transfer.long-term-care-welfare-pension.v1`` is complete."""
+
+    event_type: ClassVar[str] = "jp.kokunen.transfer.long-term-care-welfare-pension-batch-completed.v1"

@@ -16,6 +16,7 @@ from kokunen_contracts.identifiers import InvalidMyNumber, MyNumber, my_number_c
 from kokunen_contracts.registry import TOPIC_NAME, TOPICS
 from kokunen_contracts.residency import ResidentChanged
 from kokunen_contracts.strict import CONTROL_FREE_PATTERN, parse_body
+from kokunen_contracts.transfer import TransferBatchCompleted
 from pydantic import ValidationError
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -110,6 +111,9 @@ def test_every_topic_is_keyed_by_the_atena_number_never_my_number() -> None:
         run_record = spec.producers == spec.consumers and "atena_number" not in spec.model.model_fields
         if run_record:
             assert spec.key_field == "year", spec.name  # the runs of one year stay in order
+        elif issubclass(spec.model, TransferBatchCompleted):
+            # A batch's completion marker concerns no one person (ADR 0052): one partition, keyed by the batch.
+            assert (spec.key_field, spec.partitions) == ("batch_id", 1), spec.name
         elif spec.domain != "transfer" or "atena_number" in spec.model.model_fields:
             assert spec.key_field.endswith("atena_number"), spec.name
         else:

@@ -6,8 +6,12 @@ compare what a department ends up believing with what eligibility holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "integration.md"
 
 
 def records_in_force(records: Iterable[Mapping[str, Any]], subject: str) -> dict[str, list[Mapping[str, Any]]]:
@@ -28,3 +32,13 @@ def records_in_force(records: Iterable[Mapping[str, Any]], subject: str) -> dict
 def latest_state(records: Iterable[Mapping[str, Any]], subject: str) -> dict[str, Mapping[str, Any] | None]:
     """Each subject's latest state as the department holds it: its last record in force (None: nothing holds)."""
     return {key: (mine[-1] if mine else None) for key, mine in records_in_force(records, subject).items()}
+
+
+def documented_completeness_check() -> Callable[[Mapping[str, Any], list[Mapping[str, Any]]], bool]:
+    """``batch_is_whole`` exactly as docs/integration.md gives it to the departments (its Python block, run)."""
+    found = re.search(r"```python\n(.*?)```", GUIDE.read_text(), re.DOTALL)
+    assert found, "docs/integration.md has no Python block"
+    namespace: dict[str, Any] = {}
+    exec(found[1], namespace)  # our own committed documentation, run as a department would
+    check: Callable[[Mapping[str, Any], list[Mapping[str, Any]]], bool] = namespace["batch_is_whole"]
+    return check

@@ -12,7 +12,7 @@ import shlex
 from pathlib import Path
 
 from kokunen_contracts.envelope import CONTENT_TYPE, SPEC_VERSION, Event
-from kokunen_contracts.registry import TOPICS, TopicSpec
+from kokunen_contracts.registry import BATCH_COMPLETED_TOPICS, TOPICS, TopicSpec
 
 from .database_setup import SERVICE_SCHEMAS
 
@@ -31,6 +31,21 @@ def upstream_topics() -> list[TopicSpec]:
 def department_topics() -> list[TopicSpec]:
     """Departmental transfers: read by no service of ours."""
     return [spec for spec in TOPICS if spec.name.startswith("transfer.") and not set(spec.consumers) & _ours()]
+
+
+COMPLETENESS_CHECK = """\
+import hashlib
+
+
+def batch_is_whole(marker: dict, records: list[dict]) -> bool:
+    \"\"\"marker: the body of a batch-completed message; records: the bodies of every record you hold
+    from any partition (duplicates and other batches' records may be among them).\"\"\"
+    ids = sorted({r["event_id"].lower() for r in records if r["batch_id"] == marker["batch_id"]})
+    digest = hashlib.sha256("".join(i + "\\n" for i in ids).encode("ascii")).hexdigest()
+    return len(ids) == marker["record_count"] and digest == marker["event_ids_sha256"]
+"""
+"""How a department checks that it holds a whole batch, in the guide as written (a test runs it against a
+real batch and one with a record missing)."""
 
 
 def examples_of(root: Path, spec: TopicSpec) -> list[tuple[Path, Event]]:
@@ -131,6 +146,35 @@ def render(root: Path) -> str:
     lines += [
         f"| `{spec.name}` | {', '.join(spec.consumers)} | `{spec.key_field}` | `{spec.event_type}` |"
         for spec in department_topics()
+    ]
+    lines += [
+        "",
+        "### Is a monthly batch whole? The batch-completed marker",
+        "",
+        "Each monthly batch ends with one marker on the topic's companion topic (same reader, one partition,",
+        "key `batch_id`; ADR 0052), written in the transaction that completes the batch: `batch_id`,",
+        "`processing_month` (処理月), `record_topic`, `record_count` and `event_ids_sha256` — SHA-256 (hex) of the",
+        "batch's record event ids, each lowercase and followed by a line feed, in ascending order (the ids' own",
+        "order: your consumers may read the record topic's partitions interleaved in any way).",
+        "",
+        "| records | marker topic | `ce_type` |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{records}` | `{marker.name}` | `{marker.event_type}` |"
+        for records, marker in BATCH_COMPLETED_TOPICS.items()
+    ]
+    lines += [
+        "",
+        "A batch is whole when you hold `record_count` distinct records with its `batch_id`, gathered from every",
+        "partition of `record_topic`, and their ids give the digest. The marker may arrive before the batch's",
+        "last records (another topic, another partition): wait for them rather than act on a part. Every",
+        "batch — a supplementary `-s2` too — has its own marker; 移転1 (随時, a record as each change is",
+        "recorded) has none. A check in Python (standard library only):",
+        "",
+        "```python",
+        *COMPLETENESS_CHECK.rstrip("\n").split("\n"),
+        "```",
     ]
     lines += [
         "",

@@ -29,14 +29,16 @@ from kokunen_contracts.eligibility import (
     QualificationChangeKind,
 )
 from kokunen_contracts.registry import (
+    CHILD_ALLOWANCE_BATCH_COMPLETED,
     CHILD_ALLOWANCE_TRANSFER,
     LONG_TERM_CARE_TRANSFER,
+    NHI_BATCH_COMPLETED,
     NHI_QUALIFICATION_TRANSFER,
     QUALIFICATION_CHANGED,
     RESIDENT_REGISTER_TRANSFER,
 )
-from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA
-from kokunen_testing.departments import latest_state
+from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA, event_ids_digest
+from kokunen_testing.departments import documented_completeness_check, latest_state
 from kokunen_testing.factories import JST
 from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -173,6 +175,7 @@ async def test_child_allowance_month_is_one_batch_sent_once_and_later_changes_ar
         await eventually(lambda: caught_up(platform), timeout_s=60)
         month = "2026-10"
         start = await platform.end_offsets(CHILD_ALLOWANCE_TRANSFER.name)
+        marker_start = await platform.end_offsets(CHILD_ALLOWANCE_BATCH_COMPLETED.name)
         first = await run_monthly(conn, BOOK, "child_allowance", month)
         assert first.batch_id == "child_allowance-2026-10"
         assert first.record_count >= 2
@@ -220,6 +223,30 @@ async def test_child_allowance_month_is_one_batch_sent_once_and_later_changes_ar
             "acquired_on",
             "lost_on",
         }
+
+    # Each batch ends with its marker; the department's check (as docs/integration.md gives it) finds the batch
+    # whole from the records of every partition, in whatever order they were read, and not whole without one.
+    batches = {first.batch_id: first.record_count, supplement.batch_id: supplement.record_count}
+    markers = [
+        body(r)
+        for r in await platform.read_from(
+            CHILD_ALLOWANCE_BATCH_COMPLETED.name, marker_start, until=lambda r: len(r) >= len(batches)
+        )
+    ]
+    assert {m["batch_id"]: m["record_count"] for m in markers} == batches
+    assert {m["processing_month"] for m in markers} == {month}
+    everything = [
+        body(r)
+        for r in await platform.read_from(
+            CHILD_ALLOWANCE_TRANSFER.name, start, until=lambda r: len(r) >= sum(batches.values())
+        )
+    ]
+    batch_is_whole = documented_completeness_check()
+    for marker in markers:
+        held = [r for r in everything if r["batch_id"] == marker["batch_id"]]
+        assert marker["event_ids_sha256"] == event_ids_digest(r["event_id"] for r in held)
+        assert batch_is_whole(marker, list(reversed(everything)) + held[:1])  # any order, a redelivery
+        assert not batch_is_whole(marker, [r for r in everything if r is not held[-1]])
 
 
 async def test_long_term_care_gets_the_welfare_pension_recipients_monthly(
@@ -310,6 +337,12 @@ async def test_a_monthly_run_stopped_midway_is_resumed_under_the_same_batch(
             "SELECT count(DISTINCT subject_key) FROM dispatch.transfer_item WHERE batch_id = $1", resumed.batch_id
         )
         assert subjects == population  # nobody twice
+        (marker,) = await outbox_events(
+            platform, "transfer_dispatch", "dispatch", CHILD_ALLOWANCE_BATCH_COMPLETED.name, resumed.batch_id
+        )
+        ids = await conn.fetch("SELECT event_id FROM dispatch.transfer_item WHERE batch_id = $1", resumed.batch_id)
+        assert marker["record_count"] == population  # the chunks of both runs
+        assert marker["event_ids_sha256"] == event_ids_digest(r["event_id"] for r in ids)
         assert (await commands.verify_log(conn)).breaks == []
     finally:
         await conn.close()
@@ -462,6 +495,23 @@ async def test_a_death_cancelled_in_the_month_leaves_the_nhi_department_holding_
         assert (held["lost_on"], held["loss_reason"]) == (None, None), f"{atena}: the department holds {held}"
         if cancellation == "before the batch":
             assert [s["lost_on"] for s in sent] == [None]  # the death and its cancellation cancel out: neither
+
+    # Every batch of the month, the supplement too, ends with its marker over exactly its records.
+    batch_is_whole = documented_completeness_check()
+    records = [
+        e
+        for atena in persons
+        for e in await outbox_events(platform, "transfer_dispatch", "dispatch", NHI_QUALIFICATION_TRANSFER.name, atena)
+    ]
+    batch_ids = sorted({r["batch_id"] for r in records})
+    assert batch_ids == (
+        [f"nhi-{month}"] if cancellation == "before the batch" else [f"nhi-{month}", f"nhi-{month}-s2"]
+    )
+    for batch_id in batch_ids:
+        (marker,) = await outbox_events(platform, "transfer_dispatch", "dispatch", NHI_BATCH_COMPLETED.name, batch_id)
+        assert (marker["processing_month"], marker["record_topic"]) == (month, NHI_QUALIFICATION_TRANSFER.name)
+        assert marker["record_count"] == sum(r["batch_id"] == batch_id for r in records)
+        assert batch_is_whole(marker, records)
 
 
 async def test_resident_register_withdraws_every_record_of_a_period_that_no_longer_holds(

@@ -3,6 +3,8 @@ the monthly policy-bound batches (移転2–4)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -223,7 +225,17 @@ async def _finish(
     await repo.add_batch(batch_id, builder.policy.id, month, len(items))
     await repo.add_items(items)
     await repo.append_log(log_entry(builder.policy, batch_id, len(items), datetime.now(UTC)))
+    publish_completion(builder, batch_id, month, outbox, [i.event_id for i in items])
     await outbox.flush(repo.conn)
+
+
+def publish_completion(
+    builder: TransferBuilder, batch_id: str, month: str, outbox: OutboxBuffer, event_ids: Sequence[uuid.UUID | str]
+) -> None:
+    """The batch-completed marker, after the batch's records and in the transaction that completes it (ADR 0052):
+    the department learns the batch is whole only once every record of it is committed to the outbox."""
+    marker = builder.completion_marker(batch_id=batch_id, month=month, event_ids=event_ids, recorded_at=now())
+    outbox.publish(builder.marker_spec, marker, traced=False)
 
 
 async def _monthly_changes(conn: asyncpg.Connection, builder: TransferBuilder, month: str) -> BatchResult:
@@ -338,6 +350,9 @@ async def _monthly_snapshot(
     async with conn.transaction():
         total = await repo.complete_batch(batch_id)
         await repo.append_log(log_entry(policy, batch_id, total, datetime.now(UTC)))
+        outbox = OutboxBuffer(schema="dispatch", source=SOURCE)
+        publish_completion(builder, batch_id, month, outbox, await repo.batch_event_ids(batch_id))
+        await outbox.flush(conn)
     return BatchResult(batch_id, total, corrections, cancellations)
 
 

@@ -340,6 +340,11 @@ class DispatchRepository:
         )
         return count
 
+    async def batch_event_ids(self, batch_id: str) -> list[uuid.UUID]:
+        """The event ids of every record a batch holds (for its completion marker)."""
+        rows = await self.conn.fetch("SELECT event_id FROM dispatch.transfer_item WHERE batch_id = $1", batch_id)
+        return [r["event_id"] for r in rows]
+
     async def add_batch(self, batch_id: str, policy_id: str, period: str, record_count: int) -> None:
         await self.conn.execute(
             "INSERT INTO dispatch.transfer_batch (batch_id, policy_id, period, record_count) VALUES ($1, $2, $3, $4)",

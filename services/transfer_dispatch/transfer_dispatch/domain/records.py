@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
-from kokunen_contracts.registry import TopicSpec, topic
-from kokunen_contracts.transfer import TRANSFER_RECORD_METADATA, DisclosureKind, TransferRecord, TransferRecorded
+from kokunen_contracts.registry import BATCH_COMPLETED_TOPICS, TopicSpec, topic
+from kokunen_contracts.transfer import (
+    TRANSFER_RECORD_METADATA,
+    DisclosureKind,
+    TransferBatchCompleted,
+    TransferRecord,
+    TransferRecorded,
+    event_ids_digest,
+)
 from pydantic import TypeAdapter
 
 from .policy import MY_NUMBER_FIELDS, PolicyBook, PolicyError, RecipientPolicy
@@ -26,6 +33,8 @@ from .policy import MY_NUMBER_FIELDS, PolicyBook, PolicyError, RecipientPolicy
 RECORD_NAMESPACE = uuid.UUID("6f0c3f0e-3b9a-5d1e-9c55-6b8f1f3a2d10")
 """Namespace of record ids derived from (policy, period, subject, revision)."""
 _RECORD_NAMESPACE_BYTES = RECORD_NAMESPACE.bytes
+MARKER_NAMESPACE = uuid.UUID("0b6f7d3c-52a4-5e8e-8d0a-3c1f2e9b7a41")
+"""Namespace of batch-completed marker ids, derived from the batch id."""
 
 
 class FieldNotInPolicy(PolicyError):
@@ -154,6 +163,29 @@ class TransferBuilder:
             "cancelled": meta.cancelled,
             **payload,
         }
+
+    @property
+    def marker_spec(self) -> TopicSpec:
+        """The topic of this recipient's batch-completed markers (a 随時 transfer has none: KeyError)."""
+        return BATCH_COMPLETED_TOPICS[self.spec.name]
+
+    def completion_marker(
+        self, *, batch_id: str, month: str, event_ids: Iterable[uuid.UUID | str], recorded_at: datetime
+    ) -> TransferBatchCompleted:
+        """移転バッチ完了: the marker of a whole batch — its count and the digest of its records' event ids."""
+        ids = list(event_ids)
+        model: type[TransferBatchCompleted] = self.marker_spec.model  # type: ignore[assignment]
+        year, mon = (int(x) for x in month.split("-"))
+        return model(
+            event_id=uuid.uuid5(MARKER_NAMESPACE, batch_id),
+            effective_date=date(year, mon, 1),
+            recorded_at=recorded_at,
+            batch_id=batch_id,
+            processing_month=month,
+            record_topic=self.spec.name,
+            record_count=len(ids),
+            event_ids_sha256=event_ids_digest(ids),
+        )
 
 
 @dataclass(frozen=True)
