@@ -208,3 +208,34 @@ def test_probes_ask_the_services_own_health_endpoints() -> None:
         assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, name
         assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}, name
         assert c["readinessProbe"]["timeoutSeconds"] >= 2 * ServiceSettings().readiness_timeout_s, name
+
+
+SERVICES = {name: m for (kind, name), m in BY_KIND_NAME.items() if kind == "Service"}
+
+
+def test_every_deployment_has_a_service_for_each_port_its_container_opens_and_its_probes_call() -> None:
+    assert set(SERVICES) == set(DEPLOYMENTS)
+    for name, deployment in DEPLOYMENTS.items():
+        service = SERVICES[name]["spec"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert service["selector"].items() <= labels.items(), f"{name}: the Service selects no pod of it"
+        assert service["selector"] == deployment["spec"]["selector"]["matchLabels"]
+        opened = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
+        served = {p["targetPort"]: p for p in service["ports"]}
+        assert set(served) == set(opened), f"{name}: Service ports {sorted(served)} ≠ container ports {sorted(opened)}"
+        for port in service["ports"]:
+            assert port["name"] == port["targetPort"]
+        probes = [container(deployment)[p]["httpGet"] for p in ("readinessProbe", "livenessProbe")]
+        assert {p["path"] for p in probes} == {"/readyz", "/livez"}
+        assert {p["port"] for p in probes} <= set(served)
+        # Prometheus scrapes the pod where the annotation says, the Service's metrics port reaches the same.
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert int(annotations["prometheus.io/port"]) == opened["metrics"] == served["metrics"]["port"]
+
+
+def test_the_network_policy_admits_the_metrics_port_every_service_exposes() -> None:
+    (rule,) = BY_KIND_NAME[("NetworkPolicy", "kokunen-metrics-only")]["spec"]["ingress"]
+    allowed = {p["port"] for p in rule["ports"]}
+    for name, deployment in DEPLOYMENTS.items():
+        (metrics,) = [p["containerPort"] for p in container(deployment)["ports"] if p["name"] == "metrics"]
+        assert metrics in allowed, name
