@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := -p kokunen_contracts -p kokunen_common -p residency_sync -p tax_sync -p eligibility -p transfer_dispatch -p counter
 
-.PHONY: help venv jars print-tools browser design-tokens lint typecheck unit test demo bench contracts replay up down clean
+.PHONY: help venv jars print-tools kafka-cli browser design-tokens lint typecheck unit test demo bench contracts replay up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -33,6 +33,12 @@ print-tools: ## Japanese font (fonts-ipafont-gothic) and pdftotext (poppler-util
 	@if [ ! -f $(JP_FONT) ] || ! command -v pdftotext >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-ipafont-gothic poppler-utils; \
+	fi
+
+kafka-cli: ## Debian's kcat, the command-line client docs/integration.md documents (its test publishes with it)
+	@if ! command -v kcat >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kcat; \
 	fi
 
 browser: ## Debian's Chromium for the counter's browser tests (driven by Playwright; never `playwright install`)
@@ -64,7 +70,7 @@ typecheck: venv ## mypy --strict on every package
 unit: venv ## fast tests only (no broker, no database)
 	$(VENV)/bin/pytest -m "not integration" -q
 
-test: venv jars print-tools browser design-tokens ## lint, types, unit, handler and integration tests on a real Kafka broker and PostgreSQL
+test: venv jars print-tools kafka-cli browser design-tokens ## lint, types, unit, handler and integration tests on a real Kafka broker and PostgreSQL
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint typecheck && \
 	$(VENV)/bin/pytest -q --durations=15; rc=$$?; \
@@ -85,7 +91,7 @@ demo: ## start Kafka, PostgreSQL and every service; publish sample resident chan
 bench: venv jars print-tools design-tokens ## throughput figures beside raw baselines measured in the same run
 	$(PY) tests/bench/run_bench.py
 
-up: venv jars design-tokens ## start Kafka, PostgreSQL and every service in the background (.local/stack); print URLs and credentials
+up: venv jars kafka-cli design-tokens ## start Kafka, PostgreSQL and every service in the background (.local/stack); print URLs and credentials
 	$(PY) deploy/local/stack.py up
 
 down: venv ## stop what `make up` started (idempotent)

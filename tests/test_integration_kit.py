@@ -1,5 +1,6 @@
-"""docs/integration.md: generated from the registry and the golden examples, and every `kokunen-admin
-publish` command it documents, run as written, gets each example applied by the service that reads it."""
+"""docs/integration.md: generated from the registry and the golden examples (with the key and headers committed
+beside each), and every kcat command it documents, run as written, gets each example applied by the service that
+reads it; `kokunen-admin publish` sends the same key and headers."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -128,22 +131,79 @@ async def _settled(platform: Platform, runtimes: list[ServiceRuntime]) -> bool:
         await admin.close()
 
 
+def documented_kcat_commands() -> dict[str, list[str]]:
+    """The guide's kcat producer commands, as written, by topic."""
+    found: dict[str, list[str]] = {}
+    for line in GUIDE.read_text().replace("\\\n", " ").splitlines():
+        if line.startswith("kcat -P "):
+            words = shlex.split(line)
+            found.setdefault(words[words.index("-t") + 1], []).append(line)
+    return found
+
+
+def _envelope(record: Any) -> tuple[bytes | None, dict[str, bytes]]:
+    """A message's key and CloudEvents headers (a trace context, if any, is the sender's own)."""
+    return record.key, {k: v for k, v in record.headers if k.startswith("ce_") or k == "content-type"}
+
+
 @pytest.mark.integration
-async def test_every_documented_publish_command_gets_its_examples_applied(platform: Platform) -> None:
+async def test_every_example_sent_with_the_documented_kcat_command_is_applied(platform: Platform) -> None:
+    """Each upstream example goes out with the guide's kcat command, run as written by a shell (Debian's kcat,
+    `make kafka-cli`), and the service that reads the topic applies it; `kokunen-admin publish` as documented
+    then sends the same key and headers (the events are already applied: consumers take them as duplicates)."""
+    kcat = shutil.which("kcat")
+    assert kcat, "kcat is not installed: run `make kafka-cli` (make test does)"
     admin = str(Path(sys.executable).parent / "kokunen-admin")
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": platform.bootstrap}
+    kcat_commands = documented_kcat_commands()
+    publish_commands = {command[2]: command for command in documented_publish_commands()}
+    assert set(kcat_commands) == set(publish_commands) == {spec.name for spec in upstream_topics()}
     async with contextlib.AsyncExitStack() as stack:
         # Every service runs, so that what one example causes downstream is applied before the next arrives.
         runtimes = [await stack.enter_async_context(platform.build(service)) for service in installed_services()]
         await eventually(lambda: _settled(platform, runtimes), timeout_s=120)
-        for command in documented_publish_commands():
-            spec = BY_NAME[command[2]]
+        for topic, commands in kcat_commands.items():
+            spec = BY_NAME[topic]
+            examples = examples_of(ROOT, spec)
+            ids = {str(event.event_id) for _, event in examples}
+            count = len(examples)
+            start = await platform.end_offsets(topic)
+            for command in commands:
+                result = await asyncio.to_thread(
+                    subprocess.run,
+                    ["bash", "-c", command],
+                    cwd=ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                assert result.returncode == 0, result.stderr
+            for service in [c for c in spec.consumers if c in BY_SERVICE]:
+                await eventually(lambda s=service, t=topic, i=ids: _applied(platform, s, t, i), timeout_s=90)
+            await eventually(lambda: _settled(platform, runtimes), timeout_s=120)
+            by_kcat = await platform.read_from(topic, start, until=lambda r, n=count: len(r) >= n)
+            # One message per file, the file's bytes as they are.
+            assert sorted(r.value for r in by_kcat) == sorted((ROOT / path).read_bytes() for path, _ in examples)
+
+            middle = await platform.end_offsets(topic)
             result = await asyncio.to_thread(
-                subprocess.run, [admin, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+                subprocess.run,
+                [admin, *publish_commands[topic][1:]],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             assert result.returncode == 0, result.stderr
-            ids = {str(event.event_id) for _, event in examples_of(ROOT, spec)}
             assert set(re.findall(r"ce_id=([0-9a-f-]{36})", result.stdout)) == ids
+            by_admin = await platform.read_from(topic, middle, until=lambda r, n=count: len(r) >= n)
+            # The same messages again: nothing more to apply (consumers take them as duplicates).
+            assert sorted(map(_envelope, by_admin), key=repr) == sorted(map(_envelope, by_kcat), key=repr)
+        await eventually(lambda: _settled(platform, runtimes), timeout_s=120)  # the duplicates too: none dead-lettered
+        for topic in kcat_commands:
+            spec = BY_NAME[topic]
+            ids = {str(event.event_id) for _, event in examples_of(ROOT, spec)}
             for service in [c for c in spec.consumers if c in BY_SERVICE]:
-                await eventually(lambda s=service, t=spec.name, i=ids: _applied(platform, s, t, i), timeout_s=90)
-            await eventually(lambda: _settled(platform, runtimes), timeout_s=120)
+                assert await _applied(platform, service, topic, ids)

@@ -4,6 +4,8 @@
 - ``contracts/schemas/history/<topic>/NNNN.json``: every schema a topic version has had, in order;
   each step must be compatible with the one before (see ``incompatibilities``).
 - ``contracts/asyncapi.yaml``: the AsyncAPI 3.0 document of every topic, built from the registry.
+- ``contracts/examples/<topic>/<name>.envelope.yaml``: beside each golden example ``<name>.json``, the Kafka key
+  and CloudEvents headers it travels with (what kcat's ``-k`` and ``-H`` take).
 
 ``python -m kokunen_contracts.export --write`` regenerates (and refuses an incompatible change within a
 version); ``--check`` exits non-zero on drift. Tests run the same checks.
@@ -24,8 +26,18 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 
 from . import __version__
-from .envelope import CONTENT_TYPE, H_ID, H_SOURCE, H_SPECVERSION, H_TIME, H_TRACEPARENT, H_TYPE
-from .registry import DLQ_PARTITIONS, TOPICS, TopicSpec
+from .envelope import (
+    CONTENT_TYPE,
+    H_ID,
+    H_SOURCE,
+    H_SPECVERSION,
+    H_TIME,
+    H_TRACEPARENT,
+    H_TYPE,
+    Event,
+    cloudevent_headers,
+)
+from .registry import DLQ_PARTITIONS, TOPICS, TopicSpec, ce_source
 from .strict import CONTROL_FREE_PATTERN, STRICT_READING
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent
@@ -327,9 +339,38 @@ def asyncapi_yaml() -> str:
 # --- write / check -----------------------------------------------------------------------------
 
 
+ENVELOPE_SUFFIX = ".envelope.yaml"
+
+
+def example_envelope(spec: TopicSpec, event: Event) -> str:
+    """The key and headers a golden example travels with, as its ``.envelope.yaml`` beside it."""
+    headers = {name: value.decode() for name, value in cloudevent_headers(event, source=ce_source(spec.producers[0]))}
+    head = "# The Kafka key and CloudEvents headers (binary mode) this example travels with (`make contracts`)\n"
+    return head + yaml.safe_dump({"key": spec.key_of(event), "headers": headers}, sort_keys=False, allow_unicode=True)
+
+
+def example_envelopes() -> dict[Path, str]:
+    """Every golden example's envelope file and its text."""
+    found = {}
+    for spec in TOPICS:
+        for path in sorted((EXAMPLES_DIR / spec.name).glob("*.json")):
+            event = spec.model.model_validate_json(path.read_bytes())
+            found[path.with_name(path.stem + ENVELOPE_SUFFIX)] = example_envelope(spec, event)
+    return found
+
+
 def drift() -> list[str]:
     """Files that differ from what the models generate."""
     problems = []
+    envelopes = example_envelopes()
+    for path, text in envelopes.items():
+        if not path.exists() or path.read_text() != text:
+            problems.append(f"{path.relative_to(CONTRACTS_DIR)} is out of date")
+    problems += [
+        f"{path.relative_to(CONTRACTS_DIR)} has no example beside it"
+        for path in EXAMPLES_DIR.glob(f"*/*{ENVELOPE_SUFFIX}")
+        if path not in envelopes
+    ]
     for spec in TOPICS:
         path = SCHEMAS_DIR / f"{spec.name}.json"
         generated = dump_json(payload_schema(spec))
@@ -365,6 +406,10 @@ def write() -> list[str]:
         SCHEMAS_DIR.mkdir(parents=True, exist_ok=True)
         (SCHEMAS_DIR / f"{spec.name}.json").write_text(text)
     ASYNCAPI_PATH.write_text(asyncapi_yaml())
+    for path in EXAMPLES_DIR.glob(f"*/*{ENVELOPE_SUFFIX}"):
+        path.unlink()
+    for path, envelope in example_envelopes().items():
+        path.write_text(envelope)
     return refused
 
 

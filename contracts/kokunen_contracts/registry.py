@@ -62,6 +62,23 @@ DEPT_CHILD_ALLOWANCE = "dept-child-allowance"  # 子ども未来局 子育て支
 DEPT_LONG_TERM_CARE = "dept-long-term-care"  # 福祉局 長寿応援部 介護保険課 (移転先3)
 COUNTER = "counter"  # 窓口 (staff over HTTP): publishes filings, reads their outcomes
 UPSTREAM_TAX = "zei-system"  # 税システム (個人住民税の賦課): publishes income assessments
+OUTSIDE_SYSTEMS = frozenset(
+    {
+        UPSTREAM_RESIDENT_RECORDS,
+        UPSTREAM_TAX,
+        DEPT_NHI,
+        DEPT_RESIDENT_REGISTER,
+        DEPT_CHILD_ALLOWANCE,
+        DEPT_LONG_TERM_CARE,
+    }
+)
+"""Producers and readers that are not kokunen's services (their CloudEvents source is ``/<name>``; ours are
+``/kokunen/<service>``)."""
+
+
+def ce_source(producer: str) -> str:
+    """The CloudEvents ``source`` a producer of the registry sends."""
+    return f"/{producer}" if producer in OUTSIDE_SYSTEMS else f"/kokunen/{producer}"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from kokunen_contracts.envelope import cloudevent_headers
-from kokunen_contracts.registry import BY_NAME, CLEAR_MY_NUMBER_RETENTION_DAYS, TOPICS, TopicSpec
+from kokunen_contracts.registry import BY_NAME, CLEAR_MY_NUMBER_RETENTION_DAYS, TOPICS, TopicSpec, ce_source
 from pydantic import ValidationError
 
 from .cli import log_to_stderr, operator_cli
@@ -162,13 +162,13 @@ async def publish_files(settings: ServiceSettings, spec: TopicSpec, files: list[
 def publish_command(
     topic: Annotated[str, typer.Argument(help="the topic, e.g. residency.resident-changed.v1")],
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="JSON bodies, one event each")],
-    source: Annotated[str | None, typer.Option(help="ce_source; default /<the topic's producer>")] = None,
+    source: Annotated[str | None, typer.Option(help="ce_source; default: its examples' (/<producer>)")] = None,
 ) -> None:
     """Publish event bodies to TOPIC with the key and CloudEvents headers the topic's contract wants."""
     spec = BY_NAME.get(topic)
     if spec is None:
         raise typer.BadParameter(f"{topic!r} is not a topic of the registry", param_hint="TOPIC")
-    lines = asyncio.run(publish_files(ServiceSettings(), spec, files, source or f"/{spec.producers[0]}"))
+    lines = asyncio.run(publish_files(ServiceSettings(), spec, files, source or ce_source(spec.producers[0])))
     typer.echo("\n".join(lines))
 
 
