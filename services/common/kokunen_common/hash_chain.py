@@ -2,13 +2,17 @@
 so editing, deleting or reordering any entry breaks every hash after it; ``verify_chain`` says where.
 
 Used by the transfer log (提供・移転の記録, transfer_dispatch) and the access log (アクセスログ, counter): each
-names the fields its hash covers; ``append_entry`` links a new row under a transaction-scoped lock.
+names the fields its hash covers. ``append_entry`` links a new row to one chain under a transaction-scoped lock
+(appends are serialised: fine for a batch job's log). ``append_to_lane`` links it to one of several parallel
+chains (lanes) of the same table, so that concurrent requests append side by side; ``verify_lanes`` checks
+every lane and names the first broken row of the whole table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -49,14 +53,17 @@ class ChainBreak:
     problem: str
 
 
-def verify_chain(entries: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> list[ChainBreak]:
-    """Check every link; entries in the order they are stored (by seq)."""
+def verify_chain(
+    entries: Iterable[Mapping[str, Any]], fields: Sequence[str], *, contiguous: bool = True
+) -> list[ChainBreak]:
+    """Check every link; entries in the order they are stored (by seq). ``contiguous``: seq must go up by one
+    (a single chain); a lane's seq only goes up (its numbers come from a sequence shared by all lanes)."""
     breaks: list[ChainBreak] = []
     previous = GENESIS
     expected_seq: int | None = None
     for entry in entries:
         seq = int(entry["seq"])
-        if expected_seq is not None and seq != expected_seq:
+        if expected_seq is not None and (seq != expected_seq if contiguous else seq < expected_seq):
             breaks.append(ChainBreak(seq, f"sequence gap or reorder: expected {expected_seq}"))
         if bytes(entry["prev_hash"]) != previous:
             breaks.append(ChainBreak(seq, "previous-hash link broken (a row before it was changed, removed or moved)"))
@@ -84,6 +91,75 @@ async def append_entry(
         *[_column_value(full[c]) for c in columns],
     )
     return full
+
+
+def verify_lanes(entries: Iterable[Mapping[str, Any]], fields: Sequence[str], lanes: int) -> list[ChainBreak]:
+    """Check each lane's chain (entries carry ``lane``; in seq order) and join the findings in seq order: the
+    first break named is the first broken row of the table. A row outside the known lanes is a break too (no
+    appender writes there: it was put in by hand)."""
+    by_lane: dict[int, list[Mapping[str, Any]]] = {}
+    breaks: list[ChainBreak] = []
+    for entry in entries:
+        lane = int(entry["lane"])
+        if not 0 <= lane < lanes:
+            breaks.append(ChainBreak(int(entry["seq"]), f"lane {lane} is not one of the {lanes} lanes"))
+            continue
+        by_lane.setdefault(lane, []).append(entry)
+    for chain in by_lane.values():
+        breaks += verify_chain(chain, fields, contiguous=False)
+    return sorted(breaks, key=lambda b: b.seq)
+
+
+async def append_to_lane(
+    conn: asyncpg.Connection,
+    table: str,
+    entry: Mapping[str, Any],
+    fields: Sequence[str],
+    *,
+    lanes: int,
+    sequence: str,
+) -> dict[str, Any]:
+    """Insert ``entry`` into ``table`` (columns ``fields`` + lane, prev_hash, entry_hash) linked to the last row
+    of a free lane; ``seq`` comes from ``sequence``. The lane's lock is held until the transaction ends, so call
+    this as the transaction's last statement: the lock then covers the insert and the commit only.
+
+    A lane is taken without waiting if any is free (starting at a random one, so lanes fill evenly); when all are
+    busy, it waits for one. The lane's last row is read after the lock is granted (in a statement of its own, so
+    its snapshot sees the previous holder's commit), and the seq is drawn under it: seq rises along every lane. Two
+    round trips: the lock with the seq, then the insert that links itself."""
+    start = secrets.randbelow(lanes)
+    taken = await conn.fetchrow(
+        # Lanes are tried one at a time, in generate_series order, until one is taken: OFFSET 0 keeps the
+        # subquery a subquery (flattened, a sort above the filter would try — and take — every lane).
+        f"SELECT l AS lane, nextval('{sequence}') AS seq FROM (SELECT (g + $3) % $2 AS l "
+        "FROM generate_series(0, $2 - 1) g OFFSET 0) lanes WHERE pg_try_advisory_xact_lock(hashtext($1), l) LIMIT 1",
+        table,
+        lanes,
+        start,
+    )
+    if taken is None:
+        taken = await conn.fetchrow(
+            f"SELECT $2::int AS lane, nextval('{sequence}') AS seq FROM pg_advisory_xact_lock(hashtext($1), $2)",
+            table,
+            start,
+        )
+    lane, seq = taken["lane"], taken["seq"]
+    full = {**entry, "seq": seq, "lane": lane}
+    columns = [*fields, "lane"]
+    # The link is made by the insert itself: its snapshot (taken after the lock above) sees the lane's last row;
+    # entry_hash = sha256(prev_hash || canonical content), as entry_hash() computes it.
+    values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    content, lane_arg = len(columns) + 1, columns.index("lane") + 1
+    linked = await conn.fetchrow(
+        f"WITH prev AS (SELECT coalesce((SELECT entry_hash FROM {table} WHERE lane = ${lane_arg} "
+        f"ORDER BY seq DESC LIMIT 1), ${content + 1}::bytea) AS hash) "
+        f"INSERT INTO {table} ({', '.join(columns)}, prev_hash, entry_hash) "
+        f"SELECT {values}, prev.hash, sha256(prev.hash || ${content}::bytea) FROM prev RETURNING prev_hash, entry_hash",
+        *[_column_value(full[c]) for c in columns],
+        canonical(full, fields),
+        GENESIS,
+    )
+    return {**full, "prev_hash": bytes(linked["prev_hash"]), "entry_hash": bytes(linked["entry_hash"])}
 
 
 def _column_value(value: Any) -> Any:

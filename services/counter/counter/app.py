@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import typer
 import uvicorn
-from kokunen_common.hash_chain import ChainBreak, verify_chain
+from kokunen_common.hash_chain import ChainBreak, verify_lanes
 from kokunen_common.logs import get_logger
 from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cli
 from kokunen_common.settings import ServiceSettings
@@ -28,7 +28,7 @@ from kokunen_contracts.registry import (
 
 from .adapters.repository import AccessLog
 from .adapters.web import create_app
-from .domain.access_log import LOG_FIELDS
+from .domain.access_log import LANES, LOG_FIELDS
 from .handlers import (
     on_additional_premium_changed,
     on_filing_outcome,
@@ -117,10 +117,10 @@ cli = service_cli(
 
 
 async def verify_access_log(conn: asyncpg.Connection) -> tuple[int, list[ChainBreak]]:
-    """Check the access log's hash chain in one consistent snapshot."""
+    """Check the access log's hash chains (every lane) in one consistent snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         entries = await AccessLog(conn).entries()
-    return len(entries), verify_chain(entries, LOG_FIELDS)
+    return len(entries), verify_lanes(entries, LOG_FIELDS, LANES)
 
 
 @cli.command("verify-access-log")

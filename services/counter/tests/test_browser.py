@@ -219,6 +219,9 @@ async def test_bad_input_gets_a_japanese_message_and_the_right_status(
         assert response is not None
         assert response.status == 401
         assert "サインインしてください" in await page.content()
+        assert response.headers["cache-control"] == "no-store"
+        assert "script-src 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-frame-options"] == "DENY"
         await anonymous.add_cookies([{"name": "counter_session", "value": "forged.cookie.value",
                                       "url": world.base_url}])  # fmt: skip
         response = await page.goto(f"{world.base_url}/")

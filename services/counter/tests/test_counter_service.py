@@ -4,12 +4,14 @@ rebuilds the read model exactly."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import uuid
 from datetime import UTC, date, datetime
 
+import asyncpg
 import pytest
 from counter.adapters.repository import AccessLog, ReadModel
 from counter.app import build, verify_access_log
@@ -133,6 +135,62 @@ async def test_the_verifier_names_the_first_tampered_row(counter_world: CounterW
         await admin.execute("SET session_replication_role = DEFAULT")
         await admin.close()
     assert run_verifier(counter_world).returncode == 0
+
+
+async def test_requests_append_to_the_access_log_side_by_side_and_the_lanes_verify(
+    counter_world: CounterWorld,
+) -> None:
+    """A request holds its lane until it commits; another request meanwhile appends in another lane instead of
+    waiting (one chain serialised every page: issue 9's benchmark)."""
+    entry = {
+        "logged_at": datetime.now(UTC),
+        "staff_id": "lanes-test",
+        "staff_name": "並行 太郎",
+        "department": "情報システム課",
+        "terminal": "127.0.0.1",
+        "reason_code": "03",
+        "reason_text": "並行書込みの確認",
+        "action": "view",
+        "atena_number": counter_world.citizen,
+        "query": None,
+        "result_count": 1,
+        "shown": {"persons": []},
+        "my_number_shown": False,
+    }
+    first = await counter_world.platform.connect_as("counter")
+    second = await counter_world.platform.connect_as("counter")
+    try:
+        async with first.transaction():
+            held = await AccessLog(first).append(entry)
+            locks = await second.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1", first.get_server_pid()
+            )
+            assert locks == 1  # its own lane only
+            async with second.transaction():  # would wait for the first's commit if it needed the same lane
+                other = await asyncio.wait_for(AccessLog(second).append(entry), timeout=60)
+            assert other["lane"] != held["lane"]
+        many = [await counter_world.platform.connect_as("counter") for _ in range(6)]
+        try:
+
+            async def appended(conn: asyncpg.Connection) -> None:
+                for _ in range(5):
+                    async with conn.transaction():
+                        await AccessLog(conn).append(entry)
+
+            await asyncio.gather(*(appended(c) for c in many))
+        finally:
+            for conn in many:
+                await conn.close()
+        count, breaks = await verify_access_log(first)
+        assert breaks == []
+        assert count >= 32
+        lanes = await first.fetchval(
+            "SELECT count(DISTINCT lane) FROM counter.access_log WHERE staff_id = 'lanes-test'"
+        )
+        assert lanes > 1
+    finally:
+        await first.close()
+        await second.close()
 
 
 SNAPSHOT = [

@@ -136,3 +136,32 @@ def test_the_chain_names_an_edited_row() -> None:
     assert verify_chain(entries, fields) == []
     entries[1]["shown"] = {"persons": [{"宛名番号": "9"}]}
     assert [b.seq for b in verify_chain(entries, fields)] == [2]  # the edited row, named
+
+
+def test_the_lanes_verify_together_and_name_the_first_broken_row_of_the_table() -> None:
+    from kokunen_common.hash_chain import GENESIS, entry_hash, verify_lanes
+
+    fields = ("seq", "text")
+    heads: dict[int, bytes] = {}
+    entries = []
+    for seq, lane in enumerate([0, 1, 0, 2, 1, 1, 0, 2], start=1):  # lanes interleave; seq rises along each
+        entry = {"seq": seq, "lane": lane, "text": f"t{seq}", "prev_hash": heads.get(lane, GENESIS)}
+        entry["entry_hash"] = heads[lane] = entry_hash(entry["prev_hash"], entry, fields)
+        entries.append(entry)
+    assert verify_lanes(entries, fields, lanes=3) == []
+
+    edited = [dict(e) for e in entries]
+    edited[4]["text"] = "改ざん"  # seq 5 (lane 1)
+    edited[6]["text"] = "改ざん"  # seq 7 (lane 0)
+    assert [b.seq for b in verify_lanes(edited, fields, lanes=3)] == [5, 7]
+
+    removed = [e for e in entries if e["seq"] != 3]  # a middle row of lane 0: the next row of lane 0 says so
+    assert [(b.seq, b.problem.startswith("previous-hash")) for b in verify_lanes(removed, fields, lanes=3)] == [
+        (7, True)
+    ]
+    moved = [dict(e) for e in entries]
+    moved[3]["lane"] = 1  # seq 4 put into another lane: both lanes break
+    assert [b.seq for b in verify_lanes(moved, fields, lanes=3)][:2] == [4, 5]
+    outside = [dict(e) for e in entries]
+    outside[0]["lane"] = 7
+    assert "not one of the 3 lanes" in verify_lanes(outside, fields, lanes=3)[0].problem

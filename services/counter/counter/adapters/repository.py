@@ -9,14 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from kokunen_common.hash_chain import append_entry
+from kokunen_common.hash_chain import append_to_lane
 from kokunen_contracts.counter import FilingOutcome
 from kokunen_contracts.eligibility import AdditionalPremiumChanged, QualificationChanged
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDetermined
 from kokunen_contracts.transfer import TransferRecorded
 
-from ..domain.access_log import LOG_FIELDS
+from ..domain.access_log import LANES, LOG_FIELDS, SEQUENCE
 from ..domain.qualification import QualificationEvent
 from ..domain.search import SearchKind, SearchQuery, kana_key
 
@@ -257,7 +257,9 @@ class AccessLog:
         self.conn = conn
 
     async def append(self, entry: Mapping[str, Any]) -> dict[str, Any]:
-        return await append_entry(self.conn, self.TABLE, entry, LOG_FIELDS)
+        """Link ``entry`` into a free lane: the last statement of the request's transaction (the lane is held
+        until the commit)."""
+        return await append_to_lane(self.conn, self.TABLE, entry, LOG_FIELDS, lanes=LANES, sequence=SEQUENCE)
 
     async def entries(self, after_seq: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT * FROM {self.TABLE} WHERE seq > $1 ORDER BY seq"
@@ -330,7 +332,8 @@ class Sessions:
 
     async def touch(self, session_id: str) -> None:
         await self.conn.execute(
-            "UPDATE counter.staff_session SET last_seen_at = now() WHERE session_id = $1", session_id
+            "UPDATE counter.staff_session SET last_seen_at = now() WHERE session_id = $1 AND ended_at IS NULL",
+            session_id,
         )
 
     async def end(self, session_id: str) -> None:

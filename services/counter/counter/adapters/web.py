@@ -12,7 +12,7 @@ import csv
 import hmac
 import io
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from kokunen_common.logs import get_logger
 from kokunen_contracts.transfer import SENT_FIELD_LABELS
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain import qualification
 from ..domain.access_log import ACTION_LABELS, Action
@@ -45,6 +46,9 @@ log = get_logger(__name__)
 HERE = Path(__file__).resolve().parent.parent
 JST = ZoneInfo("Asia/Tokyo")
 SESSION_KEY = "sid"
+TOUCH_AFTER = 0.1
+"""A session's last-seen time is written only once it is this fraction of the idle timeout old (not on every
+request: a write per page serialised the pages). A session so ends 90–100 % of the idle time after its last use."""
 
 
 class PageError(Exception):
@@ -66,6 +70,40 @@ class SignedIn:
 
 
 Pool = Callable[[], asyncpg.Pool]
+
+
+class SecurityHeaders:
+    """Headers on every answer (a plain ASGI middleware: Starlette's BaseHTTPMiddleware costs a task and a stream
+    per request). Personal data never stays in a shared cache; no script runs; no page is framed."""
+
+    def __init__(self, app: ASGIApp, form_action: str) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy", (
+                "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; "
+                f"base-uri 'none'; form-action {form_action}"  # logout goes on to the IdP's end-session page
+            ).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+        ]  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"cache-control" or static]
+                headers += self.headers
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumberVault | None]) -> FastAPI:
@@ -115,19 +153,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             status_code=status,
         )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
-            f"form-action 'self' {idp_origin}"  # logout's redirect goes on to the IdP's end-session page
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"  # personal data never stays in a shared cache
-        return response
+    app.add_middleware(SecurityHeaders, form_action=f"'self' {idp_origin}")
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:
@@ -182,7 +208,8 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
                     f"{settings.counter_session_idle_minutes}分間操作がありませんでした。もう一度サインインしてください。",
                     sign_in=True,
                 )
-            await sessions.touch(session_id)
+            if row["db_now"] - row["last_seen_at"] > idle * TOUCH_AFTER:
+                await sessions.touch(session_id)
         if check_csrf and not (csrf and hmac.compare_digest(csrf, row["csrf_token"])):
             raise PageError(
                 403, "操作を受け付けられません", "画面の有効期限が切れたか、不正な送信です。画面を開き直してください。"
@@ -353,9 +380,16 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             row = await model.person(atena_number)
             shown = None if row is None else show_person(row, me.staff)
             my_number: str | None = None
-            if row is not None and reveal:
-                my_number = await open_my_number(model, atena_number)
+            if row is not None:
+                if reveal:
+                    my_number = await open_my_number(model, atena_number)
+                events = await model.qualification_events(atena_number)
+                incomes = await model.incomes(atena_number)
+                outcomes = await model.filing_outcomes(atena_number)
+                premiums = await model.additional_premiums(atena_number)
+                transfers = await model.transfer_records(atena_number)
             action = Action.REVEAL_MY_NUMBER if reveal else Action.VIEW
+            # Last in the transaction: the log's lane is held from this insert to the commit only.
             await AccessLog(conn).append(
                 log_entry(
                     request,
@@ -369,12 +403,6 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
                     my_number_shown=my_number is not None,
                 )
             )
-            if row is not None:
-                events = await model.qualification_events(atena_number)
-                incomes = await model.incomes(atena_number)
-                outcomes = await model.filing_outcomes(atena_number)
-                premiums = await model.additional_premiums(atena_number)
-                transfers = await model.transfer_records(atena_number)
         if row is None or shown is None:  # after the commit: the attempt stays in the log
             raise PageError(404, "該当する方が見つかりません", f"宛名番号 {atena_number} の方は登録されていません。")
         today = datetime.now(JST).date()

@@ -1,10 +1,16 @@
 """アクセスログ: one entry per search, view and My Number reveal (and, later, filing) — 処理日時, 職員, 部署, 端末,
 処理事由, 宛名番号, the 4情報 as shown, the action, and whether a My Number was shown. Append-only and
-hash-chained (kokunen_common.hash_chain): ``counter verify-access-log`` names the first broken row."""
+hash-chained (kokunen_common.hash_chain) in ``LANES`` parallel chains, so that staff requests append side by side;
+``counter verify-access-log`` checks every lane and names the first broken row."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+LANES = 8
+"""Parallel chains of the access log: as many requests append at once (a request holds its lane only from its
+row's insert to its commit). Changing it needs no migration: the verifier checks lanes 0 … LANES-1."""
+SEQUENCE = "counter.access_log_seq"
 
 LOG_FIELDS = (
     "seq",

@@ -1,9 +1,14 @@
 """Counter (窓口): 50 staff sessions at once, each searching a person by 宛名番号 and opening the person page
-(each with its 処理事由, each writing its access-log row), over 1,300,000 persons in the read model. The counter
-runs as its own process; every session signed in through the real OIDC provider.
+(each with its 処理事由, each writing its access-log row), over N persons in the read model — 130,000 unless
+``BENCH_COUNTER_PERSONS`` says otherwise (the issue's size: ``BENCH_COUNTER_PERSONS=1300000``). The counter runs
+as its own process; every session signed in through the real OIDC provider.
+
+    BENCH_ONLY=counter make bench
+    BENCH_ONLY=counter BENCH_COUNTER_PERSONS=1300000 make bench
 
 Baseline, same run, same data, same concurrency: the same reads as raw asyncpg queries (the search, then the
-person, qualification events and incomes), without HTTP, templates, sessions or the access log.
+person, qualification events and incomes), without HTTP, templates, sessions or the access log. p50/p95 of the
+search, of the person page and of the pair, each beside the baseline's.
 
 The read model is seeded by COPY, as the service would have kept it from the topics (a stream of 1.3 million
 person events is the residency scenarios' subject).
@@ -28,7 +33,7 @@ from kokunen_testing.counter_client import sign_in
 from kokunen_testing.infra import load_localstack, repo_root
 from kokunen_testing.synthetic import SyntheticCity
 
-FULL = 1_300_000
+PERSONS = 130_000
 SESSIONS = 50
 ROUNDS = 20  # search + view pairs per session
 FIRST_ATENA = 30_000_000
@@ -101,11 +106,21 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) > 1 else values[0]
 
 
-async def raw_reads(ctx: BenchContext, atenas: list[list[str]]) -> tuple[float, list[float]]:
+def percentiles(name: str, values: list[float]) -> dict[str, float]:
+    return {
+        f"{name}_p50_ms": round(statistics.median(values) * 1000, 1),
+        f"{name}_p95_ms": round(p95(values) * 1000, 1),
+    }
+
+
+Timings = dict[str, list[float]]  # "search", "view", "pair": seconds per request
+
+
+async def raw_reads(ctx: BenchContext, atenas: list[list[str]]) -> tuple[float, Timings]:
     """The same reads, straight from asyncpg, one connection per session."""
     url = ctx.platform.settings("counter").database_url.get_secret_value()
     pool = await asyncpg.create_pool(url, min_size=SESSIONS, max_size=SESSIONS)
-    latencies: list[float] = []
+    timings: Timings = {"search": [], "view": [], "pair": []}
 
     async def session(mine: list[str]) -> None:
         async with pool.acquire() as conn:
@@ -113,22 +128,26 @@ async def raw_reads(ctx: BenchContext, atenas: list[list[str]]) -> tuple[float, 
                 started = time.perf_counter()
                 await conn.fetch("SELECT atena_number, name, name_kana, birth_date, sex FROM counter.person "
                                  "WHERE atena_number = $1", atena)  # fmt: skip
+                searched = time.perf_counter()
                 await conn.fetchrow("SELECT * FROM counter.person WHERE atena_number = $1", atena)
                 await conn.fetch("SELECT * FROM counter.qualification_event WHERE atena_number = $1", atena)
                 await conn.fetch("SELECT * FROM counter.income WHERE atena_number = $1", atena)
-                latencies.append(time.perf_counter() - started)
+                viewed = time.perf_counter()
+                timings["search"].append(searched - started)
+                timings["view"].append(viewed - searched)
+                timings["pair"].append(viewed - started)
 
     started = time.perf_counter()
     try:
         await asyncio.gather(*(session(mine) for mine in atenas))
     finally:
         await pool.close()
-    return time.perf_counter() - started, latencies
+    return time.perf_counter() - started, timings
 
 
-@scenario("counter-inquiry")
+@scenario("counter")
 async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
-    count = ctx.scaled(FULL)
+    count = int(os.environ.get("BENCH_COUNTER_PERSONS", PERSONS))
     await seed(ctx, count)
     rnd = random.Random(7)
     atenas = [[f"{FIRST_ATENA + rnd.randrange(count):010d}" for _ in range(ROUNDS)] for _ in range(SESSIONS)]
@@ -143,7 +162,7 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
            "COUNTER_COOKIE_SECURE": "false", "OIDC_ISSUER_URL": oidc.issuer,
            "COUNTER_DESIGN_TOKENS_CSS": str(tokens), "DATABASE_POOL_SIZE": "20"}  # fmt: skip
     counter = ServiceProcess(ctx, "counter", env=env).start()
-    latencies: list[float] = []
+    timings: Timings = {"search": [], "view": [], "pair": []}
     try:
         async with httpx.AsyncClient() as probe:
             for _ in range(600):
@@ -154,7 +173,9 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
                     pass
                 await asyncio.sleep(0.1)
         viewer = localstack.DEMO_STAFF[0]
-        clients = [httpx.AsyncClient(timeout=60) for _ in range(SESSIONS)]
+        # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes them under a request.
+        limits = httpx.Limits(keepalive_expiry=2)
+        clients = [httpx.AsyncClient(timeout=60, limits=limits) for _ in range(SESSIONS)]
         csrfs = [await sign_in(client, url, viewer) for client in clients]
 
         async def session(client: httpx.AsyncClient, csrf: str, mine: list[str]) -> None:
@@ -162,11 +183,16 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
             for atena in mine:
                 started = time.perf_counter()
                 found = await client.post(f"{url}/search", data={**reason, "atena_number": atena})
+                searched = time.perf_counter()
                 page = await client.post(f"{url}/person", data={**reason, "atena_number": atena})
-                latencies.append(time.perf_counter() - started)
+                viewed = time.perf_counter()
+                timings["search"].append(searched - started)
+                timings["view"].append(viewed - searched)
+                timings["pair"].append(viewed - started)
                 if found.status_code != 200 or page.status_code != 200:
                     raise RuntimeError(f"search {found.status_code}, view {page.status_code} for {atena}")
 
+        cpu_before = counter.cpu_seconds()
         started = time.perf_counter()
         try:
             await asyncio.gather(*(session(c, t, mine) for c, t, mine in zip(clients, csrfs, atenas, strict=True)))
@@ -174,13 +200,19 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
             for client in clients:
                 await client.aclose()
         seconds = time.perf_counter() - started
+        cpu_ms_per_pair = (counter.cpu_seconds() - cpu_before) * 1000 / (SESSIONS * ROUNDS)
     finally:
         counter.finish()
         oidc.stop()
     pairs = SESSIONS * ROUNDS
+    for name in ("search", "view", "pair"):
+        mine, raw = percentiles(name, timings[name]), percentiles(name, baseline[name])
+        print(f"  {name:<6} counter p50 {mine[f'{name}_p50_ms']:>7.1f} ms  p95 {mine[f'{name}_p95_ms']:>7.1f} ms │ "
+              f"raw p50 {raw[f'{name}_p50_ms']:>6.1f} ms  p95 {raw[f'{name}_p95_ms']:>6.1f} ms")  # fmt: skip
+    print(f"  counter process CPU per pair: {cpu_ms_per_pair:.1f} ms")
     return [
         Figure(
-            "counter-inquiry",
+            "counter",
             f"{SESSIONS} sessions: search + view",
             pairs,
             seconds,
@@ -190,10 +222,9 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
             TARGET,
             notes={
                 "persons": count,
-                "p50_ms": round(statistics.median(latencies) * 1000, 1),
-                "p95_ms": round(p95(latencies) * 1000, 1),
-                "baseline_p50_ms": round(statistics.median(baseline) * 1000, 1),
-                "baseline_p95_ms": round(p95(baseline) * 1000, 1),
+                **{k: v for name, values in timings.items() for k, v in percentiles(name, values).items()},
+                **{k: v for name, values in baseline.items() for k, v in percentiles(f"raw_{name}", values).items()},
+                "counter_cpu_ms_per_pair": round(cpu_ms_per_pair, 1),
                 "access_log_rows_written": 2 * pairs,
             },
         )
