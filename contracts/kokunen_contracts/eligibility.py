@@ -192,6 +192,41 @@ class ExemptionScreened(Event):
         return self
 
 
+class JpsDecision(LabelledEnum):
+    """日本年金機構の決定: its 処分 on an application the city reported (免除・納付猶予・学生納付特例申請)."""
+
+    APPROVED = "approved", "承認"
+    REJECTED = "rejected", "却下"
+
+
+class ExemptionDecided(Event):
+    """免除等申請の決定 (eligibility → counter): JPS's decision (承認/却下) from the 処理結果一覧表, recorded on the
+    application, and the 免除等の区分 the person now has for the application's months because of it.
+
+    The city screens (``exemption-screened``); JPS decides. ``tier`` is what is in force: the tier JPS approved
+    (its 承認区分, else the tier the city reported), none when JPS rejected. ``effective_date`` is JPS's 処理年月日.
+    """
+
+    event_type: ClassVar[str] = "jp.kokunen.eligibility.exemption-decided.v1"
+
+    application_id: uuid.UUID = Field(description="受付番号")
+    atena_number: AtenaNumber = Field(description="宛名番号 (申請者)")
+    kind: ExemptionApplicationKind = Field(description="申請の種類")
+    jps_decision: JpsDecision = Field(description="日本年金機構の決定")
+    tier: ExemptionTier | None = Field(default=None, description="決定により適用される区分 (却下なら空)")
+    screened_tier: ExemptionTier | None = Field(default=None, description="市の所得審査で該当した区分")
+    first_month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="申請期間 始期 (YYYY-MM)")
+    last_month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="申請期間 終期 (YYYY-MM)")
+    decided_on: date | None = Field(default=None, description="処理年月日 (日本年金機構)")
+    explanation: Annotated[str, StringConstraints(max_length=800)] = Field(description="職員向けの説明")
+
+    @model_validator(mode="after")
+    def _tier_follows_the_decision(self) -> Self:
+        if self.jps_decision is JpsDecision.REJECTED and self.tier is not None:
+            raise ValueError("a rejected application puts no tier in force")
+        return self
+
+
 class ExemptionNotificationKind(LabelledEnum):
     """免除の届出の種類."""
 

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field, StringConstraints
 
-from .eligibility import JpsReportKind
+from .eligibility import ExemptionTier, JpsDecision, JpsReportKind
 from .envelope import Event
 from .identifiers import AtenaNumber, BasicPensionNumber
 from .labels import LabelledEnum
@@ -67,3 +67,9 @@ class JpsProcessingResult(Event):
         default=None, description="エラー内容・備考"
     )
     processed_on: date | None = Field(default=None, description="処理年月日 (日本年金機構)")
+    jps_decision: JpsDecision | None = Field(
+        default=None, description="日本年金機構の決定 (免除等申請の承認・却下; 一覧表の審査結果)"
+    )
+    jps_approved_tier: ExemptionTier | None = Field(
+        default=None, description="承認された区分 (一覧表の承認区分; 空なら進達した区分のとおり)"
+    )

@@ -22,6 +22,7 @@ from .eligibility import (
     BenefitClaimReceived,
     CalendarFact,
     ExemptionContinuationRun,
+    ExemptionDecided,
     ExemptionNotificationOutcome,
     ExemptionScreened,
     JpsReportDue,
@@ -230,6 +231,17 @@ EXEMPTION_SCREENED = TopicSpec(
     "redone when an income arrives or is corrected",
 )
 
+EXEMPTION_DECIDED = TopicSpec(
+    name="eligibility.exemption-decided.v1",
+    model=ExemptionDecided,
+    key_field="atena_number",
+    partitions=6,
+    producers=("eligibility",),
+    consumers=(COUNTER,),
+    summary="免除等申請の決定: JPS's 承認/却下 from the 処理結果一覧表, recorded on the application, and the tier it "
+    "puts in force for the application's months (the person's exemption status follows it)",
+)
+
 EXEMPTION_NOTIFICATION_SUBMITTED = TopicSpec(
     name="counter.exemption-notification-submitted.v1",
     model=ExemptionNotificationSubmitted,
@@ -430,6 +442,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     JPS_PROCESSING_RESULT,
     EXEMPTION_APPLICATION_SUBMITTED,
     EXEMPTION_SCREENED,
+    EXEMPTION_DECIDED,
     EXEMPTION_NOTIFICATION_SUBMITTED,
     EXEMPTION_NOTIFICATION_OUTCOME,
     BENEFIT_CLAIM_SUBMITTED,

@@ -18,11 +18,12 @@ from kokunen_contracts.counter import (
     FilingKind,
     FilingSubmitted,
 )
-from kokunen_contracts.eligibility import ExemptionNotificationKind, JpsReportKind
-from kokunen_contracts.jps import JpsOutcome, JpsProcessingResult, Reconciliation
+from kokunen_contracts.eligibility import ExemptionNotificationKind, ExemptionTier, JpsReportKind
+from kokunen_contracts.jps import JpsDecision, JpsOutcome, JpsProcessingResult, Reconciliation
 from kokunen_contracts.registry import (
     BENEFIT_CLAIM_SUBMITTED,
     EXEMPTION_APPLICATION_SUBMITTED,
+    EXEMPTION_DECIDED,
     EXEMPTION_NOTIFICATION_SUBMITTED,
     FILING_SUBMITTED,
     INCOME_DETERMINED,
@@ -523,3 +524,90 @@ async def test_a_claim_is_refused_with_its_rule(platform: Platform) -> None:
     assert young["refusals"][0]["reason"] == "too_young"
     disability = await claimed(platform, benefit_claim(person, "disability_basic", first_visit_on=date(2026, 1, 10)))
     assert (disability["received"], disability["pension_code"]) == (True, "5350")
+
+
+# --- JPS's decision (承認・却下) --------------------------------------------------------------------
+
+
+def jps_decided(
+    app: ExemptionApplicationSubmitted, decision: JpsDecision, tier: ExemptionTier | None = None
+) -> JpsProcessingResult:
+    """The 処理結果一覧表 line for the reported application, with JPS's 審査結果 (and 承認区分)."""
+    return JpsProcessingResult(
+        event_id=uuid.uuid4(),
+        effective_date=date(2026, 8, 20),
+        recorded_at=datetime.now(JST),
+        atena_number=app.atena_number,
+        list_id="cd" * 32,
+        line_number=2,
+        report_id=app.application_id,
+        report_kind=JpsReportKind.EXEMPTION_APPLICATION,
+        reconciliation=Reconciliation.MATCHED,
+        jps_outcome=JpsOutcome.PROCESSED,
+        processed_on=date(2026, 8, 20),
+        jps_decision=decision,
+        jps_approved_tier=tier,
+    )
+
+
+async def decided(platform: Platform, app: ExemptionApplicationSubmitted) -> dict[str, Any]:
+    return await announced(platform, EXEMPTION_DECIDED.name, app.atena_number, "application_id", app.application_id)
+
+
+@pytest.mark.usefixtures("eligibility")
+async def test_jps_approving_a_more_lenient_tier_puts_that_tier_in_force(platform: Platform) -> None:
+    """Worked example: the city screens 全額免除 (applicant and 妻 with 0 yen, 90条1項); JPS approves 半額免除. The
+    months 2026-07〜2027-06 are then 半額免除 months: 付加保険料 applied for in November is refused as a partial
+    exemption (87条の2), not as a full one."""
+    applicant, spouse = await household(platform, "世帯主", "妻")
+    await incomes_known(platform, income(applicant, 0), income(spouse, 0))
+    app = application(applicant)
+    await platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [app])
+    (screened,) = await screenings(platform, app)
+    assert screened["decision"] == "full_exemption"
+    await platform.publish(
+        JPS_PROCESSING_RESULT, [jps_decided(app, JpsDecision.APPROVED, ExemptionTier.HALF_EXEMPTION)]
+    )
+    event = await decided(platform, app)
+    assert (event["jps_decision"], event["tier"], event["screened_tier"]) == (
+        "approved",
+        "half_exemption",
+        "full_exemption",
+    )
+    assert (event["first_month"], event["last_month"], event["decided_on"]) == ("2026-07", "2027-06", "2026-08-20")
+    assert "2026-07〜2027-06 は半額免除（承認区分のとおり" in event["explanation"]
+    refused = await additional_premium_applied(platform, applicant)
+    assert (refused["outcome"], refused["rejection"], refused["message"]) == (
+        "rejected",
+        "additional_premium_refused",
+        "一部免除（4分の3・半額・4分の1）",
+    )
+
+
+@pytest.mark.usefixtures("eligibility")
+async def test_jps_rejecting_leaves_the_months_to_pay_whatever_the_city_screened(platform: Platform) -> None:
+    """Worked example: the same 全額免除 screening, JPS rejects (却下). No exemption is in force for 2026-07〜2027-06
+    (the months are to be paid, 88条1項): 付加保険料 applied for in November is accepted, where the city's
+    screening alone would have refused it as 全額免除."""
+    applicant, spouse = await household(platform, "世帯主", "妻")
+    await incomes_known(platform, income(applicant, 0), income(spouse, 0))
+    app = application(applicant)
+    await platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [app])
+    (screened,) = await screenings(platform, app)
+    assert screened["decision"] == "full_exemption"
+    await platform.publish(JPS_PROCESSING_RESULT, [jps_decided(app, JpsDecision.REJECTED)])
+    event = await decided(platform, app)
+    assert (event["jps_decision"], event["tier"], event["screened_tier"]) == ("rejected", None, "full_exemption")
+    assert "保険料を納付する月です（国民年金法88条1項）" in event["explanation"]
+    accepted = await additional_premium_applied(platform, applicant)
+    assert accepted["outcome"] == "accepted"
+    conn = await platform.connect_as("eligibility")
+    try:
+        row = await conn.fetchrow(
+            "SELECT jps_outcome, jps_decision, jps_decided_tier FROM eligibility.exemption_application "
+            "WHERE application_id = $1",
+            app.application_id,
+        )
+    finally:
+        await conn.close()
+    assert tuple(row) == ("processed", "rejected", None)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
+import pytest
+from kokunen_contracts.eligibility import ExemptionTier, JpsDecision, JpsReportKind
 from transfer_dispatch.jps.domain.reconcile import SentItem, counts, reconcile
 from transfer_dispatch.jps.domain.results_list import parse
+from transfer_dispatch.jps.service import _result_event
 
 A, B, C, D = (uuid.UUID(int=n) for n in (1, 2, 3, 4))
 
@@ -73,3 +77,57 @@ def test_cp932_lists_and_unreadable_lines() -> None:
     assert line.problems == ("lost_on: 日付として読めません",)
     [outcome] = reconcile([item(A, 1)], [line], lambda _t: None)[:1]
     assert outcome.reconciliation == "unexpected"
+
+
+DECISION_HEADER = HEADER + ",審査結果,承認区分"
+
+
+def test_jps_s_decision_on_an_exemption_application_is_read_with_its_tier() -> None:
+    rows = [
+        f"jps-2026-W47,{A},0000000001,,,10,1,,,処理済,,,20261204,承認,",
+        f"jps-2026-W47,{B},0000000002,,,10,1,,,処理済,,,20261204,承認,半額免除",
+        f"jps-2026-W47,{C},0000000003,,,10,1,,,処理済,,,20261204,却下,",
+        f"jps-2026-W47,{D},0000000004,,,10,1,,,処理済,,,20261204,,",
+        f"jps-2026-W47,{uuid.UUID(int=5)},0000000005,,,10,1,,,処理済,,,20261204,承認,４分の１免除",
+    ]
+    data = ("\r\n".join([DECISION_HEADER, *rows]) + "\r\n").encode("cp932")
+    lines = parse(data)
+    assert [(line.decision, line.approved_tier, line.problems) for line in lines] == [
+        ("approved", None, ()),  # approved as reported
+        ("approved", "half_exemption", ()),
+        ("rejected", None, ()),
+        (None, None, ()),  # not decided on this list (or not an application)
+        ("approved", "quarter_exemption", ()),  # full-width digits as a list written by hand may have them
+    ]
+
+
+@pytest.mark.parametrize(
+    ("decision", "tier", "problem"),
+    [
+        ("保留中", "", "decision: 審査結果が読めません"),
+        ("承認", "全部免除", "approved_tier: 承認区分が読めません"),
+        ("却下", "全額免除", "approved_tier: 承認区分は審査結果が承認の行にだけ書かれます"),
+    ],
+)
+def test_an_unreadable_decision_is_a_problem_of_its_line(decision: str, tier: str, problem: str) -> None:
+    data = f"{DECISION_HEADER}\r\njps-2026-W47,{A},0000000001,,,10,1,,,処理済,,,,{decision},{tier}\r\n".encode()
+    [line] = parse(data)
+    assert line.problems == (problem,)
+
+
+def test_the_published_result_carries_jps_s_decision_and_tier() -> None:
+    sent = [replace(item(A, 1), report_kind="exemption_application", lost_on=None)]
+    data = (
+        f"{DECISION_HEADER}\r\njps-2026-W47,{A},0000000001,1234-567890,,10,1,2020-04-01,,処理済,000,,20261204,"
+        "承認,半額免除\r\n"
+    ).encode()
+    [outcome] = reconcile(sent, parse(data), lambda _t: None)
+    assert outcome.reconciliation == "matched"
+    event = _result_event("ab" * 32, 1, outcome, datetime(2026, 12, 7, 1, 0, tzinfo=UTC))
+    assert event is not None
+    assert (event.report_id, event.report_kind, event.jps_decision, event.jps_approved_tier) == (
+        A,
+        JpsReportKind.EXEMPTION_APPLICATION,
+        JpsDecision.APPROVED,
+        ExemptionTier.HALF_EXEMPTION,
+    )

@@ -5,9 +5,9 @@ year — as one batch, with a report.
 The rules are the stream path's (screen_year, validate, household_of); what differs is only how the facts are
 read: in a few set-based queries for the whole population instead of per application. Each continuation is an
 application of its own (受付番号 derived from the approved one and the year, 受付日 1 July), so a rerun of the
-same year finds them all done and changes nothing. "Approved" is read as: the current screening passed at 全額
-or 猶予 and JPS processed the reported application (処理結果 processed) [unconfirmed: the 処理結果一覧表 carries
-no 承認/却下 of its own here].
+same year finds them all done and changes nothing. "Approved" is read as: JPS approved 全額免除 or 納付猶予
+(審査結果 承認, jps_decision.py), or — from a 処理結果一覧表 without a 審査結果 column — the current screening
+passed at 全額 or 猶予 and JPS processed the report [unconfirmed] (``TIER_IN_FORCE``).
 """
 
 from __future__ import annotations
@@ -35,19 +35,23 @@ from .applications import validate
 from .handlers import application_of, jps_report, screened_event
 from .household import household_of
 from .periods import ScreeningYear
-from .repository import BATCH_LOCK, ExemptionRepository, income_figures
+from .repository import BATCH_LOCK, TIER_IN_FORCE, ExemptionRepository, income_figures
 from .screening import Tier, persons_checked, screen_year
 
 CONTINUED_DECISIONS = ("full_exemption", "payment_deferral")
 
-CANDIDATES = """
+CANDIDATES = (
+    """
     SELECT a.application_id, a.atena_number, a.kind, a.payload->>'department' AS department
     FROM eligibility.exemption_application a
-    JOIN eligibility.exemption_screening s ON s.application_id = a.application_id AND s.superseded_at IS NULL
+    LEFT JOIN eligibility.exemption_screening s ON s.application_id = a.application_id AND s.superseded_at IS NULL
     WHERE a.continuation AND a.kind IN ('exemption', 'payment_deferral') AND a.jps_outcome = 'processed'
-      AND s.decision = ANY($3::text[]) AND a.first_month BETWEEN $1 AND $2
+      AND """
+    + TIER_IN_FORCE
+    + """ = ANY($3::text[]) AND a.first_month BETWEEN $1 AND $2
       AND NOT EXISTS (SELECT 1 FROM eligibility.exemption_application done
                       WHERE done.continues_application_id = a.application_id AND done.first_month = $4)"""
+)
 
 PERSONS = """
     SELECT atena_number, birth_date, my_number_sealed, basic_pension_number FROM eligibility.person

@@ -13,8 +13,13 @@ from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_contracts import counter as c
 from kokunen_contracts import eligibility as e
 from kokunen_contracts.envelope import now
-from kokunen_contracts.jps import JpsProcessingResult
-from kokunen_contracts.registry import EXEMPTION_NOTIFICATION_OUTCOME, EXEMPTION_SCREENED, JPS_REPORT_DUE
+from kokunen_contracts.jps import JpsProcessingResult, Reconciliation
+from kokunen_contracts.registry import (
+    EXEMPTION_DECIDED,
+    EXEMPTION_NOTIFICATION_OUTCOME,
+    EXEMPTION_SCREENED,
+    JPS_REPORT_DUE,
+)
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDeterminationKind, IncomeDetermined
 
@@ -25,6 +30,7 @@ from ..domain.jps_results import FollowUp
 from ..domain.months import YearMonth
 from .applications import Application, ApplicationRefusal, Refusal, validate
 from .household import household_of
+from .jps_decision import Decision, decision_in_force
 from .notifications import ExemptionPeriod, Notification, NotificationKind, on_notification
 from .repository import ExemptionRepository, lock_incomes
 from .screening import (
@@ -243,11 +249,49 @@ def jps_report(
 
 
 async def record_jps_result(uow: UnitOfWork, result: JpsProcessingResult) -> None:
-    """A processing-result line about a reported application: keep JPS's outcome on the application."""
-    if result.report_kind is e.JpsReportKind.EXEMPTION_APPLICATION and result.report_id is not None:
-        await ExemptionRepository(uow.conn).record_jps_outcome(
-            result.report_id, result.jps_outcome.value, result.processed_on
-        )
+    """A processing-result line about a reported application: keep JPS's outcome on the application, and its
+    decision (承認・却下) with the tier it puts in force, announced on ``eligibility.exemption-decided.v1``."""
+    if result.report_kind is not e.JpsReportKind.EXEMPTION_APPLICATION or result.report_id is None:
+        return
+    repo = ExemptionRepository(uow.conn)
+    await repo.record_jps_outcome(result.report_id, result.jps_outcome.value, result.processed_on)
+    # A decision counts on a line that answers what the city sent (a line it never sent is for staff to ask about).
+    answers = result.reconciliation in (Reconciliation.MATCHED, Reconciliation.MISMATCHED)
+    if result.jps_decision is None or not answers:
+        return
+    basis = await repo.decision_basis(result.report_id)
+    if basis is None:
+        return
+    kind = e.ExemptionApplicationKind(basis["kind"])
+    screened = basis["screened_tier"]
+    decided = decision_in_force(
+        Decision(result.jps_decision.value),
+        approved_tier=Tier(result.jps_approved_tier.value) if result.jps_approved_tier else None,
+        screened_tier=Tier(screened) if screened else None,
+        kind_label=kind.label,
+        first_month=_month(basis["first_month"]),
+        last_month=_month(basis["last_month"]),
+        decided_on=result.processed_on,
+    )
+    await repo.record_jps_decision(result.report_id, result.jps_decision.value, decided.tier)
+    uow.publish(
+        EXEMPTION_DECIDED,
+        e.ExemptionDecided(
+            event_id=derived_id(result.event_id, "exemption-decided"),
+            effective_date=result.processed_on or result.effective_date,
+            recorded_at=now(),
+            application_id=result.report_id,
+            atena_number=basis["atena_number"],
+            kind=kind,
+            jps_decision=e.JpsDecision(result.jps_decision.value),
+            tier=e.ExemptionTier(decided.tier.value) if decided.tier else None,
+            screened_tier=e.ExemptionTier(screened) if screened else None,
+            first_month=basis["first_month"],
+            last_month=basis["last_month"],
+            decided_on=result.processed_on,
+            explanation=decided.explanation[:800],
+        ),
+    )
 
 
 # --- incomes and households ----------------------------------------------------------------------

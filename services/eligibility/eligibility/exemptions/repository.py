@@ -275,6 +275,29 @@ class ExemptionRepository:
             processed_on,
         )
 
+    async def decision_basis(self, application_id: uuid.UUID) -> asyncpg.Record | None:
+        """What JPS's decision on an application is read against: the application and its current screening."""
+        row: asyncpg.Record | None = await self.conn.fetchrow(
+            """SELECT a.atena_number, a.kind, a.first_month, a.last_month,
+                      CASE WHEN s.outcome = 'passed' THEN s.decision END AS screened_tier
+               FROM eligibility.exemption_application a
+               LEFT JOIN eligibility.exemption_screening s
+                      ON s.application_id = a.application_id AND s.superseded_at IS NULL
+               WHERE a.application_id = $1 FOR UPDATE OF a""",
+            application_id,
+        )
+        return row
+
+    async def record_jps_decision(self, application_id: uuid.UUID, decision: str, tier: str | None) -> None:
+        """JPS's decision (承認・却下) and the tier it put in force, kept on the application."""
+        await self.conn.execute(
+            """UPDATE eligibility.exemption_application SET jps_decision = $2, jps_decided_tier = $3
+               WHERE application_id = $1""",
+            application_id,
+            decision,
+            tier,
+        )
+
     # --- 届出: 法定免除・産前産後免除 ---------------------------------------------------------------
 
     async def open_statutory_exemption(self, atena_number: str) -> tuple[uuid.UUID, ExemptionPeriod] | None:
@@ -318,23 +341,30 @@ class ExemptionRepository:
         )
 
     async def premium_status(self, atena_number: str, month: YearMonth) -> PremiumStatus:
-        """保険料の免除等の状態 in ``month``: 届出 (法定免除・産前産後) and applications JPS processed after a
-        passed screening [unconfirmed: see continuation.py]; 産前産後 first (status_in_month)."""
+        """保険料の免除等の状態 in ``month``: 届出 (法定免除・産前産後) and applications as JPS decided them
+        (``TIER_IN_FORCE``); 産前産後 first (status_in_month)."""
         text = str(month)
         rows = await self.conn.fetch(
-            """SELECT status FROM eligibility.exemption_period
+            f"""SELECT status FROM eligibility.exemption_period
                WHERE atena_number = $1 AND superseded_at IS NULL AND first_month <= $2
                  AND (last_month IS NULL OR last_month >= $2)
                UNION ALL
-               SELECT s.decision FROM eligibility.exemption_application a
-               JOIN eligibility.exemption_screening s ON s.application_id = a.application_id
-                    AND s.superseded_at IS NULL AND s.outcome = 'passed'
-               WHERE a.atena_number = $1 AND a.jps_outcome = 'processed' AND a.first_month <= $2
-                 AND a.last_month >= $2""",
+               SELECT {TIER_IN_FORCE} FROM eligibility.exemption_application a
+               LEFT JOIN eligibility.exemption_screening s
+                      ON s.application_id = a.application_id AND s.superseded_at IS NULL
+               WHERE a.atena_number = $1 AND a.first_month <= $2 AND a.last_month >= $2
+                 AND {TIER_IN_FORCE} IS NOT NULL""",
             atena_number,
             text,
         )
         return status_in_month(PremiumStatus(r[0]) for r in rows)
+
+
+TIER_IN_FORCE = """coalesce(a.jps_decided_tier,
+    CASE WHEN a.jps_decision IS NULL AND a.jps_outcome = 'processed' AND s.outcome = 'passed' THEN s.decision END)"""
+"""The tier an application puts in force (SQL over application ``a`` and its current screening ``s``): the one JPS's
+decision put in force (jps_decision.py, kept when the result arrived); for a result without a decision, the
+screened tier once JPS processed it [unconfirmed]; otherwise none (not yet decided, or 却下)."""
 
 
 def year_month(text: str) -> YearMonth:

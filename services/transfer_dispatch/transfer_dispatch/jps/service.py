@@ -19,7 +19,7 @@ from kokunen_common.crypto import MyNumberVault, SealError
 from kokunen_common.ids import derived_id
 from kokunen_common.logs import get_logger
 from kokunen_common.outbox import OutboxBuffer
-from kokunen_contracts.eligibility import JpsReportKind
+from kokunen_contracts.eligibility import ExemptionTier, JpsDecision, JpsReportKind
 from kokunen_contracts.envelope import now
 from kokunen_contracts.identifiers import InvalidMyNumber, MyNumber
 from kokunen_contracts.jps import JpsOutcome, JpsProcessingResult, Reconciliation
@@ -381,6 +381,8 @@ def _result_event(list_id: str, n: int, outcome: Outcome, at: datetime) -> JpsPr
         jps_result_code=line.result_code if line else None,
         jps_message=(line.message[:200] if line and line.message else None),
         processed_on=line.processed_on if line else None,
+        jps_decision=JpsDecision(line.decision) if line and line.decision else None,
+        jps_approved_tier=ExemptionTier(line.approved_tier) if line and line.approved_tier else None,
     )
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+
+from kokunen_contracts.eligibility import ExemptionTier, JpsDecision
 
 from . import wareki
 from .layout import CATEGORY_CODES, REPORT_KIND_CODES
@@ -32,9 +35,15 @@ COLUMNS = {
     "処理結果コード": "result_code",
     "エラー内容": "message",
     "処理年月日": "processed_on",
+    "審査結果": "decision",  # 免除等申請に対する日本年金機構の決定
+    "承認区分": "approved_tier",
 }
 REQUIRED = ("受付番号", "処理結果")
 OUTCOMES = {"処理済": "processed", "正常": "processed", "返戻": "returned", "エラー": "returned", "保留": "pending"}
+DECISIONS = {decision.label: decision.value for decision in JpsDecision}
+"""審査結果 (承認・却下): JPS's decision on a reported 免除・納付猶予・学生納付特例申請 (blank on other lines)."""
+APPROVED_TIERS = {tier.label: tier.value for tier in ExemptionTier}
+"""承認区分 (全額免除 …): the tier JPS approved, when it names one (blank: the tier the city reported)."""
 _KIND_BY_CODE = {code: kind for kind, code in REPORT_KIND_CODES.items()}
 _CATEGORY_BY_CODE = {code: category for category, code in CATEGORY_CODES.items()}
 
@@ -60,6 +69,8 @@ class ResultLine:
     message: str | None
     processed_on: date | None
     problems: tuple[str, ...] = ()
+    decision: str | None = None
+    approved_tier: str | None = None
 
 
 def decode_text(data: bytes) -> str:
@@ -136,6 +147,15 @@ def _line(number: int, row: list[str], position: dict[str, int]) -> ResultLine:
     if outcome is None:
         problems.append("outcome: 処理結果が読めません")
         outcome = "none"
+    decision = _coded(cell("decision"), DECISIONS, "decision: 審査結果が読めません", problems)
+    approved_tier = _coded(
+        unicodedata.normalize("NFKC", cell("approved_tier") or "") or None,
+        APPROVED_TIERS,
+        "approved_tier: 承認区分が読めません",
+        problems,
+    )
+    if approved_tier is not None and decision != "approved":
+        problems.append("approved_tier: 承認区分は審査結果が承認の行にだけ書かれます")
     return ResultLine(
         line_number=number,
         batch_id=cell("batch_id"),
@@ -152,4 +172,15 @@ def _line(number: int, row: list[str], position: dict[str, int]) -> ResultLine:
         message=cell("message"),
         processed_on=dated("processed_on"),
         problems=tuple(problems),
+        decision=decision,
+        approved_tier=approved_tier,
     )
+
+
+def _coded(text: str | None, codes: dict[str, str], problem: str, problems: list[str]) -> str | None:
+    if text is None:
+        return None
+    if text not in codes:
+        problems.append(problem)
+        return None
+    return codes[text]
