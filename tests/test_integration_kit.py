@@ -146,6 +146,15 @@ def _envelope(record: Any) -> tuple[bytes | None, dict[str, bytes]]:
     return record.key, {k: v for k, v in record.headers if k.startswith("ce_") or k == "content-type"}
 
 
+async def _run(argv: list[str], env: dict[str, str]) -> str:
+    """Run a documented command line from the repository's root; its stdout (it must succeed)."""
+    result = await asyncio.to_thread(
+        subprocess.run, argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 @pytest.mark.integration
 async def test_every_example_sent_with_the_documented_kcat_command_is_applied(platform: Platform) -> None:
     """Each upstream example goes out with the guide's kcat command, run as written by a shell (Debian's kcat,
@@ -169,16 +178,7 @@ async def test_every_example_sent_with_the_documented_kcat_command_is_applied(pl
             count = len(examples)
             start = await platform.end_offsets(topic)
             for command in commands:
-                result = await asyncio.to_thread(
-                    subprocess.run,
-                    ["bash", "-c", command],
-                    cwd=ROOT,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                )
-                assert result.returncode == 0, result.stderr
+                await _run(["bash", "-c", command], env)
             for service in [c for c in spec.consumers if c in BY_SERVICE]:
                 await eventually(lambda s=service, t=topic, i=ids: _applied(platform, s, t, i), timeout_s=90)
             await eventually(lambda: _settled(platform, runtimes), timeout_s=120)
@@ -187,17 +187,8 @@ async def test_every_example_sent_with_the_documented_kcat_command_is_applied(pl
             assert sorted(r.value for r in by_kcat) == sorted((ROOT / path).read_bytes() for path, _ in examples)
 
             middle = await platform.end_offsets(topic)
-            result = await asyncio.to_thread(
-                subprocess.run,
-                [admin, *publish_commands[topic][1:]],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert result.returncode == 0, result.stderr
-            assert set(re.findall(r"ce_id=([0-9a-f-]{36})", result.stdout)) == ids
+            published = await _run([admin, *publish_commands[topic][1:]], env)
+            assert set(re.findall(r"ce_id=([0-9a-f-]{36})", published)) == ids
             by_admin = await platform.read_from(topic, middle, until=lambda r, n=count: len(r) >= n)
             # The same messages again: nothing more to apply (consumers take them as duplicates).
             assert sorted(map(_envelope, by_admin), key=repr) == sorted(map(_envelope, by_kcat), key=repr)

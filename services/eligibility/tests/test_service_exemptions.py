@@ -295,9 +295,11 @@ async def test_an_application_for_an_unknown_person_is_refused(platform: Platfor
     assert [r["reason"] for r in refused["refusals"]] == ["unknown_person"]
 
 
-async def processed_by_jps(platform: Platform, app: ExemptionApplicationSubmitted) -> None:
-    """The 処理結果一覧表 says JPS processed the reported application."""
-    result = JpsProcessingResult(
+def jps_result(
+    app: ExemptionApplicationSubmitted, decision: JpsDecision | None = None, tier: ExemptionTier | None = None
+) -> JpsProcessingResult:
+    """The 処理結果一覧表 line for the reported application: processed, with JPS's 審査結果 (and 承認区分) if given."""
+    return JpsProcessingResult(
         event_id=uuid.uuid4(),
         effective_date=date(2026, 8, 20),
         recorded_at=datetime.now(JST),
@@ -309,8 +311,14 @@ async def processed_by_jps(platform: Platform, app: ExemptionApplicationSubmitte
         reconciliation=Reconciliation.MATCHED,
         jps_outcome=JpsOutcome.PROCESSED,
         processed_on=date(2026, 8, 20),
+        jps_decision=decision,
+        jps_approved_tier=tier,
     )
-    await platform.publish(JPS_PROCESSING_RESULT, [result])
+
+
+async def processed_by_jps(platform: Platform, app: ExemptionApplicationSubmitted) -> None:
+    """The 処理結果一覧表 says JPS processed the reported application (a list without 審査結果)."""
+    await platform.publish(JPS_PROCESSING_RESULT, [jps_result(app)])
 
     async def kept() -> bool:
         conn = await platform.connect_as("eligibility")
@@ -529,27 +537,6 @@ async def test_a_claim_is_refused_with_its_rule(platform: Platform) -> None:
 # --- JPS's decision (承認・却下) --------------------------------------------------------------------
 
 
-def jps_decided(
-    app: ExemptionApplicationSubmitted, decision: JpsDecision, tier: ExemptionTier | None = None
-) -> JpsProcessingResult:
-    """The 処理結果一覧表 line for the reported application, with JPS's 審査結果 (and 承認区分)."""
-    return JpsProcessingResult(
-        event_id=uuid.uuid4(),
-        effective_date=date(2026, 8, 20),
-        recorded_at=datetime.now(JST),
-        atena_number=app.atena_number,
-        list_id="cd" * 32,
-        line_number=2,
-        report_id=app.application_id,
-        report_kind=JpsReportKind.EXEMPTION_APPLICATION,
-        reconciliation=Reconciliation.MATCHED,
-        jps_outcome=JpsOutcome.PROCESSED,
-        processed_on=date(2026, 8, 20),
-        jps_decision=decision,
-        jps_approved_tier=tier,
-    )
-
-
 async def decided(platform: Platform, app: ExemptionApplicationSubmitted) -> dict[str, Any]:
     return await announced(platform, EXEMPTION_DECIDED.name, app.atena_number, "application_id", app.application_id)
 
@@ -565,9 +552,7 @@ async def test_jps_approving_a_more_lenient_tier_puts_that_tier_in_force(platfor
     await platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [app])
     (screened,) = await screenings(platform, app)
     assert screened["decision"] == "full_exemption"
-    await platform.publish(
-        JPS_PROCESSING_RESULT, [jps_decided(app, JpsDecision.APPROVED, ExemptionTier.HALF_EXEMPTION)]
-    )
+    await platform.publish(JPS_PROCESSING_RESULT, [jps_result(app, JpsDecision.APPROVED, ExemptionTier.HALF_EXEMPTION)])
     event = await decided(platform, app)
     assert (event["jps_decision"], event["tier"], event["screened_tier"]) == (
         "approved",
@@ -595,7 +580,7 @@ async def test_jps_rejecting_leaves_the_months_to_pay_whatever_the_city_screened
     await platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [app])
     (screened,) = await screenings(platform, app)
     assert screened["decision"] == "full_exemption"
-    await platform.publish(JPS_PROCESSING_RESULT, [jps_decided(app, JpsDecision.REJECTED)])
+    await platform.publish(JPS_PROCESSING_RESULT, [jps_result(app, JpsDecision.REJECTED)])
     event = await decided(platform, app)
     assert (event["jps_decision"], event["tier"], event["screened_tier"]) == ("rejected", None, "full_exemption")
     assert "保険料を納付する月です（国民年金法88条1項）" in event["explanation"]
