@@ -79,6 +79,17 @@ def test_the_image_installs_the_locked_workspace() -> None:
     assert "USER kokunen" in dockerfile
 
 
+def test_the_image_fetches_the_design_tokens_make_fetches_and_the_counter_serves_them() -> None:
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    version = re.search(r"^DESIGN_TOKENS_VERSION := (\S+)$", makefile, re.MULTILINE)[1]  # type: ignore[index]
+    assert f"ARG DESIGN_TOKENS_VERSION={version}" in dockerfile
+    assert "npm pack --silent @digital-go-jp/design-tokens@${DESIGN_TOKENS_VERSION}" in dockerfile
+    assert "npm pack --silent @digital-go-jp/design-tokens@$(DESIGN_TOKENS_VERSION)" in makefile
+    copied = re.search(r"COPY --from=design-tokens /tokens/package (\S+)", dockerfile)[1]  # type: ignore[index]
+    assert f"COUNTER_DESIGN_TOKENS_CSS={copied}/dist/tokens.css" in dockerfile
+
+
 def test_each_service_has_a_healthcheck_on_its_readiness_endpoint() -> None:
     for service in installed_services():
         definition = SERVICES[service.replace("_", "-")]

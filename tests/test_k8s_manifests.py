@@ -185,9 +185,11 @@ def test_scheduled_batches_run_existing_commands_for_the_policies_that_are_perio
 
 
 def test_scheduled_batches_read_only_settings_that_exist_and_only_jps_gets_its_key() -> None:
+    from counter.settings import CounterAuditSettings
     from transfer_dispatch.jps.adapters.medium import JpsSettings
 
-    known = SETTINGS | {name.upper() for name in JpsSettings.model_fields} | {"TZ"}
+    known = SETTINGS | {name.upper() for name in [*JpsSettings.model_fields, *CounterAuditSettings.model_fields]}
+    known |= {"TZ"}
     for name, job in CRONJOBS.items():
         names = env_names(container(job))
         assert names <= known, names - known
@@ -200,6 +202,27 @@ def test_scheduled_batches_read_only_settings_that_exist_and_only_jps_gets_its_k
     }
     assert claims == {"jps-media"}
     assert ("PersistentVolumeClaim", "jps-media") in BY_KIND_NAME
+
+
+def test_the_monthly_access_log_report_runs_the_counter_command_for_last_month_onto_its_volume() -> None:
+    from counter.app import cli
+    from typer.main import get_command
+
+    job = CRONJOBS["access-log-report"]
+    script = container(job)["args"][0]
+    command = re.fullmatch(r"counter ([a-z-]+) --month \$\(date -d \"\$\(date \+%Y-%m-01\) -1 day\" \+%Y-%m\)", script)
+    assert command is not None, script
+    assert command[1] in get_command(cli).commands  # type: ignore[attr-defined]
+    (url,) = [e for e in container(job)["env"] if e["name"] == "DATABASE_URL"]
+    assert url["valueFrom"]["secretKeyRef"]["key"] == "counter-database-url"  # the counter's own role
+    mounts = {m["name"]: m["mountPath"] for m in container(job)["volumeMounts"]}
+    (directory,) = [e["value"] for e in container(job)["env"] if e["name"] == "COUNTER_AUDIT_REPORT_DIR"]
+    assert mounts["access-log-reports"] == directory
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in pod(job)["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {"access-log-reports"}
+    assert ("PersistentVolumeClaim", "access-log-reports") in BY_KIND_NAME
+    assert pod(job)["securityContext"]["runAsNonRoot"] is True
+    assert container(job)["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_probes_ask_the_services_own_health_endpoints() -> None:

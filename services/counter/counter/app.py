@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import asyncpg
 import typer
@@ -26,6 +27,7 @@ from kokunen_contracts.registry import (
     TRANSFER_RECORDED,
 )
 
+from .adapters.log_report import report_command
 from .adapters.repository import AccessLog
 from .adapters.web import create_app
 from .domain.access_log import LANES, LOG_FIELDS
@@ -37,13 +39,16 @@ from .handlers import (
     on_qualification_changed,
     on_transfer_recorded,
 )
-from .settings import CounterPageSettings, CounterSettings
+from .settings import CounterAuditSettings, CounterPageSettings, CounterSettings
 
 log = get_logger(__name__)
 SERVICE = "counter"
 SCHEMA = "counter"
 MIGRATIONS = Path(__file__).parent / "migrations"
-EXTRA_SETTINGS = (CounterPageSettings,)  # in docs/configuration.md beside the settings every service reads
+EXTRA_SETTINGS = (
+    CounterPageSettings,
+    CounterAuditSettings,
+)  # in docs/configuration.md beside the settings every service reads
 
 
 class _Server(uvicorn.Server):
@@ -95,7 +100,7 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
         schema=SCHEMA,
         migrations_dir=MIGRATIONS,
         # No topic holds who looked at whom, nor who is signed in: a replay keeps them.
-        kept_on_replay=("access_log", "staff_session"),
+        kept_on_replay=("access_log", "staff_session", "sign_in_failure"),
         background_jobs=[web_pages],
         needs_vault=True,  # a 個人番号取扱者's reveal opens the sealed number
     )
@@ -144,6 +149,18 @@ def verify_access_log_command() -> None:
         typer.echo(f"{count} entries, {len(breaks)} break(s); first broken row: seq {first.seq}")
         sys.exit(1)
     typer.echo(f"{count} entries, chain intact")
+
+
+@cli.command("access-log-report")
+def access_log_report_command(
+    month: Annotated[str, typer.Option("--month", help="対象月 (YYYY-MM, 日本時間)")],
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="出力先 (既定: COUNTER_AUDIT_REPORT_DIR)")
+    ] = None,
+) -> None:
+    """アクセスログ分析報告: the month's access-log review as a PDF with charts and a CSV of findings (thresholds:
+    COUNTER_AUDIT_*); the run writes its own access-log row."""
+    report_command(month, output_dir)
 
 
 if __name__ == "__main__":

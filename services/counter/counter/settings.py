@@ -66,3 +66,23 @@ class CounterSettings(ServiceSettings, CounterPageSettings):
         if not self.counter_session_secret.get_secret_value():
             object.__setattr__(self, "counter_session_secret", SecretStr(secrets.token_urlsafe(48)))
         return self.counter_session_secret.get_secret_value()
+
+
+class CounterAuditSettings(BaseSettings):
+    """The monthly access-log review (``counter access-log-report``): the city's thresholds, each explained on the
+    report's first page (counter/domain/log_analysis.py)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+    )
+
+    counter_audit_office_hours: str = "08:30-17:15"
+    """開庁時間 of a working day (HH:MM-HH:MM, JST): operations outside it, and on closed days, are listed."""
+    counter_audit_daily_views: int = Field(default=40, ge=1)
+    """A staff member opening more person pages than this in one day is listed."""
+    counter_audit_staff_per_person: int = Field(default=5, ge=1)
+    """A person whose page more distinct staff than this opened in the month is listed."""
+    counter_audit_failed_sign_ins: int = Field(default=3, ge=1)
+    """Failed sign-ins from one terminal or staff member on one day from which they are called out."""
+    counter_audit_report_dir: Path = Path("out/access-log-reports")
+    """Where the report's PDF and CSV are written (a volume in Kubernetes)."""

@@ -4,7 +4,9 @@ PostgreSQL and OIDC provider. Screenshots of each page go to .local/test-output/
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -68,6 +70,14 @@ async def last_seq(world: CounterWorld) -> int:
     conn = await world.platform.admin()
     try:
         return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM counter.access_log"))
+    finally:
+        await conn.close()
+
+
+async def sign_in_failures(world: CounterWorld) -> int:
+    conn = await world.platform.admin()
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM counter.sign_in_failure WHERE terminal = '127.0.0.1'"))
     finally:
         await conn.close()
 
@@ -204,6 +214,12 @@ async def test_the_address_of_a_person_under_processing_suspension_is_withheld_a
         assert "岩槻" not in text
         assert "さいたま市" not in text
         assert re.search(r"窓口 一郎.*北区役所 保険年金課", text)
+        # The auditor's reads are accesses to the person too: one row each, naming the person searched for.
+        reads = await log_rows(world, "kansa")
+        assert [r["action"] for r in reads][-2:] == ["audit_search", "audit_export"]
+        assert all(r["atena_number"] == world.suspended and r["reason_code"] == "90" for r in reads[-2:])
+        assert f'"宛名番号": "{world.suspended}"' in reads[-1]["shown"]
+        assert "岩槻" not in reads[-1]["shown"]  # by 宛名番号 only
     finally:
         await context.close()
 
@@ -227,9 +243,11 @@ async def test_bad_input_gets_a_japanese_message_and_the_right_status(
         response = await page.goto(f"{world.base_url}/")
         assert response is not None
         assert response.status == 401
+        failures = await sign_in_failures(world)
         response = await page.goto(f"{world.base_url}/auth/callback?code=forged&state=forged")
         assert response is not None
         assert response.status == 400
+        assert await sign_in_failures(world) == failures + 1  # for the auditors' monthly review
         assert "サインインできませんでした" in await page.content()
         await shot(page, world, "08-forged-callback")
     finally:
@@ -320,5 +338,82 @@ async def test_logout_ends_the_session_at_the_counter_and_the_provider(
         response = await page.goto(f"{world.base_url}/")
         assert response is not None
         assert response.status == 401
+    finally:
+        await context.close()
+
+
+async def test_an_expired_id_token_signs_no_one_in_and_an_idle_session_ends(
+    browser: Browser, counter_world: CounterWorld
+) -> None:
+    """The provider issues an ID token that expired an hour ago (its claims set by the sign-in form): the counter
+    refuses it, records the failure, and no session starts. A session used just before the idle timeout goes on
+    (and counts from then); one left idle past it ends on the server."""
+    world = counter_world
+    context = await browser.new_context(locale="ja-JP")
+    try:
+        page = await context.new_page()
+        await page.goto(f"{world.base_url}/login")
+        await page.wait_for_selector("#user-etsuran")
+        past = int(time.time()) - 3600
+        await page.evaluate(
+            """past => {
+                const claims = document.querySelector('#user-etsuran').form.querySelector('input[name=claims]');
+                const expired = {exp: past, iat: past - 600, nbf: past - 600};
+                claims.value = JSON.stringify({...JSON.parse(claims.value), ...expired});
+            }""",
+            past,
+        )
+        failures = await sign_in_failures(world)
+        async with page.expect_navigation(url=re.compile(re.escape(world.base_url))) as nav:
+            await page.click("#user-etsuran")
+        answer = await nav.value
+        assert answer is not None
+        assert answer.status == 400
+        assert "サインインできませんでした" in await page.content()
+        await shot(page, world, "11-expired-token")
+        assert await sign_in_failures(world) == failures + 1
+        home = await page.goto(f"{world.base_url}/")
+        assert home is not None
+        assert home.status == 401  # no session came of it
+    finally:
+        await context.close()
+
+    context, page = await signed_in(browser, world, "madoguchi")
+    try:
+
+        async def last_used(ago: timedelta | None = None) -> datetime:
+            admin = await world.platform.admin()
+            try:
+                if ago:
+                    await admin.execute(
+                        "UPDATE counter.staff_session SET last_seen_at = now() - $1::interval "
+                        "WHERE staff_id = 'madoguchi' AND ended_at IS NULL",
+                        ago,
+                    )
+                return await admin.fetchval(  # type: ignore[no-any-return]
+                    "SELECT max(last_seen_at) FROM counter.staff_session WHERE staff_id = 'madoguchi'"
+                )
+            finally:
+                await admin.close()
+
+        # Used a minute before the idle timeout (15 minutes): still signed in, and the use counts from now.
+        before = await last_used(timedelta(minutes=14))
+        response = await page.goto(f"{world.base_url}/")
+        assert response is not None
+        assert response.status == 200
+        assert await last_used() > before + timedelta(minutes=13)
+        # A page seconds after the last: its last-seen is not written again (a tenth of the timeout not passed).
+        recent = await last_used(timedelta(seconds=30))
+        response = await page.goto(f"{world.base_url}/")
+        assert response is not None
+        assert response.status == 200
+        assert await last_used() == recent
+        # Past the timeout: the server ends it.
+        await last_used(timedelta(minutes=16))
+        response = await page.goto(f"{world.base_url}/")
+        assert response is not None
+        assert response.status == 401
+        assert "一定時間操作がなかったため" in await page.content()
+        await shot(page, world, "12-idle-timeout")
     finally:
         await context.close()

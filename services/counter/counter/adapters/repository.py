@@ -344,3 +344,20 @@ class Sessions:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+class SignInFailures:
+    """サインインの失敗 (counter.sign_in_failure): append-only, read by the monthly access-log review."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(self, terminal: str, staff_id: str | None, problem: str, at: datetime | None = None) -> None:
+        await self.conn.execute(
+            "INSERT INTO counter.sign_in_failure (failed_at, terminal, staff_id, problem) "
+            "VALUES (coalesce($1, now()), $2, $3, $4)",
+            at,
+            terminal,
+            staff_id,
+            problem,
+        )

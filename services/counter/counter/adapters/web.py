@@ -33,14 +33,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain import qualification
-from ..domain.access_log import ACTION_LABELS, Action
+from ..domain.access_log import ACTION_LABELS, Action, persons_named
 from ..domain.display import MY_NUMBER_MASK, ShownPerson, both_dates, format_my_number, show_person, yen
-from ..domain.reasons import REASONS, Reason, ReasonRefused, require_reason
+from ..domain.reasons import AUDIT_REASON, REASON_LABELS, REASONS, Reason, ReasonRefused, require_reason
 from ..domain.search import ATENA, SearchRefused, normalise, parse_search
 from ..domain.staff import PERMISSION_LABELS, Permission, Role, Staff
 from ..settings import CounterSettings
 from .oidc import SignInRefused, identity_provider, staff_from_claims
-from .repository import AccessLog, ReadModel, Sessions, new_id
+from .repository import AccessLog, ReadModel, Sessions, SignInFailures, new_id
 
 log = get_logger(__name__)
 HERE = Path(__file__).resolve().parent.parent
@@ -125,6 +125,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         both_dates=both_dates,
         yen=yen,
         REASONS=REASONS,
+        REASON_LABELS=REASON_LABELS,
         ACTION_LABELS=ACTION_LABELS,
         Permission=Permission,
         MY_NUMBER_MASK=MY_NUMBER_MASK,
@@ -245,6 +246,11 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             "my_number_shown": fields.get("my_number_shown", False),
         }
 
+    async def sign_in_failed(request: Request, staff_id: str | None, problem: str) -> None:
+        """For the auditors' monthly review (サインインの失敗): never the token or the claims, only what was wrong."""
+        async with pool().acquire() as conn:
+            await SignInFailures(conn).record(terminal(request), staff_id, problem[:200])
+
     # --- sign-in -----------------------------------------------------------------------------------
 
     @app.get("/healthz", include_in_schema=False)
@@ -271,6 +277,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             claims = dict(token.get("userinfo") or {})
         except Exception as exc:  # forged, expired, replayed or mismatched: never signs anyone in
             log.warning("sign-in refused", error=type(exc).__name__)
+            await sign_in_failed(request, None, f"認証の応答を確認できません ({type(exc).__name__})")
             raise PageError(
                 400,
                 "サインインできませんでした",
@@ -280,8 +287,10 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         try:
             staff = staff_from_claims(claims, settings)
         except SignInRefused as exc:
+            await sign_in_failed(request, None, str(exc))
             raise PageError(403, "サインインできませんでした", str(exc)) from None
         if not staff.roles:
+            await sign_in_failed(request, staff.staff_id, "窓口システムの役割が割り当てられていません")
             raise PageError(403, "権限がありません", "この職員には窓口システムの役割が割り当てられていません。")
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         async with pool().acquire() as conn:
@@ -517,6 +526,29 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             raise SearchRefused(errors)
         return filters
 
+    def audit_entry(
+        request: Request, me: SignedIn, action: Action, filters: dict[str, Any], entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """An auditor's read of the log is an access to every person it shows: its own row, naming the person
+        searched for (宛名番号) and every person the answer showed (by 宛名番号 only)."""
+        conditions = [
+            f"{label}={value if not isinstance(value, datetime) else value.astimezone(JST).date().isoformat()}"
+            for label, value in (("職員", filters["staff_id"]), ("宛名番号", filters["atena_number"]),
+                                 ("から", filters["since"]), ("まで(翌日)", filters["until"]))
+            if value
+        ]  # fmt: skip
+        persons = persons_named(entries)
+        return log_entry(
+            request,
+            me,
+            AUDIT_REASON,
+            action,
+            atena_number=filters["atena_number"],
+            query=" ".join(conditions) or "条件なし",
+            result_count=len(entries),
+            shown=[{"宛名番号": a} for a in persons],
+        )
+
     @app.get("/audit")
     async def audit(
         request: Request, staff_id: str = "", atena_number: str = "", since: str = "", until: str = ""
@@ -533,8 +565,10 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             filters = audit_filters(staff_id, atena_number, since, until)
         except SearchRefused as exc:
             return render(request, "audit.html", 400, signed_in=me, form=form, errors=exc.errors, entries=[])
-        async with pool().acquire() as conn:
-            entries = await AccessLog(conn).search(**filters)
+        async with pool().acquire() as conn, conn.transaction():
+            log_book = AccessLog(conn)
+            entries = await log_book.search(**filters)
+            await log_book.append(audit_entry(request, me, Action.AUDIT_SEARCH, filters, entries))
         return render(request, "audit.html", signed_in=me, form=form, entries=entries, searched=True)
 
     @app.get("/audit/export.csv")
@@ -547,8 +581,10 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             filters = audit_filters(staff_id, atena_number, since, until)
         except SearchRefused as exc:
             raise PageError(400, "入力内容を確認してください", str(exc)) from None
-        async with pool().acquire() as conn:
-            entries = await AccessLog(conn).search(**filters, limit=100_000)
+        async with pool().acquire() as conn, conn.transaction():
+            log_book = AccessLog(conn)
+            entries = await log_book.search(**filters, limit=100_000)
+            await log_book.append(audit_entry(request, me, Action.AUDIT_EXPORT, filters, entries))
         return Response(
             export_csv(entries),
             media_type="text/csv; charset=utf-8",

@@ -5,7 +5,9 @@ hash-chained (kokunen_common.hash_chain) in ``LANES`` parallel chains, so that s
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Any
 
 LANES = 8
 """Parallel chains of the access log: as many requests append at once (a request holds its lane only from its
@@ -34,10 +36,34 @@ class Action(StrEnum):
     SEARCH = "search"  # 検索
     VIEW = "view"  # 照会 (個人の表示)
     REVEAL_MY_NUMBER = "reveal_my_number"  # 個人番号の表示
+    # An auditor's read is an access to the persons it shows (docs/counter.md): logged like a search.
+    AUDIT_SEARCH = "audit_search"  # アクセスログの検索 (監査)
+    AUDIT_EXPORT = "audit_export"  # アクセスログのCSV出力 (監査)
+    AUDIT_REPORT = "audit_report"  # アクセスログ分析報告 (月次)
 
     @property
     def label(self) -> str:
         return ACTION_LABELS[self]
 
 
-ACTION_LABELS = {Action.SEARCH: "検索", Action.VIEW: "照会", Action.REVEAL_MY_NUMBER: "個人番号表示"}
+ACTION_LABELS = {
+    Action.SEARCH: "検索",
+    Action.VIEW: "照会",
+    Action.REVEAL_MY_NUMBER: "個人番号表示",
+    Action.AUDIT_SEARCH: "ログ検索 (監査)",
+    Action.AUDIT_EXPORT: "ログ出力 (監査)",
+    Action.AUDIT_REPORT: "ログ分析 (監査)",
+}
+
+
+def persons_named(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The 宛名番号 of every person some access-log rows are about (a view's person, each person a search
+    showed), once each, in order: who an auditor's read of those rows is an access to."""
+    named: dict[str, None] = {}
+    for entry in entries:
+        if entry.get("atena_number"):
+            named[str(entry["atena_number"])] = None
+        for person in (entry.get("shown") or {}).get("persons", []):
+            if person.get("宛名番号"):
+                named[str(person["宛名番号"])] = None
+    return list(named)

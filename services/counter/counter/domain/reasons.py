@@ -16,6 +16,11 @@ REASONS: dict[str, str] = {
     "99": "その他",
 }
 REASON_TEXT_MAX = 200
+AUDIT_REASON_CODE = "90"
+AUDIT_REASON_LABEL = "アクセスログの監査 (安全管理措置)"
+"""The 処理事由 of an auditor's read of the access log (the page, the CSV, the monthly report): not one a staff
+member chooses for an inquiry, so it is not in ``REASONS``."""
+REASON_LABELS: dict[str, str] = {**REASONS, AUDIT_REASON_CODE: AUDIT_REASON_LABEL}
 
 
 class ReasonRefused(ValueError):
@@ -34,7 +39,7 @@ class Reason:
 
     @property
     def label(self) -> str:
-        return f"{self.code} {REASONS[self.code]}"
+        return f"{self.code} {REASON_LABELS[self.code]}"
 
 
 def require_reason(code: str | None, text: str | None) -> Reason:
@@ -52,3 +57,6 @@ def require_reason(code: str | None, text: str | None) -> Reason:
     if any(ord(c) < 0x20 and c not in "\t" for c in text):
         raise ReasonRefused("reason_text", "処理事由の内容に使えない文字 (制御文字) が含まれています")
     return Reason(code, text)
+
+
+AUDIT_REASON = Reason(AUDIT_REASON_CODE, AUDIT_REASON_LABEL)
