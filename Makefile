@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := -p kokunen_contracts -p kokunen_common -p residency_sync -p tax_sync -p eligibility -p transfer_dispatch -p counter
 
-.PHONY: help venv jars print-tools kafka-cli browser design-tokens lint typecheck unit test demo bench contracts replay up down clean
+.PHONY: help venv jars print-tools kafka-cli browser design-tokens lint typecheck unit test demo bench chaos contracts replay up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -65,7 +65,7 @@ lint: venv ## ruff
 
 typecheck: venv ## mypy --strict on every package
 	$(VENV)/bin/mypy $(PACKAGES)
-	MYPYPATH=deploy/local:tests $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py deploy/local/stack.py
+	MYPYPATH=deploy/local:tests $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py deploy/local/stack.py tests/drills/run_chaos.py
 
 unit: venv ## fast tests only (no broker, no database)
 	$(VENV)/bin/pytest -m "not integration" -q
@@ -90,6 +90,9 @@ demo: ## start Kafka, PostgreSQL and every service; publish sample resident chan
 
 bench: venv jars print-tools design-tokens ## throughput figures beside raw baselines measured in the same run
 	$(PY) tests/bench/run_bench.py
+
+chaos: venv jars ## a long stream under kill -9 of each service, a broker restart and a PostgreSQL outage; 0 lost / 0 doubled
+	@start=$$(date +%s); $(PY) tests/drills/run_chaos.py; rc=$$?; echo "make chaos: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 up: venv jars kafka-cli design-tokens ## start Kafka, PostgreSQL and every service in the background (.local/stack); print URLs and credentials
 	$(PY) deploy/local/stack.py up

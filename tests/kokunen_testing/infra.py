@@ -28,6 +28,9 @@ class Infra:
     source: str
     stop_database: Callable[[], None] | None = None
     start_database: Callable[[], None] | None = None
+    stop_kafka: Callable[[], None] | None = None
+    start_kafka: Callable[[], object] | None = None
+    """Stop and start the broker again (same port, same data): only for a broker this process started."""
     facts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,6 +87,8 @@ def _from_local() -> Iterator[Infra]:
                 "local",
                 stop_database=postgres.stop,
                 start_database=postgres.start,
+                stop_kafka=kafka.stop,
+                start_kafka=kafka.start,
                 facts={"kafka_version": kafka.version, "kafka_start_seconds": kafka.start_seconds},
             )
         finally:
