@@ -4,7 +4,9 @@ left off after a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from kokunen_testing.tax_files import record, write_file
 from tax_sync.adapters.annual_file import format_line as csv_line
 from tax_sync.adapters.annual_file import import_file
 from tax_sync.adapters.file_relay import FileRelay
-from tax_sync.adapters.repository import apply_staged, ensure_staging, stage_rows, staging_row_of
+from tax_sync.adapters.repository import apply_staged, ensure_staging, remember_person, stage_rows, staging_row_of
 from tax_sync.app import build
 from tax_sync.domain import Arrival, Outcome, apply_in_order
 
@@ -139,3 +141,37 @@ async def test_staging_survives_a_rolled_back_batch_on_the_same_connection(platf
             assert (await apply_staged(conn)).determined == 1
     finally:
         await conn.close()
+
+
+async def test_an_assessment_applied_while_its_person_arrives_on_the_other_topic_ends_verified(
+    platform: Platform,
+) -> None:
+    """The two subscriptions run in concurrent transactions: the person's arrival (``remember_person``) and the
+    assessment's apply must not each miss the other's uncommitted row (found by the restore drill)."""
+    atena = unique_atena()
+    values = income_assessed(atena).model_dump()
+    row = staging_row_of(values, arrival=1, source_event_id=values["event_id"], traceparent=None)
+    person_side = await platform.connect_as("tax_sync")
+    income_side = await platform.connect_as("tax_sync")
+    try:
+        person = person_side.transaction()
+        await person.start()
+        await remember_person(person_side, atena, True, uuid.uuid4())  # not committed yet
+
+        async def apply_income() -> None:
+            async with income_side.transaction():
+                await ensure_staging(income_side)
+                await stage_rows(income_side, [row])
+                await apply_staged(income_side)
+
+        applying = asyncio.create_task(apply_income())
+        await asyncio.sleep(0.5)  # give the apply every chance to run ahead (it must wait for the person)
+        await person.commit()
+        await asyncio.wait_for(applying, timeout=30)
+        verified = await income_side.fetchval(
+            "SELECT person_verified FROM tax.income_assessment WHERE atena_number = $1", atena
+        )
+    finally:
+        await person_side.close()
+        await income_side.close()
+    assert verified is True

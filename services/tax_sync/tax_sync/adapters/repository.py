@@ -254,7 +254,12 @@ async def apply_staged(conn: asyncpg.Connection, *, source_file: int | None = No
 
 
 async def remember_person(conn: asyncpg.Connection, atena_number: str, is_resident: bool, event_id: uuid.UUID) -> int:
-    """A person the resident record knows; their assessments kept so far become verified. Returns how many."""
+    """A person the resident record knows; their assessments kept so far become verified. Returns how many.
+
+    Shares the apply lock that ``apply_staged`` holds exclusively: otherwise an assessment applied in a concurrent
+    transaction (the other subscription) reads ``known_person`` before this commits, this update does not see the
+    assessment yet, and it stays unverified for good (found by the restore drill's catch-up burst)."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", APPLY_LOCK)
     await conn.execute(
         """INSERT INTO tax.known_person (atena_number, is_resident, last_event_id) VALUES ($1, $2, $3)
            ON CONFLICT (atena_number) DO UPDATE
