@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := -p kokunen_contracts -p kokunen_common -p residency_sync -p tax_sync -p eligibility -p transfer_dispatch -p counter
 
-.PHONY: help venv jars print-tools kafka-cli browser design-tokens lint typecheck unit test demo bench chaos contracts replay up down clean
+.PHONY: help venv jars print-tools kafka-cli browser design-tokens lint typecheck unit test demo bench chaos restore-drill contracts replay up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -65,7 +65,7 @@ lint: venv ## ruff
 
 typecheck: venv ## mypy --strict on every package
 	$(VENV)/bin/mypy $(PACKAGES)
-	MYPYPATH=deploy/local:tests $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py deploy/local/stack.py tests/drills/run_chaos.py
+	MYPYPATH=deploy/local:tests $(VENV)/bin/mypy deploy/local/localstack.py deploy/local/demo.py deploy/local/stack.py tests/drills/run_chaos.py tests/drills/run_restore_drill.py
 
 unit: venv ## fast tests only (no broker, no database)
 	$(VENV)/bin/pytest -m "not integration" -q
@@ -93,6 +93,9 @@ bench: venv jars print-tools design-tokens ## throughput figures beside raw base
 
 chaos: venv jars ## a long stream under kill -9 of each service, a broker restart and a PostgreSQL outage; 0 lost / 0 doubled
 	@start=$$(date +%s); $(PY) tests/drills/run_chaos.py; rc=$$?; echo "make chaos: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+restore-drill: venv jars ## back up, keep writing, restore a new cluster to a point in time, rewind, catch up; RPO/RTO
+	@start=$$(date +%s); $(PY) tests/drills/run_restore_drill.py; rc=$$?; echo "make restore-drill: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 up: venv jars kafka-cli design-tokens ## start Kafka, PostgreSQL and every service in the background (.local/stack); print URLs and credentials
 	$(PY) deploy/local/stack.py up

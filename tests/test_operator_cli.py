@@ -80,6 +80,7 @@ def test_help_fits_80_columns(program: str, command: list[str], monkeypatch: pyt
         ("eligibility", ["run-calendar", "--date", "2026-02-30"], "write YYYY-MM-DD"),
         ("eligibility", ["run-calendar", "--date", "30.11.2026"], "write YYYY-MM-DD"),
         ("kokunen-admin", ["replay", "--service", "nosuch"], "nosuch"),
+        ("kokunen-admin", ["rewind-to-database", "--service", "nosuch"], "nosuch"),
         ("kokunen-admin", ["prepare", "--replication-factor", "0"], "greater than or equal to 1"),
         ("kokunen-admin", ["publish", "no.such-topic.v1", "README.md"], "not a topic of the registry"),
         ("transfer-dispatch", ["no-such-command"], "No such command"),

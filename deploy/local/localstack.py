@@ -835,11 +835,24 @@ class PostgresServer:
     ``stop()`` then ``start()`` brings the same cluster back on the same port (outage tests).
     """
 
-    def __init__(self, run_dir: Path, port: int | None = None, fast: bool = False, bindir: Path | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        port: int | None = None,
+        fast: bool = False,
+        bindir: Path | None = None,
+        *,
+        archive_dir: Path | None = None,
+        archive_timeout_s: int = 60,
+    ) -> None:
         self.run_dir = run_dir.resolve()
         self._port_fixed = port is not None
         self.port = port or free_port()
         self.fast = fast
+        self.archive_dir = archive_dir.resolve() if archive_dir is not None else None
+        """Continuous WAL archiving into this folder (PostgreSQL's own ``basic_archive`` module): ADR 0013."""
+        self.archive_timeout_s = archive_timeout_s
+        """A WAL segment is archived at the latest this long after its first commit: the bound of the RPO."""
         self.bindir = bindir or postgres_bindir()
         self.database = DATABASE
         self.start_seconds: float | None = None
@@ -882,18 +895,9 @@ class PostgresServer:
         return _run(command, what, cwd="/")
 
     def _prepare_dir(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() != 0:
-            return
-        user = pwd.getpwnam("postgres")
-        # postgres must reach the folder: open the parents for traversal (x) only, never for reading.
-        for parent in self.run_dir.parents:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                _log(f"chmod o+x {parent} so that the postgres user can reach {self.run_dir}")
-                os.chmod(parent, mode | 0o001)
-        os.chown(self.run_dir, user.pw_uid, user.pw_gid)
-        os.chmod(self.run_dir, 0o700)
+        for folder in (self.run_dir, self.archive_dir):
+            if folder is not None:
+                postgres_folder(folder)
 
     def _initdb(self) -> None:
         self._prepare_dir()
@@ -932,6 +936,13 @@ class PostgresServer:
             options.append(f"-k {shlex.quote(str(self.run_dir))}")
         else:
             options.append("-c unix_socket_directories=''")
+        if self.archive_dir is not None:
+            options += [
+                "-c archive_mode=on",
+                "-c archive_library=basic_archive",
+                f"-c basic_archive.archive_directory={shlex.quote(str(self.archive_dir))}",
+                f"-c archive_timeout={self.archive_timeout_s}",
+            ]
         if self.fast:
             # Throwaway test and benchmark clusters only: durability traded for speed.
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
@@ -1057,6 +1068,84 @@ class PostgresServer:
 
 def start_postgres(run_dir: Path, fast: bool = False, port: int | None = None) -> PostgresServer:
     return PostgresServer(run_dir, port, fast).start()
+
+
+def postgres_folder(folder: Path) -> Path:
+    """``folder`` created and, as root, owned by the postgres user (mode 0700), its parents traversable."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return folder
+    user = pwd.getpwnam("postgres")
+    # postgres must reach the folder: open the parents for traversal (x) only, never for reading.
+    for parent in folder.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            _log(f"chmod o+x {parent} so that the postgres user can reach {folder}")
+            os.chmod(parent, mode | 0o001)
+    os.chown(folder, user.pw_uid, user.pw_gid)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+# --- backups (ADR 0013): base backups with pg_basebackup, WAL archived by basic_archive -----------------------
+
+
+def base_backup(server: PostgresServer, target: Path) -> float:
+    """A base backup of a running cluster into ``target`` (plain format, its WAL streamed alongside, checkpoint
+    now), verified against its manifest with pg_verifybackup; returns the seconds it took."""
+    started = time.monotonic()
+    postgres_folder(target.parent)
+    backup = [str(server.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres"]
+    for command, what in (
+        ([*backup, "-D", str(target), "-X", "stream", "-c", "fast", "--no-password"], "pg_basebackup"),
+        ([str(server.bindir / "pg_verifybackup"), "-q", str(target)], "pg_verifybackup"),
+    ):
+        result = server._as_postgres(command, what)
+        if result.returncode != 0:
+            raise LocalStackError(f"`{shlex.join(command)}` failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return round(time.monotonic() - started, 2)
+
+
+def archiver_status(server: PostgresServer) -> dict[str, str]:
+    """pg_stat_archiver: how many WAL segments were archived, the last one and when, failures."""
+    result = server._psql(
+        "SELECT archived_count, coalesce(last_archived_wal, ''), coalesce(last_archived_time::text, ''), "
+        "failed_count, coalesce(last_failed_wal, '') FROM pg_stat_archiver"
+    )
+    if result.returncode != 0:
+        raise LocalStackError(f"pg_stat_archiver: {result.stderr}")
+    names = ("archived_count", "last_archived_wal", "last_archived_time", "failed_count", "last_failed_wal")
+    return dict(zip(names, result.stdout.strip().split("|"), strict=True))
+
+
+def restore_postgres(backup: Path, archive: Path, run_dir: Path, target_time: str | None) -> PostgresServer:
+    """A new cluster under ``run_dir`` from a base backup, recovered from the WAL archive up to ``target_time``
+    (``None``: all the archive holds) and promoted; it archives its own new timeline into the same archive."""
+    server = PostgresServer(run_dir, archive_dir=archive)
+    server._prepare_dir()
+    copied = server._as_postgres(["cp", "-a", str(backup), str(server.data_dir)], "cp")
+    if copied.returncode != 0:
+        raise LocalStackError(f"copying the base backup {backup} failed:\n{copied.stderr}")
+    settings = [f'restore_command = \'cp "{archive}/%f" "%p"\'', "recovery_target_action = 'promote'"]
+    if target_time is not None:
+        settings.append(f"recovery_target_time = '{target_time}'")
+    auto_conf = server.data_dir / "postgresql.auto.conf"
+    with auto_conf.open("a") as conf:
+        conf.write("".join(f"{line}\n" for line in settings))
+    signal_file = server.data_dir / "recovery.signal"
+    signal_file.touch()
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        for path in (auto_conf, signal_file):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    server.start()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        state = server._psql("SELECT pg_is_in_recovery()")
+        if state.returncode == 0 and state.stdout.strip() == "f":
+            return server
+        time.sleep(0.2)
+    raise LocalStackError(f"the restored cluster did not finish recovery within 300 s:\n{server.tail()}")
 
 
 # --- command line ------------------------------------------------------------------------------

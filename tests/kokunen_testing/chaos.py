@@ -80,7 +80,7 @@ class ChaosPlan:
     chunk: int = 500
     backlog: int = 4_000
     """Most resident changes published ahead of residency_sync: the stream keeps flowing while faults happen."""
-    settle_timeout_s: float = 1_800.0
+    settle_timeout_s: float = 3_600.0
 
 
 @dataclass(frozen=True)

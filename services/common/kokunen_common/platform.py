@@ -88,20 +88,47 @@ def prepare_command(
     typer.echo(f"prepared; topics created: {', '.join(created) or 'none (all existed)'}")
 
 
+def _installed(service: str) -> None:
+    if service not in installed_services():
+        raise typer.BadParameter(f"{service!r} is not one of {', '.join(installed_services())}", param_hint="--service")
+
+
 @cli.command("replay")
 def replay_command(service: str = typer.Option(..., help="residency_sync, eligibility, transfer_dispatch, …")) -> None:
     """Rebuild SERVICE's slice from the retained topics (run with the service stopped, with its own
     settings: DATABASE_URL, MIGRATION_DATABASE_URL for its owner role, KAFKA_BOOTSTRAP_SERVERS, keys)."""
     from .replay import replay
 
-    if service not in installed_services():
-        raise typer.BadParameter(f"{service!r} is not one of {', '.join(installed_services())}", param_hint="--service")
+    _installed(service)
     settings = ServiceSettings()
     if settings.migration_database_url is None:
         raise typer.BadParameter("MIGRATION_DATABASE_URL (the schema owner's URL) is needed to empty the slice")
     runtime = service_app(service).build(settings)
     report = asyncio.run(replay(runtime, settings.migration_database_url.get_secret_value()))
     typer.echo(f"{report.service}: {report.records} records from {', '.join(report.topics)} in {report.seconds} s")
+
+
+@cli.command("rewind-to-database")
+def rewind_to_database_command(
+    service: str = typer.Option(..., help="residency_sync, eligibility, transfer_dispatch, …"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print what would be committed, commit nothing"),
+    wait: float = typer.Option(30.0, min=0, help="seconds to wait for members of a killed service to time out"),
+) -> None:
+    """After a point-in-time restore of the database: set SERVICE's consumer group to the offsets its database has
+    applied through (its inbox), so that it re-reads what the restore took away. Run with the service stopped and its
+    own settings (DATABASE_URL of the restored database, KAFKA_BOOTSTRAP_SERVERS, CONSUMER_GROUP if set)."""
+    from .restore import rewind_to_database
+
+    _installed(service)
+    runtime = service_app(service).build(ServiceSettings())
+    rewinds = asyncio.run(rewind_to_database(runtime, dry_run=dry_run, wait_s=wait))
+    for r in rewinds:
+        committed = "none" if r.committed is None else str(r.committed)
+        note = f"  ({r.unreadable} deleted by retention: not re-readable)" if r.unreadable else ""
+        typer.echo(f"{r.topic}[{r.partition}]: {committed} -> {r.restored} (re-reads {max(0, r.rewound)}){note}")
+    total = sum(max(0, r.rewound) for r in rewinds)
+    verb = "would re-read" if dry_run else "re-reads"
+    typer.echo(f"{service}: {verb} {total} records on {len(rewinds)} partitions")
 
 
 @cli.command("kafka-acls")
