@@ -23,18 +23,9 @@ from kokunen_contracts.envelope import cloudevent_headers, header_map
 from kokunen_contracts.registry import RESIDENT_CHANGED
 from kokunen_contracts.residency import ChangeReason
 from kokunen_testing.factories import change, resident
-from kokunen_testing.platform import Platform, eventually, unique_atena
+from kokunen_testing.platform import Platform, eventually, unique_atena, versions_of
 
 pytestmark = pytest.mark.integration
-
-
-async def versions_of(platform: Platform, atena: str) -> int:
-    conn = await platform.connect_as("residency_sync")
-    try:
-        count: int = await conn.fetchval("SELECT count(*) FROM residency.person_version WHERE atena_number = $1", atena)
-        return count
-    finally:
-        await conn.close()
 
 
 async def person_events_of(platform: Platform, atena: str) -> int:

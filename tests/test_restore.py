@@ -22,7 +22,7 @@ from kokunen_contracts.registry import RESIDENT_CHANGED
 from kokunen_contracts.residency import ChangeReason
 from kokunen_testing.factories import change, resident
 from kokunen_testing.infra import load_localstack
-from kokunen_testing.platform import Platform, eventually, unique_atena
+from kokunen_testing.platform import Platform, eventually, unique_atena, versions_of
 
 pytestmark = pytest.mark.integration
 
@@ -100,9 +100,9 @@ async def test_a_group_ahead_of_its_database_is_rewound_and_the_service_applies_
         await eventually(lambda: _has_members(platform, group), timeout_s=60)
         with pytest.raises(RewindRefused, match="running member"):
             await rewind_to_database(platform.build("residency_sync", consumer_group=group), wait_s=0)
-        await eventually(lambda: _versions(platform, atena), timeout_s=60)
+        await eventually(lambda: versions_of(platform, atena), timeout_s=60)
         await eventually(lambda: _caught_up(platform, group, ends), timeout_s=60)
-    assert await _versions(platform, atena) == 1  # applied once
+    assert await versions_of(platform, atena) == 1  # applied once
 
 
 async def _commit(platform: Platform, group: str, offsets: dict[TopicPartition, int]) -> None:
@@ -138,12 +138,3 @@ async def _has_members(platform: Platform, group: str) -> bool:
 async def _caught_up(platform: Platform, group: str, ends: dict[TopicPartition, int]) -> bool:
     committed = await _committed(platform, group)
     return all(committed.get(tp, -1) >= end for tp, end in ends.items())
-
-
-async def _versions(platform: Platform, atena: str) -> int:
-    conn = await platform.connect_as("residency_sync")
-    try:
-        count: int = await conn.fetchval("SELECT count(*) FROM residency.person_version WHERE atena_number = $1", atena)
-        return count
-    finally:
-        await conn.close()

@@ -173,6 +173,16 @@ async def eventually(check: Any, *, timeout_s: float = 30.0, interval_s: float =
     raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
 
 
+async def versions_of(platform: Platform, atena: str) -> int:
+    """How many versions of a person residency_sync has stored (one per 異動 applied)."""
+    conn = await platform.connect_as("residency_sync")
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM residency.person_version WHERE atena_number = $1", atena)
+        return count
+    finally:
+        await conn.close()
+
+
 def unique_atena() -> str:
     """A 宛名番号 no other test uses (tests share one database and broker)."""
     return str(uuid.uuid4().int % 10**10).zfill(10)
