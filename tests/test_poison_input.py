@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import outbox_ddl
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
@@ -251,3 +251,71 @@ async def test_a_message_delivered_again_and_again_without_progress_is_dead_lett
 
 async def _has(applied: Any, event_id: uuid.UUID) -> bool:
     return event_id in await applied()
+
+
+async def test_a_batch_applied_at_once_dead_letters_the_message_it_fails_on_and_applies_the_others_once(
+    platform: Platform,
+) -> None:
+    """A handler that gathers the batch and applies it at once (``finish_batch``, the stream path of issue 12)
+    fails on one message: the batch is applied again with each message finished alone in its savepoint, that
+    message is dead-lettered with its handler's reason, the others are applied once — also when Kafka delivers
+    the batch again."""
+    schema = "batch_probe"
+    admin = await platform.admin()
+    try:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        for statement in outbox_ddl(schema):
+            await admin.execute(statement)
+        await admin.execute(f"CREATE TABLE {schema}.applied (n serial, event_id uuid PRIMARY KEY)")
+    finally:
+        await admin.close()
+    atena = unique_atena()
+    first, bad, last = (change(ChangeReason.NAME_CHANGE, resident(atena), date(2026, 11, day)) for day in (6, 7, 8))
+
+    class AtOnce:
+        async def __call__(self, delivery: Delivery[Any], uow: UnitOfWork) -> None:
+            uow.batch.setdefault("ids", []).append(delivery.event_id)
+
+        async def finish_batch(self, uow: UnitOfWork) -> None:
+            ids = uow.batch.pop("ids", [])
+            if bad.event_id in ids:
+                raise ValueError("the 異動 names a person the slice does not hold")
+            await uow.conn.execute(f"INSERT INTO {schema}.applied (event_id) SELECT unnest($1::uuid[])", ids)
+
+    definition = ServiceDefinition(name="batch_probe", schema=schema, migrations_dir=Path("."))
+    runtime = ServiceRuntime(definition, platform.settings("residency_sync", database_url=platform.infra.admin_db_url))
+    handler = AtOnce()
+    runtime.consumer.subscribe(RESIDENT_CHANGED, handler)
+    records = [
+        ConsumerRecord(
+            topic=RESIDENT_CHANGED.name,
+            partition=1,
+            offset=n,
+            timestamp=0,
+            timestamp_type=0,
+            key=RESIDENT_CHANGED.key_of(e).encode(),
+            value=e.model_dump_json().encode(),
+            checksum=None,
+            serialized_key_size=10,
+            serialized_value_size=0,
+            headers=cloudevent_headers(e, source="/test"),
+        )
+        for n, e in enumerate((first, bad, last))
+    ]
+    await runtime.start(consumers=False, relay=False)
+    try:
+        for _ in range(2):  # delivered, then delivered again
+            await runtime.consumer.apply_batch(RESIDENT_CHANGED, handler, records)
+    finally:
+        await runtime.stop()
+    conn = await platform.admin()
+    try:
+        applied = [r["event_id"] for r in await conn.fetch(f"SELECT event_id FROM {schema}.applied ORDER BY n")]
+        letters = await conn.fetch(f"SELECT reason, error_class FROM {schema}.dead_letter")
+    finally:
+        await conn.close()
+    assert applied == [first.event_id, last.event_id]
+    assert [(r["error_class"], r["reason"]) for r in letters] == [
+        ("handler", "handler: ValueError: the 異動 names a person the slice does not hold")
+    ]

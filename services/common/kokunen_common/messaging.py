@@ -14,11 +14,14 @@ broker down) is retried with backoff and never skipped.
 Whatever the bytes, a record ends applied or dead-lettered (issue 13):
 - faststream does not decode headers (its batch parser failed on a value that is not UTF-8 and lost the
   batch): the records reach ``decode_record`` as they are, and reading the envelope is our own tolerant step;
-- a batch whose handler fails is applied again with a savepoint per message in the same delivery, and a
-  failure outside any handler (storing the effects) applies its messages one by one, so one message never
-  sends the batch back to Kafka;
-- each delivery is counted per partition (``delivery_attempt``): a batch Kafka delivers again (the process
-  died, or a failure outlived the retry budget) is applied one message at a time, and a message delivered
+- a batch whose handler fails (or its ``finish_batch``, which applies a gathered batch at once) is applied
+  again with a savepoint per message in the same delivery, each message then a batch of its own, and a failure
+  outside any handler (storing the effects) applies its messages one by one, so one message never sends the
+  batch back to Kafka;
+- each delivery is counted per partition (``delivery_attempt``): a batch Kafka delivers again before the earlier
+  delivery completed (the process died, or a failure outlived the retry budget) is applied one message at a
+  time — one delivered again after it completed (a rebalance reset the fetch position before the offsets were
+  committed) goes the batch path, its applied messages duplicates in the inbox — and a message delivered
   more than ``poison_redeliveries`` times without progress is dead-lettered as ``poison`` (metric
   ``kokunen_poison_messages``, one error log line) without running its handler again.
 """
@@ -209,9 +212,11 @@ class EventConsumer:
         budget = self.settings.transient_retry_budget_s
         what = f"apply {spec.name}"
 
-        async def attempt(items: list[_Accepted | _Rejected], isolate: bool) -> dict[str, int]:
+        async def attempt(
+            items: list[_Accepted | _Rejected], isolate: bool, completes: Sequence[ConsumerRecord[bytes, bytes]] = ()
+        ) -> dict[str, int]:
             async with self._pool().acquire() as conn, conn.transaction():
-                return await self._apply(conn, spec, handler, items, isolate=isolate)
+                return await self._apply(conn, spec, handler, items, isolate=isolate, completes=completes)
 
         try:
             redelivered = await retry_transient(lambda: self._count_delivery(records), budget_s=budget, what=what)
@@ -220,11 +225,15 @@ class EventConsumer:
                 outcome = await self._one_by_one(spec, handler, decoded, attempt)
             else:
                 try:
-                    outcome = await retry_transient(lambda: attempt(decoded, False), budget_s=budget, what=what)
+                    outcome = await retry_transient(
+                        lambda: attempt(decoded, False, records), budget_s=budget, what=what
+                    )
                 except _Poison:
                     # Find the culprit(s): apply the batch again with a savepoint per message.
                     try:
-                        outcome = await retry_transient(lambda: attempt(decoded, True), budget_s=budget, what=what)
+                        outcome = await retry_transient(
+                            lambda: attempt(decoded, True, records), budget_s=budget, what=what
+                        )
                     except Exception as exc:
                         if is_transient(exc):
                             raise
@@ -250,12 +259,13 @@ class EventConsumer:
 
     async def _count_delivery(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
         """Count this delivery for each partition of the batch; True when one of them was delivered from the
-        same offset before (Kafka redelivers from the last committed offset, so the start repeats).
+        same offset before and that delivery did not complete (Kafka redelivers from the last committed offset,
+        so the start repeats). A delivery that completed resets its count (``_completed``): the same start again
+        is a rebalance that reset the fetch position before the offsets were committed, not a message the
+        process dies on — the batch path applies it (its applied messages are duplicates in the inbox).
 
         Committed with ``synchronous_commit`` off: a count lost in a database crash only delays the verdict."""
-        starts: dict[tuple[str, int], int] = {}
-        for r in records:
-            starts[(r.topic, r.partition)] = min(r.offset, starts.get((r.topic, r.partition), r.offset))
+        starts = _starts(records)
         async with self._pool().acquire() as conn:
             attempts = await conn.fetch(
                 f"""INSERT INTO {self.schema}.delivery_attempt AS d (topic, partition, "offset", attempts)
@@ -272,6 +282,17 @@ class EventConsumer:
                 list(starts.values()),
             )
         return any(row["attempts"] > 1 for row in attempts)
+
+    async def _complete_delivery(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """A delivery applied one message at a time has completed (see ``_count_delivery``)."""
+        starts = _starts(records)
+        async with self._pool().acquire() as conn:
+            await conn.execute(
+                f"WITH completed AS ({_completed(self.schema, 1)}) SELECT 1",
+                [t for t, _ in starts],
+                [p for _, p in starts],
+                list(starts.values()),
+            )
 
     async def _count_suspect(self, record: ConsumerRecord[bytes, bytes]) -> int:
         """Count a delivery of one message tried alone; how many times it has been tried so far."""
@@ -316,6 +337,9 @@ class EventConsumer:
             claimed.add(item.key)
             for name, count in (await self._apply_alone(spec, item, attempt, counted=counted)).items():
                 outcome[name] += count
+        records = [item.record for item in decoded]
+        budget = self.settings.transient_retry_budget_s
+        await retry_transient(lambda: self._complete_delivery(records), budget_s=budget, what=f"apply {spec.name}")
         return outcome
 
     async def _apply_alone(
@@ -384,23 +408,35 @@ class EventConsumer:
         decoded: list[_Accepted | _Rejected],
         *,
         isolate: bool,
+        completes: Sequence[ConsumerRecord[bytes, bytes]] = (),
     ) -> dict[str, int]:
+        """Claim, apply and store ``decoded`` in the caller's transaction; ``completes``: the records of the
+        delivery this transaction completes (its count is reset with it, in the same statement as the claim)."""
         outbox = OutboxBuffer(schema=self.schema, source=self.source)
         scratch: dict[str, Any] = {}
+        starts = _starts(completes)
         fresh = set(
             await conn.fetchval(
                 f"""WITH claimed AS (
                         INSERT INTO {self.schema}.inbox (message_key, topic, partition, "offset")
                         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
-                        ON CONFLICT DO NOTHING RETURNING message_key)
+                        ON CONFLICT DO NOTHING RETURNING message_key),
+                    completed AS ({_completed(self.schema, 5)})
                     SELECT coalesce(array_agg(message_key), '{{}}') FROM claimed""",
                 [d.key for d in decoded],
                 [d.record.topic for d in decoded],
                 [d.record.partition for d in decoded],
                 [d.record.offset for d in decoded],
+                [t for t, _ in starts],
+                [p for _, p in starts],
+                list(starts.values()),
             )
         )
         outcome = {"applied": 0, "duplicate": 0, "dead_lettered": 0}
+        # A handler may gather the batch (UnitOfWork.batch) and apply it set-based at the end, in the same
+        # transaction (e.g. tax_sync stages assessments, then one SQL path applies them): its ``finish_batch``.
+        # Isolated, each message is a batch of its own, finished in its savepoint: what fails is that message's.
+        finish_batch = getattr(handler, "finish_batch", None)
         for item in decoded:
             if item.key not in fresh:
                 outcome["duplicate"] += 1
@@ -442,6 +478,8 @@ class EventConsumer:
                 try:
                     async with conn.transaction():  # a savepoint: undo this message alone
                         await handler(item.delivery, UnitOfWork(conn, outbox, scratch))
+                        if finish_batch is not None:
+                            await finish_batch(UnitOfWork(conn, outbox, scratch))
                     outcome["applied"] += 1
                 except Exception as exc:
                     if is_transient(exc):
@@ -460,11 +498,13 @@ class EventConsumer:
                     )
                     self._dead_letter(outbox, spec, item.record, reason, "handler")
                     outcome["dead_lettered"] += 1
-        # A handler may gather the batch (UnitOfWork.batch) and apply it set-based at the end, in the same
-        # transaction (e.g. tax_sync stages assessments, then one SQL path applies them): its ``finish_batch``.
-        finish_batch = getattr(handler, "finish_batch", None)
-        if finish_batch is not None:
-            await finish_batch(UnitOfWork(conn, outbox, scratch))
+        if finish_batch is not None and not isolate:
+            try:
+                await finish_batch(UnitOfWork(conn, outbox, scratch))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                raise _Poison from exc  # find the message: the batch again, each message finished alone
         await outbox.flush(conn)
         return outcome
 
@@ -501,6 +541,22 @@ class EventConsumer:
             highwater = consumer.highwater(TopicPartition(topic, partition))
             if highwater is not None:
                 CONSUMER_LAG.labels(self.service, topic, str(partition)).set(max(0, highwater - offset - 1))
+
+
+def _completed(schema: str, first: int) -> str:
+    """SQL: a delivery (its start offset per partition, parameters ``first`` to ``first + 2``) completed; Kafka
+    delivering the same start again is then not suspect."""
+    return f"""UPDATE {schema}.delivery_attempt AS d SET attempts = 0
+               FROM unnest(${first}::text[], ${first + 1}::int[], ${first + 2}::bigint[]) AS s(t, p, o)
+               WHERE d.topic = s.t AND d.partition = s.p AND d."offset" = s.o RETURNING 1"""
+
+
+def _starts(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[tuple[str, int], int]:
+    """The first offset of each partition in a delivery."""
+    starts: dict[tuple[str, int], int] = {}
+    for r in records:
+        starts[(r.topic, r.partition)] = min(r.offset, starts.get((r.topic, r.partition), r.offset))
+    return starts
 
 
 async def _records_as_they_are(records: Any, default_parser: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -29,10 +29,10 @@ from .claims.handlers import on_benefit_claim
 from .exemptions.continuation import on_continuation_run, run_continuation
 from .exemptions.handlers import on_exemption_application, on_exemption_notification, on_income_determined
 from .handlers import (
+    PersonChangesBatchHandler,
     on_calendar_fact,
     on_filing_submitted,
     on_jps_processing_result,
-    on_person_changed,
     today_in_japan,
 )
 
@@ -50,7 +50,7 @@ def build(settings: ServiceSettings | None = None, *, with_calendar: bool = True
         background_jobs=[calendar_job] if with_calendar else [],
     )
     runtime = ServiceRuntime(definition, settings)
-    runtime.consumer.subscribe(PERSON_CHANGED, on_person_changed)
+    runtime.consumer.subscribe(PERSON_CHANGED, PersonChangesBatchHandler())
     runtime.consumer.subscribe(CALENDAR_FACT, on_calendar_fact)
     runtime.consumer.subscribe(FILING_SUBMITTED, on_filing_submitted)
     runtime.consumer.subscribe(JPS_PROCESSING_RESULT, on_jps_processing_result)

@@ -3,14 +3,18 @@ announce it — qualification changes, JPS reports due, filing outcomes, 付加 
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
+from kokunen_common.telemetry import continuing, current_traceparent
 from kokunen_contracts import counter as c
 from kokunen_contracts import eligibility as e
 from kokunen_contracts.envelope import now
@@ -21,18 +25,31 @@ from kokunen_contracts.registry import (
     JPS_REPORT_DUE,
     QUALIFICATION_CHANGED,
 )
-from kokunen_contracts.residency import PersonChanged
+from kokunen_contracts.residency import PersonChanged, PersonChangeKind
 
-from .adapters.repository import EligibilityRepository, PersonRecord
+from .adapters.repository import (
+    EligibilityRepository,
+    FactOrder,
+    FactRow,
+    PersonMet,
+    PersonRecord,
+    VersionRow,
+    dated_fact,
+    fact_order,
+    person_columns,
+    record_after,
+    version_row,
+)
 from .claims.handlers import claims_on_death
 from .domain import filings as f
 from .domain import jps_results
 from .domain import residency_effects as effects
 from .domain.categories import InsuredCategory
-from .domain.dated_facts import CalendarFactKind, derive_history
-from .domain.history_diff import ChangeKind, PeriodChange, diff, stored_history
+from .domain.dated_facts import CalendarFactKind, DatedFact, derive_history
+from .domain.history_diff import ChangeKind, PeriodChange, StoredPeriod, diff, stored_history
 from .domain.qualification import AcquisitionReason, LossReason
 from .exemptions.handlers import premium_status_on, record_jps_result, remember_household
+from .exemptions.repository import ExemptionRepository
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -60,6 +77,65 @@ def report_for_resident_change(change: PeriodChange) -> e.JpsReportKind | None:
     return None
 
 
+@dataclass(frozen=True)
+class Announced:
+    """One change of a history as it is stored (its period named) and announced."""
+
+    change: PeriodChange
+    event: e.QualificationChanged
+    report: e.JpsReportDue | None
+
+
+def announced_history(
+    atena_number: str,
+    person: PersonRecord,
+    changes: list[PeriodChange],
+    *,
+    cause_event_id: uuid.UUID,
+    report: Callable[[PeriodChange], e.JpsReportKind | None],
+    received_on: date,
+) -> list[Announced]:
+    """Each change named and announced (and its JPS report, if any)."""
+    out: list[Announced] = []
+    for n, change in enumerate(changes):
+        # Ids derive from the cause, so a redelivery, a rerun or a replay names everything the same.
+        event_id = derived_id(cause_event_id, "qualification-changed", n)
+        if change.period_id is None:
+            change = replace(change, period_id=derived_id(cause_event_id, "period", n))
+        period = change.period
+        event = e.QualificationChanged(
+            event_id=event_id,
+            effective_date=period.lost_on if change.kind is ChangeKind.LOST and period.lost_on else period.acquired_on,
+            recorded_at=now(),
+            atena_number=atena_number,
+            kind=e.QualificationChangeKind(change.kind.value),
+            period_id=change.period_id,
+            category=e.InsuredCategory(period.category.value),
+            acquired_on=period.acquired_on,
+            acquisition_reason=e.AcquisitionReason(period.acquisition_reason.value),
+            lost_on=period.lost_on,
+            loss_reason=e.LossReason(period.loss_reason.value) if period.loss_reason else None,
+            basic_pension_number=person.state.basic_pension_number,
+            cause_event_id=cause_event_id,
+            replaces_event_id=change.replaces_event_id,
+            my_number_sealed=person.my_number_sealed,
+        )
+        kind = report(change)
+        due = (
+            None
+            if kind is None
+            else jps_report(kind, atena_number, person, received_on, change, cause=derived_id(event_id, "jps-report"))
+        )
+        out.append(Announced(change, event, due))
+    return out
+
+
+def publish_announced(uow: UnitOfWork, announced: Announced) -> None:
+    uow.publish(QUALIFICATION_CHANGED, announced.event)
+    if announced.report is not None:
+        uow.publish(JPS_REPORT_DUE, announced.report)
+
+
 async def announce_history(
     uow: UnitOfWork,
     repo: EligibilityRepository,
@@ -73,42 +149,14 @@ async def announce_history(
 ) -> list[uuid.UUID]:
     """Store each change as a new version and publish it (and its JPS report, if any); event ids."""
     published: list[uuid.UUID] = []
-    for n, change in enumerate(changes):
-        # Ids derive from the cause, so a redelivery, a rerun or a replay names everything the same.
-        event_id = derived_id(cause_event_id, "qualification-changed", n)
-        if change.period_id is None:
-            change = replace(change, period_id=derived_id(cause_event_id, "period", n))
-        await repo.record_change(atena_number, change, cause_event_id=cause_event_id, published_event_id=event_id)
-        period = change.period
-        uow.publish(
-            QUALIFICATION_CHANGED,
-            e.QualificationChanged(
-                event_id=event_id,
-                effective_date=period.lost_on
-                if change.kind is ChangeKind.LOST and period.lost_on
-                else period.acquired_on,
-                recorded_at=now(),
-                atena_number=atena_number,
-                kind=e.QualificationChangeKind(change.kind.value),
-                period_id=change.period_id,
-                category=e.InsuredCategory(period.category.value),
-                acquired_on=period.acquired_on,
-                acquisition_reason=e.AcquisitionReason(period.acquisition_reason.value),
-                lost_on=period.lost_on,
-                loss_reason=e.LossReason(period.loss_reason.value) if period.loss_reason else None,
-                basic_pension_number=person.state.basic_pension_number,
-                cause_event_id=cause_event_id,
-                replaces_event_id=change.replaces_event_id,
-                my_number_sealed=person.my_number_sealed,
-            ),
+    for announced in announced_history(
+        atena_number, person, changes, cause_event_id=cause_event_id, report=report, received_on=received_on
+    ):
+        await repo.record_change(
+            atena_number, announced.change, cause_event_id=cause_event_id, published_event_id=announced.event.event_id
         )
-        published.append(event_id)
-        kind = report(change)
-        if kind is not None:
-            uow.publish(
-                JPS_REPORT_DUE,
-                jps_report(kind, atena_number, person, received_on, change, cause=derived_id(event_id, "jps-report")),
-            )
+        publish_announced(uow, announced)
+        published.append(announced.event.event_id)
     return published
 
 
@@ -153,6 +201,21 @@ def fact_id(atena_number: str, fact: e.CalendarFactKind, day: date, scheduled_by
     return uuid.uuid5(FACT_NAMESPACE, f"{atena_number}/{fact.value}/{day.isoformat()}/{scheduled_by or ''}")
 
 
+def person_fact(event: PersonChanged) -> FactRow:
+    """The dated fact a person change is kept as."""
+    status = event.residence_status
+    return (
+        event.atena_number,
+        event.event_id,
+        event.kind.value,
+        event.effective_date,
+        event.recorded_at,
+        event.cancels_event_id,
+        status.status if status else None,
+        status.designated_activity if status else None,
+    )
+
+
 async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:
     """人の異動の反映: kept as a dated fact, then the person's history is derived again from all of them
     (dated_facts.py: 国外転入 → 取得 8条2号, 死亡 → 翌日喪失 9条1号, 国外転出 → 翌日喪失 on its date 9条2号,
@@ -165,17 +228,7 @@ async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) 
     await remember_household(uow, event)
     if before is None:
         person = await apply_results_kept_before_the_person(repo, person, event.atena_number)
-    status = event.residence_status
-    await repo.keep_fact(
-        event.atena_number,
-        event.event_id,
-        effects.PersonChange(event.kind.value),
-        event.effective_date,
-        event.recorded_at,
-        cancels=event.cancels_event_id,
-        residence_status=status.status if status else None,
-        designated_activity=status.designated_activity if status else None,
-    )
+    await repo.keep_facts([person_fact(event)])
     if event.cancels_event_id is not None:
         await repo.cancel_scheduled_move(event.cancels_event_id)
     follow = effects.follow_ups(effects.PersonChange(event.kind.value), event.effective_date, today_in_japan())
@@ -215,23 +268,14 @@ async def derive_and_announce(
     """Derive the person's history from their facts as of today and publish how it differs from the one
     published before (corrections and cancellations name what they replace)."""
     stored = await repo.history(atena_number)
-    given = await repo.given_period_ids(atena_number)
-    new = derive_history(
+    changes = derived_changes(
+        atena_number,
         await repo.facts(atena_number),
-        person.state,
+        person,
+        stored,
+        await repo.given_period_ids([atena_number]),
         today_in_japan(),
-        [s.period for s in stored if s.period_id in given],
     )
-    changes = [
-        # A period begun by 20歳到達 is named after the calendar's fact, whichever event derived it first.
-        replace(
-            change,
-            period_id=derived_id(fact_id(atena_number, e.CalendarFactKind.REACHED_20, p.acquired_on), "period", 0),
-        )
-        if change.period_id is None and (p := change.period).acquisition_reason is AcquisitionReason.REACHED_20
-        else change
-        for change in diff(stored, new)
-    ]
     await announce_history(
         uow,
         repo,
@@ -242,6 +286,181 @@ async def derive_and_announce(
         report=report_for_resident_change,
         received_on=received_on,
     )
+
+
+def derived_changes(
+    atena_number: str,
+    facts: list[DatedFact],
+    person: PersonRecord,
+    stored: list[StoredPeriod],
+    given: set[uuid.UUID],
+    today: date,
+) -> list[PeriodChange]:
+    """How the history the facts give as of ``today`` differs from the stored one (ADR 0006)."""
+    new = derive_history(facts, person.state, today, [s.period for s in stored if s.period_id in given])
+    return [
+        # A period begun by 20歳到達 is named after the calendar's fact, whichever event derived it first.
+        replace(
+            change,
+            period_id=derived_id(fact_id(atena_number, e.CalendarFactKind.REACHED_20, p.acquired_on), "period", 0),
+        )
+        if change.period_id is None and (p := change.period).acquisition_reason is AcquisitionReason.REACHED_20
+        else change
+        for change in diff(stored, new)
+    ]
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    delivery: Delivery[PersonChanged]
+    trace: dict[str, str]
+
+
+@dataclass
+class _PersonPlan:
+    """One person's changes of a batch applied in memory, as ``on_person_changed`` applies them one by one."""
+
+    person: asyncpg.Record  # the row as the batch leaves it (what person changes do not set is as stored)
+    my_number_sealed: str | None  # before the next change
+    facts: list[tuple[FactOrder, DatedFact]]
+    stored: list[StoredPeriod]
+
+
+class PersonChangesBatchHandler:
+    """人の異動の反映, a polled batch at once (the stream path, issue 12; ADR 0007).
+
+    Each message is gathered with its trace; ``finish_batch`` locks the batch's persons and reads their dated
+    facts, current periods and given periods in one statement per kind, then applies each change in memory
+    exactly as ``on_person_changed`` does — the person row it leaves, the fact it keeps, ``derived_changes``
+    from all the person's facts so far, ``announced_history`` — and writes the persons, facts, households,
+    scheduled moves and versions by one multi-row statement each. A person with a 死亡 in the batch (its
+    claims follow-up reads the stored record) or met for the first time while JPS results wait for them is
+    applied by ``on_person_changed``, change by change, in arrival order; no other person shares anything with
+    them."""
+
+    async def __call__(self, delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:
+        uow.batch.setdefault("person_changes", []).append(_Gathered(delivery, current_traceparent()))
+
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        gathered: list[_Gathered] = uow.batch.pop("person_changes", [])
+        if not gathered:
+            return
+        repo = EligibilityRepository(uow.conn)
+        today = today_in_japan()
+        by_person: dict[str, list[PersonChanged]] = {}
+        for item in gathered:
+            by_person.setdefault(item.delivery.event.atena_number, []).append(item.delivery.event)
+        met = await repo.persons_met(sorted(by_person))
+        one_by_one = {
+            atena
+            for atena, events in by_person.items()
+            if any(event.kind is PersonChangeKind.DIED for event in events)
+            or (not met[atena].known and met[atena].results_kept)
+        }
+        planned = sorted(atena for atena in by_person if atena not in one_by_one)
+        announced: dict[uuid.UUID, list[Announced]] = {}
+        if planned:
+            announced = await self._apply_in_memory(uow, repo, {a: by_person[a] for a in planned}, met, today)
+        for item in gathered:
+            with continuing(item.trace):
+                if item.delivery.event.atena_number in one_by_one:
+                    await on_person_changed(item.delivery, uow)
+                    continue
+                for one in announced.get(item.delivery.event_id, []):
+                    publish_announced(uow, one)
+
+    @staticmethod
+    async def _apply_in_memory(
+        uow: UnitOfWork,
+        repo: EligibilityRepository,
+        by_person: dict[str, list[PersonChanged]],
+        met: dict[str, PersonMet],
+        today: date,
+    ) -> dict[uuid.UUID, list[Announced]]:
+        """Apply the persons' changes (none of them one by one): what each change announces, by its event id."""
+        atenas = list(by_person)
+        # The person row as the last change leaves it; its sealed My Number the last one given.
+        last_sealed: dict[str, str | None] = {}
+        for atena, events in by_person.items():
+            last_sealed[atena] = met[atena].my_number_sealed
+            for event in events:
+                last_sealed[atena] = event.my_number_sealed or last_sealed[atena]
+        rows = await repo.remember_persons(
+            [person_columns(events[-1], my_number_sealed=last_sealed[a]) for a, events in by_person.items()]
+        )
+        facts = await repo.ordered_facts(atenas)
+        histories = await repo.histories(atenas)
+        given = await repo.given_period_ids(atenas)
+
+        fact_rows: list[FactRow] = []
+        cancelled_stored: list[uuid.UUID] = []
+        moves: dict[uuid.UUID, list[Any]] = {}  # cause → [cause, 宛名番号, 転出予定日, cancelled]
+        address_unknown: list[str] = []
+        superseded_stored: list[int] = []
+        versions: list[VersionRow] = []
+        superseded_here: set[int] = set()  # indexes into versions
+        announced: dict[uuid.UUID, list[Announced]] = {}
+        for atena, events in by_person.items():
+            plan = _PersonPlan(rows[atena], met[atena].my_number_sealed, facts[atena], histories[atena])
+            for event in events:
+                person = record_after(plan.person, event, plan.my_number_sealed)
+                plan.my_number_sealed = person.my_number_sealed
+                row = person_fact(event)
+                if all(f.event_id != event.event_id for _, f in plan.facts):
+                    fact_rows.append(row)
+                    bisect.insort(plan.facts, (fact_order(row), dated_fact(row)), key=lambda kept: kept[0])
+                if event.cancels_event_id is not None:
+                    # One by one, a cancellation finds only the moves scheduled before it.
+                    if event.cancels_event_id in moves:
+                        moves[event.cancels_event_id][3] = True
+                    else:
+                        cancelled_stored.append(event.cancels_event_id)
+                follow = effects.follow_ups(effects.PersonChange(event.kind.value), event.effective_date, today)
+                if follow.schedule_move_abroad_on is not None:
+                    moves.setdefault(event.event_id, [event.event_id, atena, follow.schedule_move_abroad_on, False])
+                if follow.flag_address_unknown:
+                    address_unknown.append(atena)
+                changes = derived_changes(atena, [f for _, f in plan.facts], person, plan.stored, given, today)
+                out = announced_history(
+                    atena,
+                    person,
+                    changes,
+                    cause_event_id=event.event_id,
+                    report=report_for_resident_change,
+                    received_on=today,
+                )
+                for one in out:
+                    old = one.change.supersedes_version_id
+                    if old is not None:
+                        if old >= 0:
+                            superseded_stored.append(old)
+                        else:
+                            superseded_here.add(-old - 1)
+                        plan.stored = [s for s in plan.stored if s.version_id != old]
+                    if one.change.removed:
+                        continue
+                    versions.append(version_row(atena, one.change, event.event_id, one.event.event_id))
+                    assert one.change.period_id is not None
+                    # A version added here is named -(its index + 1) until it is stored.
+                    kept = StoredPeriod(one.change.period, one.change.period_id, -len(versions), one.event.event_id)
+                    plan.stored = sorted([*plan.stored, kept], key=_stored_order)
+                announced[event.event_id] = out
+        await ExemptionRepository(uow.conn).remember_households([e for events in by_person.values() for e in events])
+        await repo.keep_facts(fact_rows)
+        # Before the batch's own moves are added: a cancellation arriving before its move does not cancel it.
+        await repo.cancel_scheduled_moves(cancelled_stored)
+        await repo.schedule_moves([(m[0], m[1], m[2], m[3]) for m in moves.values()])
+        await repo.flag_addresses_unknown(address_unknown)
+        await repo.record_changes(
+            superseded_stored,
+            [(*v[:-1], n in superseded_here) for n, v in enumerate(versions)],
+        )
+        return announced
+
+
+def _stored_order(stored: StoredPeriod) -> tuple[date, bool, int]:
+    """``history``'s order: by 資格取得日, then as stored (versions added in this batch after those stored)."""
+    return stored.period.acquired_on, stored.version_id < 0, abs(stored.version_id)
 
 
 # --- JPS processing results ----------------------------------------------------------------------

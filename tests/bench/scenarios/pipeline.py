@@ -29,6 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from harness import BenchContext, Figure, ServiceProcess, scenario, wait_until
+from kokunen_common.database_setup import BY_SERVICE
 from kokunen_contracts.envelope import cloudevent_headers
 from kokunen_contracts.registry import PERSON_CHANGED, QUALIFICATION_CHANGED, RESIDENT_CHANGED, TopicSpec
 from kokunen_contracts.residency import Address, ChangeReason
@@ -196,6 +197,19 @@ async def raw_three_hops(bootstrap: str, messages: list[Any], partitions: int) -
     return time.perf_counter() - started
 
 
+async def applied_one_at_a_time(ctx: BenchContext, service: str) -> int:
+    """Partitions on which the service applied a delivery one message at a time (Kafka delivered it again before
+    it completed: ADR 0005), over the whole run."""
+    conn = await ctx.db(service)
+    try:
+        schema = BY_SERVICE[service].schema
+        return int(
+            await conn.fetchval(f"SELECT count(*) FROM {schema}.delivery_attempt WHERE suspect_offset IS NOT NULL")
+        )
+    finally:
+        await conn.close()
+
+
 def chart(phases: list[Phase], path: Path) -> None:
     """Per phase, over time since its first publish: events published and kept by dispatch per bucket, and the
     latency of each event by when dispatch kept it (with p50/p99 per bucket)."""
@@ -315,6 +329,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
             phase.cpu_s = {name: cpu_seconds(p.process.pid) - before[name] for name, p in services.items() if p.process}
             print(f"  {phase.name}: {len(phase.atenas)} in {phase.seconds:.1f} s (load {loadavg})", flush=True)
             phase.load = loadavg
+        one_at_a_time = {name: await applied_one_at_a_time(ctx, name) for name in SERVICES}
     finally:
         await producer.stop()
         await dispatch.close()
@@ -331,6 +346,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
         "raw_three_hops": {"count": len(raw_messages), "seconds": raw_s, "rate": len(raw_messages) / raw_s},
         "raw_load": raw_load,
         "peak_rss_mb": {name: p.max_rss_mb for name, p in services.items()},
+        "partitions_redelivered_one_at_a_time": one_at_a_time,
         "phases": [],
     }
     figures: list[Figure] = []
@@ -382,6 +398,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
             flush=True,
         )
     print(f"  peak RSS MB: {report['peak_rss_mb']}; raw 3 hops {len(raw_messages) / raw_s:.0f}/s (load {raw_load})")
+    print(f"  partitions with a delivery applied one message at a time: {one_at_a_time}")
     OUT.mkdir(exist_ok=True)
     (OUT / "pipeline.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
     chart(phases, OUT / "pipeline.png")

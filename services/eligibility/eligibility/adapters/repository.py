@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -35,7 +37,7 @@ class PersonRecord:
     pension_fund_member: bool
 
 
-def _state(row: asyncpg.Record) -> PersonState:
+def _state(row: Mapping[str, Any]) -> PersonState:
     status = json.loads(row["residence_status"]) if row["residence_status"] else None
     return PersonState(
         birth=row["birth_date"],
@@ -59,18 +61,19 @@ class EligibilityRepository:
         row = await self.conn.fetchrow(
             f"SELECT * FROM eligibility.person WHERE atena_number = $1{' FOR UPDATE' if lock else ''}", atena_number
         )
-        if row is None:
-            return None
-        return PersonRecord(_state(row), row["nationality"], row["my_number_sealed"], row["pension_fund_member"])
+        return None if row is None else record_of(row)
 
     async def remember_person(self, event: PersonChanged) -> PersonRecord:
         """Keep what qualification needs from a person change (minimised: no name, no address)."""
-        status = event.residence_status
-        row = await self.conn.fetchrow(
-            """INSERT INTO eligibility.person (atena_number, birth_date, lives_in_japan, is_resident, resident_class,
-                                              nationality, residence_status, designated_activity, my_number_sealed,
-                                              updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, now())
+        return record_of((await self.remember_persons([person_columns(event)]))[event.atena_number])
+
+    async def remember_persons(self, persons: list[PersonColumns]) -> dict[str, asyncpg.Record]:
+        """Keep persons as ``person_columns`` gives them (one row each) in one statement; the rows as stored."""
+        rows = await self.conn.fetch(
+            f"""INSERT INTO eligibility.person ({", ".join(PERSON_COLUMNS)}, updated_at)
+               SELECT a, b, l, r, c, n, s::jsonb, d, m, now()
+               FROM unnest($1::text[], $2::date[], $3::boolean[], $4::boolean[], $5::text[], $6::text[], $7::text[],
+                           $8::text[], $9::text[]) AS x(a, b, l, r, c, n, s, d, m)
                ON CONFLICT (atena_number) DO UPDATE SET birth_date = excluded.birth_date,
                    lives_in_japan = excluded.lives_in_japan, is_resident = excluded.is_resident,
                    resident_class = excluded.resident_class, nationality = excluded.nationality,
@@ -78,17 +81,24 @@ class EligibilityRepository:
                    my_number_sealed = coalesce(excluded.my_number_sealed, eligibility.person.my_number_sealed),
                    updated_at = now()
                RETURNING *""",
-            event.atena_number,
-            event.birth_date,
-            event.lives_in_japan,
-            event.is_resident,
-            event.resident_class.value,
-            event.nationality,
-            status.model_dump_json() if status else None,
-            status.designated_activity if status else None,
-            event.my_number_sealed,
+            *(list(column) for column in zip(*persons, strict=True)),
         )
-        return PersonRecord(_state(row), row["nationality"], row["my_number_sealed"], row["pension_fund_member"])
+        return {r["atena_number"]: r for r in rows}
+
+    async def persons_met(self, atena_numbers: list[str]) -> dict[str, PersonMet]:
+        """For each person, whether eligibility knows them and their sealed My Number (their rows locked, in
+        宛名番号 order), and whether JPS results wait for them (``results_kept_before_the_person``)."""
+        rows = await self.conn.fetch(
+            """WITH locked AS (
+                   SELECT atena_number, my_number_sealed FROM eligibility.person
+                   WHERE atena_number = ANY($1::text[]) ORDER BY atena_number FOR UPDATE)
+               SELECT a.atena_number, l.atena_number IS NOT NULL AS known, l.my_number_sealed,
+                      EXISTS (SELECT 1 FROM eligibility.jps_result r
+                              WHERE r.atena_number = a.atena_number AND NOT r.known_person) AS results_kept
+               FROM unnest($1::text[]) AS a(atena_number) LEFT JOIN locked l USING (atena_number)""",
+            atena_numbers,
+        )
+        return {r["atena_number"]: PersonMet(r["known"], r["my_number_sealed"], r["results_kept"]) for r in rows}
 
     async def update_pension_basics(
         self,
@@ -167,74 +177,93 @@ class EligibilityRepository:
         )
 
     async def flag_address_unknown(self, atena_number: str) -> None:
-        await self.conn.execute(
-            "UPDATE eligibility.person SET address_unknown = true, updated_at = now() WHERE atena_number = $1",
-            atena_number,
-        )
+        await self.flag_addresses_unknown([atena_number])
+
+    async def flag_addresses_unknown(self, atena_numbers: list[str]) -> None:
+        if atena_numbers:
+            await self.conn.execute(
+                "UPDATE eligibility.person SET address_unknown = true, updated_at = now() "
+                "WHERE atena_number = ANY($1::text[])",
+                atena_numbers,
+            )
 
     # --- qualification history -----------------------------------------------------------------
 
     async def history(self, atena_number: str) -> list[StoredPeriod]:
+        return (await self.histories([atena_number]))[atena_number]
+
+    async def histories(self, atena_numbers: list[str]) -> dict[str, list[StoredPeriod]]:
+        """Each person's current periods in date order (locked: the caller stores what follows from them)."""
         rows = await self.conn.fetch(
             """SELECT * FROM eligibility.qualification_version
-               WHERE atena_number = $1 AND superseded_at IS NULL ORDER BY acquired_on FOR UPDATE""",
-            atena_number,
+               WHERE atena_number = ANY($1::text[]) AND superseded_at IS NULL
+               ORDER BY atena_number, acquired_on, version_id FOR UPDATE""",
+            atena_numbers,
         )
-        return [
-            StoredPeriod(
-                period=QualificationPeriod(
-                    category=InsuredCategory(r["category"]),
-                    acquired_on=r["acquired_on"],
-                    acquisition_reason=AcquisitionReason(r["acquisition_reason"]),
-                    lost_on=r["lost_on"],
-                    loss_reason=LossReason(r["loss_reason"]) if r["loss_reason"] else None,
-                ),
-                period_id=r["period_id"],
-                version_id=r["version_id"],
-                last_event_id=r["published_event_id"],
+        found: dict[str, list[StoredPeriod]] = {a: [] for a in atena_numbers}
+        for r in rows:
+            found[r["atena_number"]].append(
+                StoredPeriod(
+                    period=QualificationPeriod(
+                        category=InsuredCategory(r["category"]),
+                        acquired_on=r["acquired_on"],
+                        acquisition_reason=AcquisitionReason(r["acquisition_reason"]),
+                        lost_on=r["lost_on"],
+                        loss_reason=LossReason(r["loss_reason"]) if r["loss_reason"] else None,
+                    ),
+                    period_id=r["period_id"],
+                    version_id=r["version_id"],
+                    last_event_id=r["published_event_id"],
+                )
             )
-            for r in rows
-        ]
+        return found
 
     async def record_change(
         self, atena_number: str, change: PeriodChange, *, cause_event_id: uuid.UUID, published_event_id: uuid.UUID
     ) -> None:
         """Supersede the period's current version and, unless the period is gone, add its new one."""
-        if change.supersedes_version_id is not None:
+        await self.record_changes(
+            [change.supersedes_version_id] if change.supersedes_version_id is not None else [],
+            [] if change.removed else [version_row(atena_number, change, cause_event_id, published_event_id)],
+        )
+
+    async def record_changes(self, superseded: list[int], versions: list[VersionRow]) -> None:
+        """Supersede stored versions, then add new ones in order (a version a later change of the same batch
+        superseded is added superseded): the current periods never overlap in between (the exclusion
+        constraint)."""
+        if superseded:
             await self.conn.execute(
-                "UPDATE eligibility.qualification_version SET superseded_at = clock_timestamp() WHERE version_id = $1",
-                change.supersedes_version_id,
+                "UPDATE eligibility.qualification_version SET superseded_at = clock_timestamp() "
+                "WHERE version_id = ANY($1::bigint[])",
+                superseded,
             )
-        if change.removed:
+        if not versions:
             return
-        p = change.period
         await self.conn.execute(
             """INSERT INTO eligibility.qualification_version
                    (period_id, atena_number, category, acquired_on, acquisition_reason, lost_on, loss_reason,
-                    cause_event_id, published_event_id, change_kind)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-            change.period_id,
-            atena_number,
-            p.category.value,
-            p.acquired_on,
-            p.acquisition_reason.value,
-            p.lost_on,
-            p.loss_reason.value if p.loss_reason else None,
-            cause_event_id,
-            published_event_id,
-            change.kind.value,
+                    cause_event_id, published_event_id, change_kind, superseded_at)
+               SELECT v.period_id, v.atena_number, v.category, v.acquired_on, v.acquisition_reason, v.lost_on,
+                      v.loss_reason, v.cause_event_id, v.published_event_id, v.change_kind,
+                      CASE WHEN v.superseded THEN clock_timestamp() END
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::date[], $5::text[], $6::date[], $7::text[],
+                           $8::uuid[], $9::uuid[], $10::text[], $11::boolean[])
+                    WITH ORDINALITY AS v(period_id, atena_number, category, acquired_on, acquisition_reason, lost_on,
+                                         loss_reason, cause_event_id, published_event_id, change_kind, superseded, n)
+               ORDER BY v.n""",
+            *(list(column) for column in zip(*versions, strict=True)),
         )
 
-    async def given_period_ids(self, atena_number: str) -> set[uuid.UUID]:
+    async def given_period_ids(self, atena_numbers: list[str]) -> set[uuid.UUID]:
         """Periods the derivation keeps as they are: those a filing (届出) ever set or changed (staff's) and
         those recorded before dated facts were kept (migration 0004)."""
         rows = await self.conn.fetch(
             """SELECT q.period_id FROM eligibility.qualification_version q
-               WHERE q.atena_number = $1
+               WHERE q.atena_number = ANY($1::text[])
                  AND (EXISTS (SELECT 1 FROM eligibility.filing f
-                              WHERE f.event_id = q.cause_event_id AND f.atena_number = $1)
+                              WHERE f.event_id = q.cause_event_id AND f.atena_number = q.atena_number)
                       OR EXISTS (SELECT 1 FROM eligibility.period_given g WHERE g.period_id = q.period_id))""",
-            atena_number,
+            atena_numbers,
         )
         return {r["period_id"] for r in rows}
 
@@ -253,60 +282,92 @@ class EligibilityRepository:
         designated_activity: str | None = None,
     ) -> None:
         """Keep a fact the history is derived from (once: a redelivery changes nothing)."""
+        await self.keep_facts(
+            [
+                (
+                    atena_number,
+                    event_id,
+                    kind.value,
+                    on,
+                    source_recorded_at,
+                    cancels,
+                    residence_status,
+                    designated_activity,
+                )
+            ]
+        )
+
+    async def keep_facts(self, rows: list[FactRow]) -> None:
+        """Keep facts in one statement, each once."""
+        if not rows:
+            return
         await self.conn.execute(
-            """INSERT INTO eligibility.dated_fact (event_id, atena_number, kind, effective_date, source_recorded_at,
+            """INSERT INTO eligibility.dated_fact (atena_number, event_id, kind, effective_date, source_recorded_at,
                                                    cancels_event_id, residence_status, designated_activity)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING""",
-            event_id,
-            atena_number,
-            kind.value,
-            on,
-            source_recorded_at,
-            cancels,
-            residence_status,
-            designated_activity,
+               SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::date[], $5::timestamptz[], $6::uuid[],
+                                    $7::text[], $8::text[])
+               ON CONFLICT (event_id) DO NOTHING""",
+            *(list(column) for column in zip(*rows, strict=True)),
         )
 
     async def facts(self, atena_number: str) -> list[DatedFact]:
         """The person's facts, in the order the resident-record system recorded them."""
+        return [fact for _, fact in (await self.ordered_facts([atena_number]))[atena_number]]
+
+    async def ordered_facts(self, atena_numbers: list[str]) -> dict[str, list[tuple[FactOrder, DatedFact]]]:
+        """Each person's facts with their place in ``fact_order`` (the order the resident-record system recorded
+        them), in that order."""
         rows = await self.conn.fetch(
-            """SELECT * FROM eligibility.dated_fact WHERE atena_number = $1
-               ORDER BY source_recorded_at, effective_date, event_id""",
-            atena_number,
+            """SELECT * FROM eligibility.dated_fact WHERE atena_number = ANY($1::text[])
+               ORDER BY atena_number, source_recorded_at, effective_date, event_id""",
+            atena_numbers,
         )
-        return [
-            DatedFact(
-                event_id=r["event_id"],
-                kind=_fact_kind(r["kind"]),
-                on=r["effective_date"],
-                recorded_on=r["source_recorded_at"].astimezone(JST).date(),
-                cancels=r["cancels_event_id"],
-                residence_status=r["residence_status"],
-                designated_activity=r["designated_activity"],
+        found: dict[str, list[tuple[FactOrder, DatedFact]]] = {a: [] for a in atena_numbers}
+        for r in rows:
+            row: FactRow = (
+                r["atena_number"],
+                r["event_id"],
+                r["kind"],
+                r["effective_date"],
+                r["source_recorded_at"],
+                r["cancels_event_id"],
+                r["residence_status"],
+                r["designated_activity"],
             )
-            for r in rows
-        ]
+            found[r["atena_number"]].append((fact_order(row), dated_fact(row)))
+        return found
 
     # --- scheduled moves and the calendar --------------------------------------------------------
 
     async def schedule_move(self, atena_number: str, due_on: date, cause_event_id: uuid.UUID) -> None:
-        await self.conn.execute(
-            """INSERT INTO eligibility.scheduled_move (cause_event_id, atena_number, due_on) VALUES ($1, $2, $3)
-               ON CONFLICT (cause_event_id) DO NOTHING""",
-            cause_event_id,
-            atena_number,
-            due_on,
-        )
+        await self.schedule_moves([(cause_event_id, atena_number, due_on, False)])
+
+    async def schedule_moves(self, moves: list[tuple[uuid.UUID, str, date, bool]]) -> None:
+        """(cause, 宛名番号, 転出予定日, cancelled already) in one statement, each once."""
+        if moves:
+            await self.conn.execute(
+                """INSERT INTO eligibility.scheduled_move (cause_event_id, atena_number, due_on, cancelled_at)
+                   SELECT c, a, d, CASE WHEN x THEN clock_timestamp() END
+                   FROM unnest($1::uuid[], $2::text[], $3::date[], $4::boolean[]) AS m(c, a, d, x)
+                   ON CONFLICT (cause_event_id) DO NOTHING""",
+                *(list(column) for column in zip(*moves, strict=True)),
+            )
 
     async def cancel_scheduled_move(self, cause_event_id: uuid.UUID) -> bool:
         """異動の取消し of a 国外転出: marked cancelled even when the calendar already applied it (the derived
         history drops its loss either way)."""
+        return bool(await self.cancel_scheduled_moves([cause_event_id]))
+
+    async def cancel_scheduled_moves(self, cause_event_ids: list[uuid.UUID]) -> int:
+        """Several 異動の取消し at once (see ``cancel_scheduled_move``); how many moves were cancelled."""
+        if not cause_event_ids:
+            return 0
         status: str = await self.conn.execute(
             "UPDATE eligibility.scheduled_move SET cancelled_at = clock_timestamp() "
-            "WHERE cause_event_id = $1 AND cancelled_at IS NULL",
-            cause_event_id,
+            "WHERE cause_event_id = ANY($1::uuid[]) AND cancelled_at IS NULL",
+            cause_event_ids,
         )
-        return status.endswith(" 1")
+        return int(status.rsplit(" ", 1)[1])
 
     async def take_scheduled_move(self, cause_event_id: uuid.UUID) -> date | None:
         """The 転出日 of a scheduled move still to apply, marking it applied; None if cancelled or done."""
@@ -428,6 +489,105 @@ class EligibilityRepository:
             str(premium.until_month) if premium.until_month else None,
             cause_filing_id,
         )
+
+
+PERSON_COLUMNS: Final = (
+    "atena_number",
+    "birth_date",
+    "lives_in_japan",
+    "is_resident",
+    "resident_class",
+    "nationality",
+    "residence_status",
+    "designated_activity",
+    "my_number_sealed",
+)
+PersonColumns = tuple[str, date, bool, bool, str, str | None, str | None, str | None, str | None]
+"""What a person change sets of the person row, in ``PERSON_COLUMNS`` order."""
+
+
+def person_columns(event: PersonChanged, *, my_number_sealed: str | None = None) -> PersonColumns:
+    """The person row's columns a person change sets (the sealed My Number: the event's, else ``my_number_sealed``)."""
+    status = event.residence_status
+    return (
+        event.atena_number,
+        event.birth_date,
+        event.lives_in_japan,
+        event.is_resident,
+        event.resident_class.value,
+        event.nationality,
+        status.model_dump_json() if status else None,
+        status.designated_activity if status else None,
+        event.my_number_sealed or my_number_sealed,
+    )
+
+
+def record_of(row: Mapping[str, Any]) -> PersonRecord:
+    return PersonRecord(_state(row), row["nationality"], row["my_number_sealed"], row["pension_fund_member"])
+
+
+def record_after(stored: Mapping[str, Any], event: PersonChanged, my_number_sealed: str | None) -> PersonRecord:
+    """The person as ``remember_person`` leaves them after ``event`` when the row held ``stored`` for what person
+    changes do not set (年金基本, 第2号/第3号, …) and ``my_number_sealed`` before it."""
+    columns = person_columns(event, my_number_sealed=my_number_sealed)
+    return record_of({**stored, **dict(zip(PERSON_COLUMNS, columns, strict=True))})
+
+
+@dataclass(frozen=True)
+class PersonMet:
+    known: bool
+    my_number_sealed: str | None
+    results_kept: bool  # JPS results kept before eligibility knew the person
+
+
+FactRow = tuple[str, uuid.UUID, str, date, datetime, uuid.UUID | None, str | None, str | None]
+"""(宛名番号, event id, kind, 異動日, recorded upstream at, cancels, 在留資格, 特定活動): a ``dated_fact`` row."""
+
+VersionRow = tuple[uuid.UUID, str, str, date, str, date | None, str | None, uuid.UUID, uuid.UUID, str, bool]
+"""A ``qualification_version`` row to add: (period, 宛名番号, 種別, 取得日, 取得事由, 喪失日, 喪失事由, cause,
+published event, change kind, superseded by a later change of the same batch)."""
+
+
+def version_row(
+    atena_number: str, change: PeriodChange, cause_event_id: uuid.UUID, published_event_id: uuid.UUID
+) -> VersionRow:
+    assert change.period_id is not None
+    p = change.period
+    return (
+        change.period_id,
+        atena_number,
+        p.category.value,
+        p.acquired_on,
+        p.acquisition_reason.value,
+        p.lost_on,
+        p.loss_reason.value if p.loss_reason else None,
+        cause_event_id,
+        published_event_id,
+        change.kind.value,
+        False,
+    )
+
+
+FactOrder = tuple[datetime, date, uuid.UUID]
+
+
+def fact_order(row: FactRow) -> FactOrder:
+    """A fact's place among the person's facts (``facts``): as recorded upstream, then 異動日, then event id
+    (uuids order alike in Python and PostgreSQL: by their bytes)."""
+    return row[4], row[3], row[1]
+
+
+def dated_fact(row: FactRow) -> DatedFact:
+    _, event_id, kind, on, source_recorded_at, cancels, residence_status, designated_activity = row
+    return DatedFact(
+        event_id=event_id,
+        kind=_fact_kind(kind),
+        on=on,
+        recorded_on=source_recorded_at.astimezone(JST).date(),
+        cancels=cancels,
+        residence_status=residence_status,
+        designated_activity=designated_activity,
+    )
 
 
 def _fact_kind(value: str) -> FactKind:

@@ -117,17 +117,25 @@ class ExemptionRepository:
     # --- households ------------------------------------------------------------------------------
 
     async def remember_household(self, event: PersonChanged) -> None:
+        await self.remember_households([event])
+
+    async def remember_households(self, events: Sequence[PersonChanged]) -> None:
+        """The household facts of person changes (世帯番号, 続柄, 世帯主) as of their 異動日, in one statement."""
+        if not events:
+            return
         await self.conn.execute(
             """INSERT INTO eligibility.household_version (event_id, atena_number, household_number, relationship,
                                                           householder_atena_number, is_resident, effective_date)
-               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING""",
-            event.event_id,
-            event.atena_number,
-            event.household_number,
-            event.relationship,
-            event.householder_atena_number,
-            event.is_resident,
-            event.effective_date,
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[],
+                                    $7::date[])
+               ON CONFLICT (event_id) DO NOTHING""",
+            [e.event_id for e in events],
+            [e.atena_number for e in events],
+            [e.household_number for e in events],
+            [e.relationship for e in events],
+            [e.householder_atena_number for e in events],
+            [e.is_resident for e in events],
+            [e.effective_date for e in events],
         )
 
     async def household_members(self, applicants: Sequence[str], day: date) -> dict[str, list[Member]]:
