@@ -181,15 +181,7 @@ async def test_a_message_delivered_again_and_again_without_progress_is_dead_lett
     dead-lettered as poison; the messages around it are applied once."""
     schema = "poison_probe"
     group = f"poison-probe-{uuid.uuid4()}"
-    admin = await platform.admin()
-    try:
-        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        for statement in outbox_ddl(schema):
-            await admin.execute(statement)
-        await admin.execute(f"CREATE TABLE {schema}.applied (event_id uuid PRIMARY KEY)")
-    finally:
-        await admin.close()
+    await _probe_schema(platform, schema, "event_id uuid PRIMARY KEY")
     # The probe's group starts at the topic's end: it reads only what this test sends.
     ends = await platform.end_offsets(RESIDENT_CHANGED.name)
     consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, group_id=group, enable_auto_commit=False)
@@ -249,6 +241,19 @@ async def test_a_message_delivered_again_and_again_without_progress_is_dead_lett
     assert POISON_MESSAGES.labels("poison_probe", RESIDENT_CHANGED.name)._value.get() == poisoned_before + 1
 
 
+async def _probe_schema(platform: Platform, schema: str, applied_columns: str) -> None:
+    """A schema of its own for a probe service: inbox, outbox, dead letters, and a table of what it applied."""
+    admin = await platform.admin()
+    try:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        for statement in outbox_ddl(schema):
+            await admin.execute(statement)
+        await admin.execute(f"CREATE TABLE {schema}.applied ({applied_columns})")
+    finally:
+        await admin.close()
+
+
 async def _has(applied: Any, event_id: uuid.UUID) -> bool:
     return event_id in await applied()
 
@@ -261,15 +266,7 @@ async def test_a_batch_applied_at_once_dead_letters_the_message_it_fails_on_and_
     message is dead-lettered with its handler's reason, the others are applied once — also when Kafka delivers
     the batch again."""
     schema = "batch_probe"
-    admin = await platform.admin()
-    try:
-        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        for statement in outbox_ddl(schema):
-            await admin.execute(statement)
-        await admin.execute(f"CREATE TABLE {schema}.applied (n serial, event_id uuid PRIMARY KEY)")
-    finally:
-        await admin.close()
+    await _probe_schema(platform, schema, "n serial, event_id uuid PRIMARY KEY")
     atena = unique_atena()
     first, bad, last = (change(ChangeReason.NAME_CHANGE, resident(atena), date(2026, 11, day)) for day in (6, 7, 8))
 

@@ -9,7 +9,8 @@ Latency ends at the start of dispatch's batch transaction (``dispatch.inbox.rece
 follows within that batch. Baseline, in the same run: a raw aiokafka consume→produce pass-through over three hops
 of the burst's count of the same messages (three consumer groups, three producers, acks=all), timed from the first
 publish once the hops have their partitions. CPU per event is each process's user +
-system time over the phase, divided by the phase's events. Figures go to ``out/pipeline.json`` and
+system time over the phase, divided by the phase's events; the report also counts the partitions on which a
+service applied a delivery one message at a time (a redelivery, ADR 0005). Figures go to ``out/pipeline.json`` and
 ``out/pipeline.png`` (throughput and latency over time).
 """
 
