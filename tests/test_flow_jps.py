@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from kokunen_contracts.registry import RESIDENT_CHANGED
 from kokunen_contracts.residency import Address, ChangeReason, PersonName
 from kokunen_testing.factories import change, resident
+from kokunen_testing.pdf import pdf_text
 from kokunen_testing.platform import Platform, eventually, unique_atena
 from transfer_dispatch.domain.policy import load_policies
 from transfer_dispatch.jps.adapters.medium import JpsSettings, MediumKey, open_sealed
@@ -24,10 +24,6 @@ from transfer_dispatch.jps.domain.layout import parse_file
 from transfer_dispatch.jps.service import Provision, run_weekly_report
 
 pytestmark = pytest.mark.integration
-
-
-def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 async def test_a_move_in_from_abroad_reaches_the_weekly_jps_medium_with_its_my_number(

@@ -196,7 +196,7 @@ FILING_SUBMITTED = TopicSpec(
     key_field="atena_number",
     partitions=6,
     producers=(COUNTER,),
-    consumers=("eligibility",),
+    consumers=("eligibility", COUNTER),  # the counter: its 受付処理簿
     summary="届出・申出・申請: filings received at the counter (資格取得届, 喪失届, 種別変更届, 訂正と確認, 付加 …)",
 )
 
@@ -216,7 +216,7 @@ EXEMPTION_APPLICATION_SUBMITTED = TopicSpec(
     key_field="atena_number",
     partitions=6,
     producers=(COUNTER,),
-    consumers=("eligibility",),
+    consumers=("eligibility", COUNTER),  # the counter: its 受付処理簿
     summary="免除・納付猶予・学生納付特例申請: applications received at the counter (period, tier, 特例, 学校)",
 )
 
@@ -248,7 +248,7 @@ EXEMPTION_NOTIFICATION_SUBMITTED = TopicSpec(
     key_field="atena_number",
     partitions=6,
     producers=(COUNTER,),
-    consumers=("eligibility",),
+    consumers=("eligibility", COUNTER),  # the counter: its 受付処理簿
     summary="法定免除・産前産後免除の届出: 該当・非該当届 (89条) and 産前産後期間の免除届 (88条の2)",
 )
 
@@ -268,7 +268,7 @@ BENEFIT_CLAIM_SUBMITTED = TopicSpec(
     key_field="atena_number",
     partitions=6,
     producers=(COUNTER,),
-    consumers=("eligibility",),
+    consumers=("eligibility", COUNTER),  # the counter: its 受付処理簿
     summary="裁定請求の受付: 老齢・障害・遺族基礎年金, 寡婦年金, 死亡一時金, 特別障害給付金, 未支給年金, 老齢福祉年金",
 )
 

@@ -20,7 +20,14 @@ from kokunen_common.service import ServiceDefinition, ServiceRuntime, service_cl
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import (
     ADDITIONAL_PREMIUM_CHANGED,
+    BENEFIT_CLAIM_RECEIVED,
+    BENEFIT_CLAIM_SUBMITTED,
+    EXEMPTION_APPLICATION_SUBMITTED,
+    EXEMPTION_NOTIFICATION_OUTCOME,
+    EXEMPTION_NOTIFICATION_SUBMITTED,
+    EXEMPTION_SCREENED,
     FILING_OUTCOME,
+    FILING_SUBMITTED,
     INCOME_DETERMINED,
     PERSON_CHANGED,
     QUALIFICATION_CHANGED,
@@ -31,12 +38,15 @@ from .adapters.log_report import report_command
 from .adapters.repository import AccessLog
 from .adapters.web import create_app
 from .domain.access_log import LANES, LOG_FIELDS
+from .domain.disclosure import SCHEMA_PATH, schema_text
 from .handlers import (
     on_additional_premium_changed,
+    on_answered,
     on_filing_outcome,
     on_income_determined,
     on_person_changed,
     on_qualification_changed,
+    on_submitted,
     on_transfer_recorded,
 )
 from .settings import CounterAuditSettings, CounterPageSettings, CounterSettings
@@ -111,6 +121,12 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     runtime.consumer.subscribe(FILING_OUTCOME, on_filing_outcome)
     runtime.consumer.subscribe(ADDITIONAL_PREMIUM_CHANGED, on_additional_premium_changed)
     runtime.consumer.subscribe(TRANSFER_RECORDED, on_transfer_recorded)
+    # The 受付処理簿: the counters' own submissions (受付日, 部署) and eligibility's answers to them.
+    for submitted in (FILING_SUBMITTED, EXEMPTION_APPLICATION_SUBMITTED, EXEMPTION_NOTIFICATION_SUBMITTED,
+                      BENEFIT_CLAIM_SUBMITTED):  # fmt: skip
+        runtime.consumer.subscribe(submitted, on_submitted)
+    for answered in (EXEMPTION_SCREENED, EXEMPTION_NOTIFICATION_OUTCOME, BENEFIT_CLAIM_RECEIVED):
+        runtime.consumer.subscribe(answered, on_answered)
     return runtime
 
 
@@ -161,6 +177,19 @@ def access_log_report_command(
     """アクセスログ分析報告: the month's access-log review as a PDF with charts and a CSV of findings (thresholds:
     COUNTER_AUDIT_*); the run writes its own access-log row."""
     report_command(month, output_dir)
+
+
+@cli.command("disclosure-schema")
+def disclosure_schema_command(
+    write: bool = typer.Option(False, "--write", help="write the committed schema instead of checking it"),
+) -> None:
+    """The JSON Schema of the 開示請求 export (counter/schemas/disclosure-export.v1.json): check it, or --write it."""
+    if write:
+        SCHEMA_PATH.write_text(schema_text())
+        typer.echo(f"written: {SCHEMA_PATH}")
+    elif SCHEMA_PATH.read_text() != schema_text():
+        typer.echo(f"{SCHEMA_PATH} differs from the model: run counter disclosure-schema --write", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDetermined
 from kokunen_contracts.transfer import TransferRecorded
 
+from .adapters.reception_repository import Answer, Receptions, Submission
 from .adapters.repository import ReadModel
 
 
@@ -41,3 +42,14 @@ async def on_additional_premium_changed(delivery: Delivery[AdditionalPremiumChan
 async def on_transfer_recorded(delivery: Delivery[TransferRecorded], uow: UnitOfWork) -> None:
     """``dispatch.transfer-recorded.v1``: what was sent about the person, to whom, when (提供・移転の記録)."""
     await ReadModel(uow.conn).transfer_recorded(delivery.event)
+
+
+async def on_submitted(delivery: Delivery[Submission], uow: UnitOfWork) -> None:
+    """``counter.*-submitted.v1``: a 届出・申請・請求 received at a counter (受付処理簿: 受付日, 部署, 職員)."""
+    await Receptions(uow.conn).received(delivery.event)
+
+
+async def on_answered(delivery: Delivery[Answer], uow: UnitOfWork) -> None:
+    """``eligibility.exemption-screened.v1``, ``exemption-notification-outcome.v1``, ``benefit-claim-received.v1``:
+    what became of an application, a notification or a claim."""
+    await Receptions(uow.conn).answered(delivery.event)

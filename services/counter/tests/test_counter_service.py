@@ -203,6 +203,8 @@ SNAPSHOT = [
     "SELECT * FROM counter.filing_outcome ORDER BY event_id",
     "SELECT * FROM counter.additional_premium ORDER BY event_id",
     "SELECT * FROM counter.transfer_record ORDER BY event_id",
+    "SELECT * FROM counter.reception ORDER BY receipt_id",
+    "SELECT event_id, receipt_id, source, outcome, result, summary, detail::text FROM counter.decision ORDER BY 1",
     "SELECT count(*) FROM counter.access_log",
 ]
 

@@ -4,16 +4,53 @@ headless Chromium (the fixtures of test_browser.py). A monthly transfer batch (�
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+import zipfile
 from datetime import date, datetime
+from typing import Any
 
+import jsonschema
 import pytest
-from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, QualificationChanged
+from counter.domain.disclosure import SCHEMA_PATH
+from kokunen_contracts.counter import (
+    BenefitClaimSubmitted,
+    ExemptionApplicationSubmitted,
+    FilingKind,
+    FilingOutcome,
+    FilingOutcomeKind,
+    FilingRejection,
+    FilingSubmitted,
+)
+from kokunen_contracts.eligibility import (
+    AcquisitionReason,
+    BenefitClaimKind,
+    ExemptionApplicationKind,
+    ExemptionScreened,
+    ExemptionTier,
+    InsuredCategory,
+    PersonCheckOutcome,
+    PersonScreening,
+    QualificationChanged,
+    ScreeningOutcome,
+    ScreeningRole,
+)
 from kokunen_contracts.eligibility import QualificationChangeKind as Kind
-from kokunen_contracts.registry import PERSON_CHANGED, QUALIFICATION_CHANGED, TRANSFER_RECORDED
+from kokunen_contracts.registry import (
+    BENEFIT_CLAIM_SUBMITTED,
+    EXEMPTION_APPLICATION_SUBMITTED,
+    EXEMPTION_SCREENED,
+    FILING_OUTCOME,
+    FILING_SUBMITTED,
+    PERSON_CHANGED,
+    QUALIFICATION_CHANGED,
+    TRANSFER_RECORDED,
+)
 from kokunen_contracts.residency import PersonChangeKind
+from kokunen_contracts.transfer import DisclosureKind, TransferRecorded
 from kokunen_testing.factories import JST, person_changed
+from kokunen_testing.pdf import pdf_text
 from kokunen_testing.platform import eventually, unique_atena
 from playwright.async_api import Browser
 from transfer_dispatch.app import build as build_dispatch
@@ -21,7 +58,7 @@ from transfer_dispatch.domain.policy import load_policies
 from transfer_dispatch.handlers import run_monthly
 
 from .conftest import CounterWorld
-from .test_browser import browser, fill_reason, shot, signed_in
+from .test_browser import browser, fill_reason, log_rows, shot, signed_in
 
 pytestmark = pytest.mark.integration
 __all__ = ["browser"]  # the module-scoped Chromium of test_browser.py
@@ -116,5 +153,240 @@ async def test_a_monthly_batch_records_one_transfer_per_person_and_the_person_pa
         assert f"child_allowance-{MONTH}" in table
         assert "基礎年金番号、被保険者種別、資格取得年月日、資格喪失年月日" in table
         assert changes[0].basic_pension_number not in table
+    finally:
+        await context.close()
+
+
+COUNTER = "北区役所 保険年金課"  # madoguchi's 部署 (the demo IdP's claims)
+WEEK_DAY = date(2030, 7, 2)  # in 2030-W27: no JPS week of any test, no batch of any other test
+
+
+def filing(
+    atena: str, kind: FilingKind, received_on: date, department: str = COUNTER, **fields: Any
+) -> FilingSubmitted:
+    return FilingSubmitted(
+        event_id=uuid.uuid4(), effective_date=received_on, recorded_at=datetime.now(JST), filing_id=uuid.uuid4(),
+        kind=kind, atena_number=atena, received_on=received_on, staff_id="madoguchi", department=department,
+        **fields,
+    )  # fmt: skip
+
+
+def outcome(of: FilingSubmitted, result: FilingOutcomeKind, **fields: Any) -> FilingOutcome:
+    return FilingOutcome(
+        event_id=uuid.uuid4(), effective_date=of.received_on, recorded_at=datetime.now(JST), filing_id=of.filing_id,
+        kind=of.kind, atena_number=of.atena_number, outcome=result, message="処理しました", **fields,
+    )  # fmt: skip
+
+
+async def applied(world: CounterWorld, query: str, *args: Any, expected: int) -> None:
+    async def done() -> bool:
+        conn = await world.platform.admin()
+        try:
+            return bool(await conn.fetchval(query, *args) == expected)
+        finally:
+            await conn.close()
+
+    await eventually(done, timeout_s=90)
+
+
+async def test_the_reception_book_lists_a_counters_week_with_outcomes_and_jps_kinds_as_a_page_and_a_pdf(
+    browser: Browser, counter_world: CounterWorld
+) -> None:
+    world = counter_world
+    moved = filing(world.citizen, FilingKind.ADDRESS_CHANGE, date(2030, 7, 1))
+    renamed = filing(world.suspended, FilingKind.NAME_CHANGE, date(2030, 7, 3))
+    refused = filing(world.citizen, FilingKind.QUALIFICATION_LOSS, date(2030, 7, 3),
+                     lost_on=date(2030, 7, 1), loss_reason="filed")  # fmt: skip
+    elsewhere = filing(world.citizen, FilingKind.NAME_CHANGE, date(2030, 7, 2), department="南区役所 保険年金課")
+    next_week = filing(world.citizen, FilingKind.NAME_CHANGE, date(2030, 7, 8))
+    application = ExemptionApplicationSubmitted(
+        event_id=uuid.uuid4(), effective_date=date(2030, 7, 2), recorded_at=datetime.now(JST),
+        application_id=uuid.uuid4(), kind=ExemptionApplicationKind.EXEMPTION, atena_number=world.citizen,
+        received_on=date(2030, 7, 2), staff_id="madoguchi", department=COUNTER, first_month="2030-07",
+        last_month="2031-06",
+    )  # fmt: skip
+    claim = BenefitClaimSubmitted(
+        event_id=uuid.uuid4(), effective_date=date(2030, 7, 4), recorded_at=datetime.now(JST), claim_id=uuid.uuid4(),
+        kind=BenefitClaimKind.OLD_AGE_BASIC, atena_number=world.citizen, received_on=date(2030, 7, 4),
+        staff_id="madoguchi", department=COUNTER,
+    )  # fmt: skip
+    screened = ExemptionScreened(
+        event_id=uuid.uuid4(), effective_date=date(2030, 7, 2), recorded_at=datetime.now(JST),
+        application_id=application.application_id, atena_number=world.citizen, kind=application.kind,
+        outcome=ScreeningOutcome.PASSED, decision=ExemptionTier.HALF_EXEMPTION, first_month="2030-07",
+        last_month="2031-06", income_year=2029,
+        checks=[PersonScreening(tier=ExemptionTier.HALF_EXEMPTION, role=ScreeningRole.APPLICANT,
+                                atena_number=world.citizen, income_year=2029, outcome=PersonCheckOutcome.PASSED,
+                                income_used=800_000, limit=1_880_000, rule="本人 所得 80万円 ≤ 基準 188万円",
+                                article="国民年金法90条の2第2項")],
+    )  # fmt: skip
+    await world.platform.publish(FILING_SUBMITTED, [moved, renamed, refused, elsewhere, next_week])
+    await world.platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [application])
+    await world.platform.publish(BENEFIT_CLAIM_SUBMITTED, [claim])
+    await world.platform.publish(
+        FILING_OUTCOME,
+        [outcome(moved, FilingOutcomeKind.ACCEPTED), outcome(renamed, FilingOutcomeKind.ACCEPTED),
+         outcome(refused, FilingOutcomeKind.REJECTED, rejection=FilingRejection.NO_OPEN_PERIOD,
+                 rule="国民年金法9条")],
+    )  # fmt: skip
+    await world.platform.publish(EXEMPTION_SCREENED, [screened])
+    mine = [moved.filing_id, renamed.filing_id, refused.filing_id, application.application_id, claim.claim_id]
+    await applied(world, "SELECT count(*) FROM counter.reception WHERE receipt_id = ANY($1::uuid[])", mine, expected=5)
+    await applied(
+        world,
+        """SELECT (SELECT count(*) FROM counter.filing_outcome WHERE filing_id = ANY($1::uuid[]))
+                + (SELECT count(*) FROM counter.decision WHERE receipt_id = ANY($1::uuid[]))""",
+        mine,
+        expected=4,
+    )
+
+    context, page = await signed_in(browser, world, "madoguchi")
+    try:
+        await page.click("a:has-text('受付処理簿')")
+        await fill_reason(page, "週次の進達前の確認")
+        await page.fill("#day", WEEK_DAY.isoformat())
+        await page.select_option("#span", "week")
+        await page.click("button:has-text('表示する')")
+        table = page.locator("#reception-book")
+        await table.wait_for()
+        await shot(page, world, "21-reception-book")
+        rows = [await r.inner_text() for r in await table.locator("tbody tr").all()]
+        assert len(rows) == 5, rows  # the other counter's and the next week's are not this book's
+        assert all(word in rows[0] for word in ("住所変更届", "受理", "対象 (住所変更届)"))
+        assert all(word in rows[1] for word in ("申請免除", "受理", "対象 (免除・納付猶予・学生納付特例申請)"))
+        assert any(all(w in r for w in ("氏名変更届", "処理停止", "対象 (氏名変更届)")) for r in rows)
+        assert any(all(w in r for w in ("資格喪失届", "不受理", "対象外")) for r in rows)
+        assert all(word in rows[-1] for word in ("老齢基礎年金", "処理中", "未定"))
+        html = await page.content()
+        assert "進達対象 計: 3件" in html
+        assert "受付 計: 5件" in html
+
+        csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+        answer = await page.request.post(
+            f"{world.base_url}/records/reception-book",
+            form={"csrf_token": csrf or "", "reason_code": "03", "reason_text": "週次の進達前の確認",
+                  "department": COUNTER, "day": WEEK_DAY.isoformat(), "span": "week", "output": "pdf"},
+        )  # fmt: skip
+        assert answer.status == 200
+        assert answer.headers["content-type"] == "application/pdf"
+        text = pdf_text(await answer.body())
+        (world.output / "21-reception-book.pdf").write_bytes(await answer.body())
+        for expected in ("国民年金 受付処理簿", COUNTER, "令和12年7月1日", "令和12年7月7日", "住所変更届",
+                         "浦和 花子", "平成2年4月2日", "(処理停止)", "進達対象 計", "老齢基礎年金"):  # fmt: skip
+            assert expected in text, expected
+        assert "岩槻" not in text  # a person under 処理停止 leaves on paper by 宛名番号 only
+        logged = await log_rows(world, "madoguchi")
+        books = [r for r in logged if r["action"] == "reception_book"]
+        assert books[-1]["result_count"] == 5
+        assert books[-1]["query"].endswith(" PDF")
+        assert world.suspended in books[-1]["shown"]
+    finally:
+        await context.close()
+
+
+async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_and_a_json_valid_against_its_schema(
+    browser: Browser, counter_world: CounterWorld
+) -> None:
+    world = counter_world
+    sent = TransferRecorded(
+        event_id=uuid.uuid4(), effective_date=date(2026, 12, 1), recorded_at=datetime.now(JST),
+        atena_number=world.citizen, policy_id="nhi", kind=DisclosureKind.TRANSFER,
+        recipient="福祉局 生活福祉部 国保年金課", purpose="国民健康保険の資格取得・喪失の確認",
+        legal_basis="番号法9条2項", fields=["basic_pension_number", "atena_number", "insured_category"],
+        batch_id="nhi-2026-11", channel="transfer.nhi-qualification-changes.v1", record_id=uuid.uuid4(),
+    )  # fmt: skip
+    await world.platform.publish(TRANSFER_RECORDED, [sent])
+    await applied(world, "SELECT count(*) FROM counter.transfer_record WHERE event_id = $1", sent.event_id, expected=1)
+    # Someone looked at the person first (a view by another 部署): the export lists it without the name.
+    context, page = await signed_in(browser, world, "etsuran")
+    try:
+        await fill_reason(page, "本人からの電話照会")
+        await page.fill("#atena_number", world.citizen)
+        await page.click("button:has-text('検索する')")
+        await page.click("button:has-text('照会')")
+        await page.wait_for_selector("#transfers")
+    finally:
+        await context.close()
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    context, page = await signed_in(browser, world, "kansa")
+    try:
+        await page.click("a:has-text('開示請求')")
+        await fill_reason(page, "開示請求 第2026-118号 (本人確認済み)")
+        await page.fill("#atena_number", world.citizen)
+        await shot(page, world, "22-disclosure-form")
+        async with page.expect_download() as download_info:
+            await page.click("button:has-text('PDF と JSON を出力する')")
+        download = await download_info.value
+        saved = world.output / "22-disclosure.zip"
+        await download.save_as(saved)
+        archive = zipfile.ZipFile(saved)
+        names = sorted(archive.namelist())
+        assert [n.rsplit(".", 1)[1] for n in names] == ["json", "pdf"]
+        body = json.loads(archive.read(names[0]))
+        pdf = archive.read(names[1])
+        (world.output / "22-disclosure.pdf").write_bytes(pdf)
+        jsonschema.validate(body, schema)
+        assert body["person"]["name"] == "浦和 花子"
+        assert body["person"]["my_number_registered"] is True
+        assert body["qualification_periods"][0]["category"] == "第1号被保険者"
+        assert [i["income_year"] for i in body["incomes"]] == [2024]
+        assert [(t["recipient"], t["batch_id"]) for t in body["transfers"]] == [
+            ("福祉局 生活福祉部 国保年金課", "nhi-2026-11")
+        ]
+        assert body["transfers"][0]["fields"] == ["基礎年金番号", "宛名番号", "被保険者種別"]
+        accesses = [(a["department"], a["action"]) for a in body["accesses"]]
+        assert ("国保年金課 国民年金係", "照会") in accesses
+        assert accesses[-1] == ("総務局 情報公開課", "開示請求の出力")  # the export lists its own making
+        text = pdf_text(pdf)
+        flat = json.dumps(body, ensure_ascii=False)
+        for secret in (world.citizen_my_number, "閲覧 花子", "etsuran", "監査 四郎", "kansa", "127.0.0.1"):
+            assert secret not in flat, secret
+            assert secret not in text, secret
+        for expected in ("保有個人情報の開示", "浦和 花子", "平成2年4月2日", "第1号被保険者", "国保年金課",
+                         "提供・移転の記録", "記録を照会した記録", "本人からの電話照会",
+                         "登録あり (番号は記載しません)"):  # fmt: skip
+            assert expected in text, expected
+        rows = await log_rows(world, "kansa")
+        export = rows[-1]
+        assert (export["action"], export["atena_number"], export["reason_text"]) == (
+            "disclosure_export",
+            world.citizen,
+            "開示請求 第2026-118号 (本人確認済み)",
+        )
+
+        # A person under 処理停止: the export is made, the address is not in it.
+        csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+        answer = await page.request.post(
+            f"{world.base_url}/records/disclosure",
+            form={"csrf_token": csrf or "", "reason_code": "02", "reason_text": "開示請求 第2026-119号",
+                  "atena_number": world.suspended},
+        )  # fmt: skip
+        assert answer.status == 200
+        archive = zipfile.ZipFile(io.BytesIO(await answer.body()))
+        names = sorted(archive.namelist())
+        body = json.loads(archive.read(names[0]))
+        jsonschema.validate(body, schema)
+        text = pdf_text(archive.read(names[1]))
+        assert body["person"]["address"] is None
+        assert "さいたま市" not in json.dumps(body, ensure_ascii=False)
+        assert "さいたま市" not in text
+        assert "処理停止" in text
+
+        unknown = await page.request.post(
+            f"{world.base_url}/records/disclosure",
+            form={"csrf_token": csrf or "", "reason_code": "02", "reason_text": "開示請求",
+                  "atena_number": "999999999999999"},
+        )  # fmt: skip
+        assert unknown.status == 404
+        assert (await log_rows(world, "kansa"))[-1]["result_count"] == 0
+    finally:
+        await context.close()
+
+    context, page = await signed_in(browser, world, "madoguchi")  # a clerk is not the designated role
+    try:
+        refused = await page.goto(f"{world.base_url}/records/disclosure")
+        assert refused is not None
+        assert refused.status == 403
     finally:
         await context.close()

@@ -21,6 +21,7 @@ from kokunen_contracts.identifiers import MyNumber
 from kokunen_contracts.registry import JPS_PROCESSING_RESULT, JPS_REPORT_DUE, PERSON_CHANGED
 from kokunen_contracts.residency import PersonChangeKind
 from kokunen_testing.factories import JST, person_changed, valid_my_number
+from kokunen_testing.pdf import pdf_text
 from kokunen_testing.platform import Platform, eventually, unique_atena
 from transfer_dispatch import commands
 from transfer_dispatch.domain.policy import load_policies
@@ -139,10 +140,6 @@ async def a_week_of_reports(platform: Platform, week: IsoWeek) -> tuple[list[Jps
     await platform.publish(JPS_REPORT_DUE, [*reports, late_next_week])
     await kept(platform, [*reports, late_next_week])
     return reports, numbers
-
-
-def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_list(

@@ -603,6 +603,9 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             (static / "counter.css").read_text(), media_type="text/css", headers={"Cache-Control": "max-age=3600"}
         )
 
+    from .records import Pages, records_router  # here: records.py imports this module
+
+    app.include_router(records_router(Pages(pool, render, signed_in, require, allowed, log_entry)))
     return app
 
 

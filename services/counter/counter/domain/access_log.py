@@ -40,6 +40,8 @@ class Action(StrEnum):
     AUDIT_SEARCH = "audit_search"  # アクセスログの検索 (監査)
     AUDIT_EXPORT = "audit_export"  # アクセスログのCSV出力 (監査)
     AUDIT_REPORT = "audit_report"  # アクセスログ分析報告 (月次)
+    RECEPTION_BOOK = "reception_book"  # 受付処理簿の表示・出力 (the persons it lists)
+    DISCLOSURE_EXPORT = "disclosure_export"  # 開示請求の出力
 
     @property
     def label(self) -> str:
@@ -53,6 +55,8 @@ ACTION_LABELS = {
     Action.AUDIT_SEARCH: "ログ検索 (監査)",
     Action.AUDIT_EXPORT: "ログ出力 (監査)",
     Action.AUDIT_REPORT: "ログ分析 (監査)",
+    Action.RECEPTION_BOOK: "受付処理簿",
+    Action.DISCLOSURE_EXPORT: "開示請求の出力",
 }
 
 

@@ -6,7 +6,10 @@ one). What each role may do is this table, in one place, so the pages and the te
 - 閲覧 (viewer), 窓口入力 (clerk), 確認者 (supervisor): person inquiry (照会).
 - 個人番号取扱者 (my_number_handler): person inquiry, and revealing a My Number by an explicit action with its
   own reason (番号法 — 個人番号を取り扱う事務に従事する者に限る).
-- 監査 (auditor): the access log (search, CSV export); no person inquiry.
+- 閲覧, 窓口入力, 確認者: the 受付処理簿 of any counter (部署), as a page and a PDF.
+- 監査 (auditor): the access log (search, CSV export), and the 開示請求 export — the designated role: a
+  disclosure request (個人情報保護法76条) is answered by the 情報公開 担当, not by the counter that keeps the record,
+  and the auditor's role already reads who looked at whom; no person inquiry.
 - 運用 (operator): running the system; no personal data at all.
 
 処理停止 (DV等支援措置, 住民基本台帳事務における支援措置): the address of a person under it is withheld from every
@@ -48,14 +51,16 @@ class Permission(StrEnum):
     REVEAL_MY_NUMBER = "reveal_my_number"  # 個人番号の表示
     SEE_SUSPENDED_ADDRESS = "see_suspended_address"  # 処理停止者の住所
     READ_ACCESS_LOG = "read_access_log"  # アクセスログの検索・出力
+    READ_RECEPTION_BOOK = "read_reception_book"  # 受付処理簿
+    EXPORT_DISCLOSURE = "export_disclosure"  # 開示請求の出力
 
 
 POLICY: dict[Role, frozenset[Permission]] = {
-    Role.VIEWER: frozenset({Permission.INQUIRE}),
-    Role.CLERK: frozenset({Permission.INQUIRE}),
-    Role.SUPERVISOR: frozenset({Permission.INQUIRE, Permission.SEE_SUSPENDED_ADDRESS}),
+    Role.VIEWER: frozenset({Permission.INQUIRE, Permission.READ_RECEPTION_BOOK}),
+    Role.CLERK: frozenset({Permission.INQUIRE, Permission.READ_RECEPTION_BOOK}),
+    Role.SUPERVISOR: frozenset({Permission.INQUIRE, Permission.SEE_SUSPENDED_ADDRESS, Permission.READ_RECEPTION_BOOK}),
     Role.MY_NUMBER_HANDLER: frozenset({Permission.INQUIRE, Permission.REVEAL_MY_NUMBER}),
-    Role.AUDITOR: frozenset({Permission.READ_ACCESS_LOG}),
+    Role.AUDITOR: frozenset({Permission.READ_ACCESS_LOG, Permission.EXPORT_DISCLOSURE}),
     Role.OPERATOR: frozenset(),
 }
 
@@ -64,6 +69,8 @@ PERMISSION_LABELS = {
     Permission.REVEAL_MY_NUMBER: "個人番号の表示",
     Permission.SEE_SUSPENDED_ADDRESS: "処理停止者の住所の表示",
     Permission.READ_ACCESS_LOG: "アクセスログの閲覧",
+    Permission.READ_RECEPTION_BOOK: "受付処理簿の閲覧",
+    Permission.EXPORT_DISCLOSURE: "開示請求の出力",
 }
 
 
