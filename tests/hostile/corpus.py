@@ -197,7 +197,13 @@ MUTATIONS: list[Mutation] = [
     ("a tombstone (no body)", "validation", lambda m: _raw_body(m, None)),
     ("an empty body", "malformed_json", lambda m: _raw_body(m, b"")),
     ("not JSON", "malformed_json", lambda m: _raw_body(m, b"<xml/>")),
-    ("truncated JSON", "malformed_json", lambda m: _raw_body(m, (m.value or b"")[:-20])),
+    # Cut on a character boundary: a cut inside a multi-byte character (an example ending in Japanese) is the
+    # encoding case, which has its own entries.
+    (
+        "truncated JSON",
+        "malformed_json",
+        lambda m: _raw_body(m, (m.value or b"")[:-20].decode("utf-8", "ignore").encode()),
+    ),
     ("JSON nested 100,000 deep", "malformed_json", lambda m: _raw_body(m, b"[" * 100_000 + b"]" * 100_000)),
     (
         "a raw NUL inside a string",
