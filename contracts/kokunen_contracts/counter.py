@@ -29,6 +29,17 @@ from .identifiers import AtenaNumber, BasicPensionNumber
 from .labels import LabelledEnum
 
 StaffId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+
+
+class FieldsRuleError(ValueError):
+    """A rule across fields of a filing (what its kind needs, what goes together), naming those fields so that a
+    form shows the message beside each of them (pydantic keeps it as the error's ``ctx["error"]``)."""
+
+    def __init__(self, message: str, fields: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^[0-9+()-]{6,20}$")]
 
 
@@ -75,20 +86,25 @@ class FilingSubmitted(Event):
     pension_fund_joined_on: date | None = Field(default=None, description="国民年金基金の加入日")
     note: Annotated[str, StringConstraints(max_length=400)] | None = Field(default=None, description="特記事項")
 
+    REQUIRED_BY_KIND: ClassVar[dict[FilingKind, tuple[str, ...]]] = {
+        FilingKind.QUALIFICATION_ACQUISITION: ("category", "acquired_on", "acquisition_reason"),
+        FilingKind.QUALIFICATION_LOSS: ("lost_on", "loss_reason"),
+        FilingKind.CATEGORY_CHANGE: ("category", "previous_category"),
+        FilingKind.RECORD_CORRECTION: ("corrects_period_acquired_on",),
+        FilingKind.CONFIRMATION: ("confirms_filing_id",),
+    }
+    """What each kind needs beyond the common fields."""
+
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Self:
-        required: dict[FilingKind, tuple[str, ...]] = {
-            FilingKind.QUALIFICATION_ACQUISITION: ("category", "acquired_on", "acquisition_reason"),
-            FilingKind.QUALIFICATION_LOSS: ("lost_on", "loss_reason"),
-            FilingKind.CATEGORY_CHANGE: ("category", "previous_category"),
-            FilingKind.RECORD_CORRECTION: ("corrects_period_acquired_on",),
-            FilingKind.CONFIRMATION: ("confirms_filing_id",),
-        }
-        missing = [f for f in required.get(self.kind, ()) if getattr(self, f) is None]
+        missing = tuple(f for f in self.REQUIRED_BY_KIND.get(self.kind, ()) if getattr(self, f) is None)
         if missing:
-            raise ValueError(f"{self.kind.value} needs {', '.join(missing)}")
+            raise FieldsRuleError(f"{self.kind.value} needs {', '.join(missing)}", missing)
         if (self.lost_on is None) != (self.loss_reason is None) and self.kind is not FilingKind.RECORD_CORRECTION:
-            raise ValueError("資格喪失日と資格喪失事由は揃って指定してください (lost_on and loss_reason go together)")
+            raise FieldsRuleError(
+                "資格喪失日と資格喪失事由は揃って指定してください (lost_on and loss_reason go together)",
+                ("lost_on", "loss_reason"),
+            )
         return self
 
 
@@ -214,19 +230,23 @@ class ExemptionNotificationSubmitted(Event):
     born_on: date | None = Field(default=None, description="出産日 (出産後の届出)")
     multiple_birth: bool = Field(default=False, description="多胎妊娠")
 
+    REQUIRED_BY_KIND: ClassVar[dict[ExemptionNotificationKind, tuple[str, ...]]] = {
+        ExemptionNotificationKind.STATUTORY_EXEMPTION: ("statutory_reason", "reason_arose_on"),
+        ExemptionNotificationKind.STATUTORY_EXEMPTION_ENDED: ("reason_ceased_on",),
+    }
+    """What each kind needs; 産前産後 needs the expected birth date or the birth date (either)."""
+
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Self:
-        required: dict[ExemptionNotificationKind, tuple[str, ...]] = {
-            ExemptionNotificationKind.STATUTORY_EXEMPTION: ("statutory_reason", "reason_arose_on"),
-            ExemptionNotificationKind.STATUTORY_EXEMPTION_ENDED: ("reason_ceased_on",),
-        }
-        missing = [f for f in required.get(self.kind, ()) if getattr(self, f) is None]
+        missing = tuple(f for f in self.REQUIRED_BY_KIND.get(self.kind, ()) if getattr(self, f) is None)
+        if missing:
+            raise FieldsRuleError(f"{self.kind.value} needs {', '.join(missing)}", missing)
         if self.kind is ExemptionNotificationKind.PRE_POSTNATAL_EXEMPTION and not (
             self.expected_birth_on or self.born_on
         ):
-            missing.append("expected_birth_on or born_on")
-        if missing:
-            raise ValueError(f"{self.kind.value} needs {', '.join(missing)}")
+            raise FieldsRuleError(
+                "出産予定日か出産日を指定してください (expected_birth_on or born_on)", ("expected_birth_on", "born_on")
+            )
         return self
 
 

@@ -1165,6 +1165,12 @@ DEMO_STAFF: tuple[dict[str, Any], ...] = (
     {"username": "etsuran", "name": "閲覧 花子", "department": "国保年金課 国民年金係", "roles": ["viewer"]},
     {"username": "madoguchi", "name": "窓口 一郎", "department": "北区役所 保険年金課", "roles": ["clerk"]},
     {"username": "kakunin", "name": "確認 次郎", "department": "国保年金課 国民年金係", "roles": ["supervisor"]},
+    {
+        "username": "shunin",
+        "name": "主任 六子",
+        "department": "国保年金課 国民年金係",
+        "roles": ["clerk", "supervisor"],
+    },
     {"username": "bango", "name": "番号 三郎", "department": "国保年金課 資格係", "roles": ["my_number_handler"]},
     {"username": "kansa", "name": "監査 四郎", "department": "総務局 情報公開課", "roles": ["auditor"]},
     {"username": "unyou", "name": "運用 五郎", "department": "情報システム課", "roles": ["operator"]},

@@ -109,8 +109,9 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
         name=SERVICE,
         schema=SCHEMA,
         migrations_dir=MIGRATIONS,
-        # No topic holds who looked at whom, nor who is signed in: a replay keeps them.
-        kept_on_replay=("access_log", "staff_session", "sign_in_failure"),
+        # No topic the counter reads holds who looked at whom, who is signed in (or failed to), or what staff
+        # submitted (the counter publishes its submissions; it does not consume them): a replay keeps them.
+        kept_on_replay=("access_log", "staff_session", "sign_in_failure", "submission"),
         background_jobs=[web_pages],
         needs_vault=True,  # a 個人番号取扱者's reveal opens the sealed number
     )

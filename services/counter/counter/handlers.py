@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_contracts.counter import FilingOutcome
-from kokunen_contracts.eligibility import AdditionalPremiumChanged, QualificationChanged
+from kokunen_contracts.eligibility import (
+    AdditionalPremiumChanged,
+    QualificationChanged,
+)
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDetermined
 from kokunen_contracts.transfer import TransferRecorded
@@ -53,3 +56,4 @@ async def on_answered(delivery: Delivery[Answer], uow: UnitOfWork) -> None:
     """``eligibility.exemption-screened.v1``, ``exemption-notification-outcome.v1``, ``benefit-claim-received.v1``:
     what became of an application, a notification or a claim."""
     await Receptions(uow.conn).answered(delivery.event)
+    await ReadModel(uow.conn).answered(delivery.event)  # for the person page

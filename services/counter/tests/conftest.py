@@ -21,6 +21,7 @@ from kokunen_contracts.residency import ChangeReason, PersonName, ProcessingSusp
 from kokunen_testing.factories import change, income_assessed, resident, valid_my_number
 from kokunen_testing.infra import load_localstack, repo_root
 from kokunen_testing.platform import Platform, eventually, unique_atena
+from playwright.async_api import Browser, async_playwright
 
 TOKENS_CSS = repo_root() / ".cache" / "design-tokens" / "1.1.9" / "package" / "dist" / "tokens.css"
 
@@ -131,3 +132,16 @@ async def counter_world(platform: Platform, oidc_provider: Any) -> AsyncIterator
     finally:
         for service in [runtime, *feeders]:
             await service.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, shared by the browser tests of the session."""
+    from .browsing import ARGS, CHROMIUM
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

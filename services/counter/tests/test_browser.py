@@ -5,73 +5,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser
 
+from .browsing import fill_reason, last_seq, log_rows, open_person, search_by_atena, shot, staff_page
 from .conftest import CounterWorld
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
-async def signed_in(
-    browser: Browser, world: CounterWorld, username: str, *, lands_home: bool = True
-) -> tuple[BrowserContext, Page]:
-    """Through the provider's sign-in page, as a human would: the counter redirects, the staff member chooses."""
-    context = await browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto(f"{world.base_url}/login")
-    async with page.expect_navigation(url=re.compile(re.escape(world.base_url))):
-        await page.click(f"#user-{username}")
-    if lands_home:
-        await page.wait_for_url(f"{world.base_url}/")
-    return context, page
-
-
-async def shot(page: Page, world: CounterWorld, name: str) -> None:
-    await page.screenshot(path=str(world.output / f"{name}.png"), full_page=True)
-
-
-async def log_rows(world: CounterWorld, staff_id: str, after: int = 0) -> list[dict[str, Any]]:
-    conn = await world.platform.admin()
-    try:
-        rows = await conn.fetch(
-            "SELECT * FROM counter.access_log WHERE staff_id = $1 AND seq > $2 ORDER BY seq", staff_id, after
-        )
-        return [dict(r) for r in rows]
-    finally:
-        await conn.close()
-
-
-async def last_seq(world: CounterWorld) -> int:
-    conn = await world.platform.admin()
-    try:
-        return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM counter.access_log"))
-    finally:
-        await conn.close()
 
 
 async def sign_in_failures(world: CounterWorld) -> int:
@@ -82,18 +24,12 @@ async def sign_in_failures(world: CounterWorld) -> int:
         await conn.close()
 
 
-async def fill_reason(page: Page, text: str, prefix: str = "") -> None:
-    await page.select_option(f"#{prefix}reason_code", "02")
-    await page.fill(f"#{prefix}reason_text", text)
-
-
 async def test_a_viewer_searches_with_a_reason_views_once_and_never_receives_a_my_number(
     browser: Browser, counter_world: CounterWorld
 ) -> None:
     world = counter_world
     start = await last_seq(world)
-    context, page = await signed_in(browser, world, "etsuran")
-    try:
+    async with staff_page(browser, world, "etsuran") as page:
         await shot(page, world, "01-home")
         assert "閲覧 花子" in await page.content()
 
@@ -106,10 +42,7 @@ async def test_a_viewer_searches_with_a_reason_views_once_and_never_receives_a_m
         await shot(page, world, "02-search-without-reason")
         assert await log_rows(world, "etsuran", start) == []
 
-        await fill_reason(page, "本人来庁 (年金手帳の再交付相談)")
-        await page.fill("#atena_number", world.citizen)
-        await page.click("button:has-text('検索する')")
-        await page.wait_for_selector("text=1件見つかりました")
+        await search_by_atena(page, world.citizen, "本人来庁 (年金手帳の再交付相談)")
         await shot(page, world, "03-results")
         rows = await log_rows(world, "etsuran", start)
         assert [r["action"] for r in rows] == ["search"]
@@ -150,8 +83,6 @@ async def test_a_viewer_searches_with_a_reason_views_once_and_never_receives_a_m
         assert answer.status == 403
         assert "権限がありません" in await answer.text()
         assert world.citizen_my_number not in await answer.text()
-    finally:
-        await context.close()
 
 
 async def test_a_my_number_handler_reveals_it_with_its_own_reason_and_the_reveal_is_logged(
@@ -159,12 +90,8 @@ async def test_a_my_number_handler_reveals_it_with_its_own_reason_and_the_reveal
 ) -> None:
     world = counter_world
     start = await last_seq(world)
-    context, page = await signed_in(browser, world, "bango")
-    try:
-        await fill_reason(page, "資格取得届の受付")
-        await page.fill("#atena_number", world.citizen)
-        await page.click("button:has-text('検索する')")
-        await page.click("button:has-text('照会')")
+    async with staff_page(browser, world, "bango") as page:
+        await open_person(page, world.citizen, "資格取得届の受付")
         assert world.citizen_my_number not in await page.content()
         await page.click("summary:has-text('個人番号を表示する')")
         await page.select_option("#reveal_reason_code", "06")
@@ -178,16 +105,13 @@ async def test_a_my_number_handler_reveals_it_with_its_own_reason_and_the_reveal
         assert [r["my_number_shown"] for r in rows] == [False, False, True]
         assert rows[2]["reason_text"] == "資格取得届の個人番号の確認"
         assert world.citizen_my_number not in str(rows)  # the log says it was shown, never what
-    finally:
-        await context.close()
 
 
 async def test_the_address_of_a_person_under_processing_suspension_is_withheld_and_not_exported(
     browser: Browser, counter_world: CounterWorld
 ) -> None:
     world = counter_world
-    context, page = await signed_in(browser, world, "madoguchi")
-    try:
+    async with staff_page(browser, world, "madoguchi") as page:
         await fill_reason(page, "電話での照会")
         await page.fill("#kana_name", "いわつき さくら")  # ひらがな and a space: normalised to the key
         await page.fill("#birth_date", "平成4年8月20日")
@@ -199,11 +123,8 @@ async def test_the_address_of_a_person_under_processing_suspension_is_withheld_a
         assert "処理停止 (DV等支援措置) の対象者です" in html
         assert "処理停止中のため表示しません" in html
         assert "さいたま市" not in html
-    finally:
-        await context.close()
 
-    context, page = await signed_in(browser, world, "kansa")
-    try:
+    async with staff_page(browser, world, "kansa") as page:
         await page.goto(f"{world.base_url}/audit?atena_number={world.suspended}")
         await shot(page, world, "07-audit")
         assert "電話での照会" in await page.content()
@@ -220,8 +141,6 @@ async def test_the_address_of_a_person_under_processing_suspension_is_withheld_a
         assert all(r["atena_number"] == world.suspended and r["reason_code"] == "90" for r in reads[-2:])
         assert f'"宛名番号": "{world.suspended}"' in reads[-1]["shown"]
         assert "岩槻" not in reads[-1]["shown"]  # by 宛名番号 only
-    finally:
-        await context.close()
 
 
 async def test_bad_input_gets_a_japanese_message_and_the_right_status(
@@ -253,14 +172,10 @@ async def test_bad_input_gets_a_japanese_message_and_the_right_status(
     finally:
         await anonymous.close()
 
-    context, page = await signed_in(browser, world, "mukengen", lands_home=False)  # no role: refused at sign-in
-    try:
+    async with staff_page(browser, world, "mukengen", lands_home=False) as page:  # no role: refused at sign-in
         assert "権限がありません" in await page.content()
-    finally:
-        await context.close()
     start = await last_seq(world)
-    context, page = await signed_in(browser, world, "etsuran")
-    try:
+    async with staff_page(browser, world, "etsuran") as page:
         before = len(await log_rows(world, "etsuran", start))
         csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
         # Over-long input (the page's maxlength is a convenience; the server decides).
@@ -322,24 +237,19 @@ async def test_bad_input_gets_a_japanese_message_and_the_right_status(
         assert response is not None
         assert response.status == 401
         assert "一定時間操作がなかったため" in await page.content()
-    finally:
-        await context.close()
 
 
 async def test_logout_ends_the_session_at_the_counter_and_the_provider(
     browser: Browser, counter_world: CounterWorld
 ) -> None:
     world = counter_world
-    context, page = await signed_in(browser, world, "kakunin")
-    try:
+    async with staff_page(browser, world, "kakunin") as page:
         await page.click("button:has-text('サインアウト')")
         await page.wait_for_url(f"{world.base_url}/signed-out")
         await shot(page, world, "10-signed-out")
         response = await page.goto(f"{world.base_url}/")
         assert response is not None
         assert response.status == 401
-    finally:
-        await context.close()
 
 
 async def test_an_expired_id_token_signs_no_one_in_and_an_idle_session_ends(
@@ -378,8 +288,7 @@ async def test_an_expired_id_token_signs_no_one_in_and_an_idle_session_ends(
     finally:
         await context.close()
 
-    context, page = await signed_in(browser, world, "madoguchi")
-    try:
+    async with staff_page(browser, world, "madoguchi") as page:
 
         async def last_used(ago: timedelta | None = None) -> datetime:
             admin = await world.platform.admin()
@@ -415,5 +324,3 @@ async def test_an_expired_id_token_signs_no_one_in_and_an_idle_session_ends(
         assert response.status == 401
         assert "一定時間操作がなかったため" in await page.content()
         await shot(page, world, "12-idle-timeout")
-    finally:
-        await context.close()

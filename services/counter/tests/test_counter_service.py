@@ -17,9 +17,16 @@ from counter.adapters.repository import AccessLog, ReadModel
 from counter.app import build, verify_access_log
 from counter.domain.search import parse_search
 from kokunen_common.replay import replay
+from kokunen_contracts import eligibility as e
 from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, QualificationChanged
 from kokunen_contracts.eligibility import QualificationChangeKind as Kind
-from kokunen_contracts.registry import PERSON_CHANGED, QUALIFICATION_CHANGED
+from kokunen_contracts.registry import (
+    BENEFIT_CLAIM_RECEIVED,
+    EXEMPTION_NOTIFICATION_OUTCOME,
+    EXEMPTION_SCREENED,
+    PERSON_CHANGED,
+    QUALIFICATION_CHANGED,
+)
 from kokunen_contracts.residency import PersonChangeKind
 from kokunen_testing.factories import JST, person_changed
 from kokunen_testing.platform import consumed_everything, eventually, unique_atena
@@ -82,6 +89,83 @@ async def test_a_basic_pension_number_announced_before_the_person_still_finds_th
 
     people = await eventually(found, timeout_s=60)
     assert [p["atena_number"] for p in people] == [atena]
+
+
+def screened(atena: str, application: uuid.UUID, **values: object) -> e.ExemptionScreened:
+    return e.ExemptionScreened.model_validate(
+        {
+            "event_id": uuid.uuid4(),
+            "effective_date": date(2026, 12, 1),
+            "recorded_at": datetime.now(JST),
+            "application_id": application,
+            "atena_number": atena,
+            "kind": "exemption",
+            "first_month": "2026-07",
+            "last_month": "2027-06",
+            **values,
+        }
+    )
+
+
+async def test_eligibilitys_answers_to_applications_notifications_and_claims_are_kept_for_the_person_page(
+    counter_world: CounterWorld,
+) -> None:
+    """The three outcome topics the counter subscribes to: each event kept once (a redelivery changes nothing),
+    a re-screening replaces the screening it names, and the person page's reads return them."""
+    atena, application = unique_atena(), uuid.uuid4()
+    check = e.PersonScreening(tier="full_exemption", role="applicant", atena_number=atena, income_year=2025,
+                              outcome="passed", income_used=500_000, limit=670_000,
+                              rule="(1+1)×35万円+32万円", article="国民年金法90条1項1号")  # fmt: skip
+    first = screened(atena, application, outcome="passed", decision="full_exemption", income_year=2025,
+                     checks=[check], explanation=["全額免除に該当"])  # fmt: skip
+    failed = check.model_copy(update={"outcome": e.PersonCheckOutcome.FAILED, "income_used": 2_000_000})
+    redone = screened(atena, application, outcome="failed", income_year=2025, replaces_event_id=first.event_id,
+                      checks=[failed])  # fmt: skip
+    notified = e.ExemptionNotificationOutcome(
+        event_id=uuid.uuid4(), effective_date=date(2026, 12, 1), recorded_at=datetime.now(JST),
+        notification_id=uuid.uuid4(), atena_number=atena, kind="pre_postnatal_exemption", accepted=True,
+        first_month="2027-01", last_month="2027-04", reason="出産予定日 2027-02-10", article="国民年金法88条の2",
+    )  # fmt: skip
+    refused_claim = e.BenefitClaimReceived(
+        event_id=uuid.uuid4(), effective_date=date(2026, 12, 1), recorded_at=datetime.now(JST),
+        claim_id=uuid.uuid4(), atena_number=atena, kind="survivors_basic", received=False,
+        refusals=[e.ApplicationRefusalItem(reason="no_deceased", rule="国民年金法37条",
+                                           message="亡くなった方の記載がありません")],
+    )  # fmt: skip
+    platform = counter_world.platform
+    await platform.publish(EXEMPTION_SCREENED, [first, first, redone])  # the first one delivered twice
+    await platform.publish(EXEMPTION_NOTIFICATION_OUTCOME, [notified])
+    await platform.publish(BENEFIT_CLAIM_RECEIVED, [refused_claim])
+
+    async def kept() -> tuple[list[dict[str, object]], list[dict[str, object]], int, int] | None:
+        conn = await platform.connect_as("counter")
+        try:
+            model = ReadModel(conn)
+            counts = await conn.fetchrow(
+                """SELECT (SELECT count(*) FROM counter.exemption_screening WHERE atena_number = $1),
+                          (SELECT count(*) FROM counter.benefit_claim_received WHERE atena_number = $1)""",
+                atena,
+            )
+            result = (await model.exemption_screenings(atena), await model.exemption_periods(atena), *counts)
+        finally:
+            await conn.close()
+        return result if result[2] == 2 and result[3] == 1 and result[1] else None
+
+    screenings, periods, _, _ = await eventually(kept, timeout_s=60)
+    assert [s["event_id"] for s in screenings] == [redone.event_id]  # the re-screening stands alone
+    assert screenings[0]["outcome"] == "failed"
+    assert screenings[0]["checks"][0]["income_used"] == 2_000_000
+    assert screenings[0]["checks"][0]["article"] == "国民年金法90条1項1号"
+    assert [(p["first_month"], p["last_month"], p["article"]) for p in periods] == [
+        ("2027-01", "2027-04", "国民年金法88条の2")
+    ]
+    conn = await platform.connect_as("counter")
+    try:
+        claim = await conn.fetchrow("SELECT * FROM counter.benefit_claim_received WHERE atena_number = $1", atena)
+    finally:
+        await conn.close()
+    assert claim["received"] is False
+    assert "亡くなった方の記載がありません" in claim["refusals"]
 
 
 def run_verifier(world: CounterWorld) -> subprocess.CompletedProcess[str]:
@@ -205,6 +289,12 @@ SNAPSHOT = [
     "SELECT * FROM counter.transfer_record ORDER BY event_id",
     "SELECT * FROM counter.reception ORDER BY receipt_id",
     "SELECT event_id, receipt_id, source, outcome, result, summary, detail::text FROM counter.decision ORDER BY 1",
+    "SELECT event_id, application_id, outcome, checks::text, replaces_event_id FROM counter.exemption_screening "
+    "ORDER BY event_id",
+    "SELECT event_id, notification_id, accepted, first_month, last_month FROM counter.exemption_notification_outcome "
+    "ORDER BY event_id",
+    "SELECT event_id, claim_id, received, refusals::text FROM counter.benefit_claim_received ORDER BY event_id",
+    "SELECT count(*) FROM counter.submission",
     "SELECT count(*) FROM counter.access_log",
 ]
 

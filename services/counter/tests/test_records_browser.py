@@ -57,11 +57,10 @@ from transfer_dispatch.app import build as build_dispatch
 from transfer_dispatch.domain.policy import load_policies
 from transfer_dispatch.handlers import run_monthly
 
+from .browsing import fill_reason, log_rows, shot, signed_in
 from .conftest import CounterWorld
-from .test_browser import browser, fill_reason, log_rows, shot, signed_in
 
 pytestmark = pytest.mark.integration
-__all__ = ["browser"]  # the module-scoped Chromium of test_browser.py
 
 MONTH = "2030-07"  # a month no other test batches: the batch is this test's alone
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from kokunen_common import printing
@@ -26,31 +24,14 @@ from ..domain import qualification
 from ..domain.access_log import Action
 from ..domain.disclosure import DisclosureExport, build_export
 from ..domain.display import both_dates, show_person, yen
-from ..domain.reasons import Reason
 from ..domain.reception import OUTCOME_LABELS, BookPeriod, Outcome, Span, jps_report_kind, kind_label, reported_to_jps
 from ..domain.search import ATENA, normalise
 from ..domain.staff import Permission
+from .pages import PageError, Pages
 from .reception_repository import Receptions
 from .repository import AccessLog, ReadModel
-from .web import PageError
-
-if TYPE_CHECKING:
-    from .web import SignedIn
 
 JST = ZoneInfo("Asia/Tokyo")
-
-
-@dataclass(frozen=True)
-class Pages:
-    """What the records' routes share with the rest of the pages (web.create_app): the pool, rendering, the
-    session check, the permission and 処理事由 checks, and the access-log entry."""
-
-    pool: Callable[[], asyncpg.Pool]
-    render: Callable[..., HTMLResponse]
-    signed_in: Callable[..., Awaitable[SignedIn]]
-    require: Callable[[SignedIn, Permission], None]
-    allowed: Callable[[Request, str, Permission, str, str], Awaitable[tuple[SignedIn, Reason]]]
-    log_entry: Callable[..., dict[str, Any]]
 
 
 def when(moment: datetime | None) -> str:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 from kokunen_common.hash_chain import append_to_lane
 from kokunen_contracts.counter import FilingOutcome
-from kokunen_contracts.eligibility import AdditionalPremiumChanged, QualificationChanged
+from kokunen_contracts.eligibility import (
+    AdditionalPremiumChanged,
+    BenefitClaimReceived,
+    ExemptionNotificationOutcome,
+    ExemptionScreened,
+    QualificationChanged,
+)
+from kokunen_contracts.envelope import Event
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDetermined
 from kokunen_contracts.transfer import TransferRecorded
@@ -168,6 +175,75 @@ class ReadModel:
             event.recorded_at,
         )
 
+    async def answered(self, event: ExemptionScreened | ExemptionNotificationOutcome | BenefitClaimReceived) -> None:
+        """Eligibility's answer to an application, a notification or a claim, kept for the person page."""
+        if isinstance(event, ExemptionScreened):
+            await self.exemption_screened(event)
+        elif isinstance(event, ExemptionNotificationOutcome):
+            await self.exemption_notification_outcome(event)
+        else:
+            await self.benefit_claim_received(event)
+
+    async def exemption_screened(self, event: ExemptionScreened) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.exemption_screening (event_id, application_id, atena_number, kind, outcome,
+                   decision, first_month, last_month, income_year, refusals, checks, explanation, replaces_event_id,
+                   effective_date, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13, $14, $15)
+               ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.application_id,
+            event.atena_number,
+            event.kind.value,
+            event.outcome.value,
+            event.decision.value if event.decision else None,
+            event.first_month,
+            event.last_month,
+            event.income_year,
+            _json([r.model_dump(mode="json") for r in event.refusals]),
+            _json([c.model_dump(mode="json") for c in event.checks]),
+            _json(event.explanation),
+            event.replaces_event_id,
+            event.effective_date,
+            event.recorded_at,
+        )
+
+    async def exemption_notification_outcome(self, event: ExemptionNotificationOutcome) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.exemption_notification_outcome (event_id, notification_id, atena_number, kind,
+                   accepted, first_month, last_month, reason, article, refusals, effective_date, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.notification_id,
+            event.atena_number,
+            event.kind.value,
+            event.accepted,
+            event.first_month,
+            event.last_month,
+            event.reason,
+            event.article,
+            _json([r.model_dump(mode="json") for r in event.refusals]),
+            event.effective_date,
+            event.recorded_at,
+        )
+
+    async def benefit_claim_received(self, event: BenefitClaimReceived) -> None:
+        await self.conn.execute(
+            """INSERT INTO counter.benefit_claim_received (event_id, claim_id, atena_number, kind, received,
+                   pension_code, checks, refusals, effective_date, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.claim_id,
+            event.atena_number,
+            event.kind.value,
+            event.received,
+            event.pension_code,
+            _json(event.checks),
+            _json([r.model_dump(mode="json") for r in event.refusals]),
+            event.effective_date,
+            event.recorded_at,
+        )
+
     # --- for the pages -------------------------------------------------------------------------
 
     async def search(self, query: SearchQuery) -> list[dict[str, Any]]:
@@ -236,12 +312,67 @@ class ReadModel:
         )
         return [dict(r) for r in rows]
 
+    async def submissions(self, atena_number: str) -> list[dict[str, Any]]:
+        """What staff submitted about the person (newest first) with eligibility's latest answer to each:
+        ``answer`` is None while it is awaited. Each answer is looked up within the person's rows (the tables'
+        person index), never across all answers."""
+        rows = await self.conn.fetch(
+            """SELECT s.submission_id, s.family, s.kind, s.staff_id, s.department, s.received_on, s.submitted_at,
+                      s.confirms_id, s.payload,
+                      COALESCE(
+                        (SELECT to_jsonb(o) FROM counter.filing_outcome o
+                         WHERE o.atena_number = s.atena_number AND o.filing_id = s.submission_id
+                         ORDER BY o.recorded_at DESC LIMIT 1),
+                        (SELECT to_jsonb(x) FROM counter.exemption_screening x
+                         WHERE x.atena_number = s.atena_number AND x.application_id = s.submission_id
+                         ORDER BY x.recorded_at DESC LIMIT 1),
+                        (SELECT to_jsonb(n) FROM counter.exemption_notification_outcome n
+                         WHERE n.atena_number = s.atena_number AND n.notification_id = s.submission_id
+                         ORDER BY n.recorded_at DESC LIMIT 1),
+                        (SELECT to_jsonb(b) FROM counter.benefit_claim_received b
+                         WHERE b.atena_number = s.atena_number AND b.claim_id = s.submission_id
+                         ORDER BY b.recorded_at DESC LIMIT 1)) AS answer
+               FROM counter.submission s WHERE s.atena_number = $1 ORDER BY s.submitted_at DESC LIMIT 100""",
+            atena_number,
+        )
+        return [
+            {**dict(r), "payload": json.loads(r["payload"]), "answer": json.loads(r["answer"]) if r["answer"] else None}
+            for r in rows
+        ]
+
+    async def exemption_screenings(self, atena_number: str) -> list[dict[str, Any]]:
+        """Each application's current screening (a re-screening replaces the one it names), newest first."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM counter.exemption_screening x WHERE atena_number = $1
+                   AND NOT EXISTS (SELECT 1 FROM counter.exemption_screening y WHERE y.replaces_event_id = x.event_id)
+               ORDER BY recorded_at DESC LIMIT 50""",
+            atena_number,
+        )
+        return [_decoded(r, "refusals", "checks", "explanation") for r in rows]
+
+    async def exemption_periods(self, atena_number: str) -> list[dict[str, Any]]:
+        """法定免除・産前産後免除 as eligibility recorded them (accepted notifications), newest first."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM counter.exemption_notification_outcome WHERE atena_number = $1 AND accepted
+               ORDER BY recorded_at DESC LIMIT 50""",
+            atena_number,
+        )
+        return [_decoded(r, "refusals") for r in rows]
+
     async def additional_premiums(self, atena_number: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
             "SELECT * FROM counter.additional_premium WHERE atena_number = $1 ORDER BY recorded_at DESC",
             atena_number,
         )
         return [dict(r) for r in rows]
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _decoded(row: Mapping[str, Any], *columns: str) -> dict[str, Any]:
+    return {**dict(row), **{c: json.loads(row[c]) for c in columns}}
 
 
 def _person(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -340,6 +471,72 @@ class Sessions:
         await self.conn.execute(
             "UPDATE counter.staff_session SET ended_at = now() WHERE session_id = $1 AND ended_at IS NULL", session_id
         )
+
+
+class Submissions:
+    """届出・申請・請求 as staff submitted them: recorded with the event's outbox row, once per form."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(
+        self,
+        *,
+        idempotency_key: uuid.UUID,
+        submission_id: uuid.UUID,
+        family: str,
+        event: Event,
+        kind: str,
+        atena_number: str,
+        staff_id: str,
+        department: str,
+        received_on: date,
+        confirms_id: uuid.UUID | None = None,
+    ) -> bool:
+        """True when this is the form's first submission; False (nothing written) when it was filed before."""
+        inserted = await self.conn.fetchval(
+            """INSERT INTO counter.submission (submission_id, idempotency_key, family, kind, atena_number, staff_id,
+                   department, received_on, confirms_id, payload)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+               ON CONFLICT (idempotency_key) DO NOTHING RETURNING true""",
+            submission_id,
+            idempotency_key,
+            family,
+            kind,
+            atena_number,
+            staff_id,
+            department,
+            received_on,
+            confirms_id,
+            event.model_dump_json(),
+        )
+        return bool(inserted)
+
+    async def by_key(self, idempotency_key: uuid.UUID) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow("SELECT * FROM counter.submission WHERE idempotency_key = $1", idempotency_key)
+        return None if row is None else _decoded(row, "payload")
+
+    async def awaiting_confirmation(self) -> list[dict[str, Any]]:
+        """確認待ち: corrections eligibility holds for a second staff member, not yet confirmed by an accepted
+        訂正の確認 (oldest first: the queue's order)."""
+        rows = await self.conn.fetch(
+            """SELECT s.*, o.message FROM counter.submission s
+               JOIN counter.filing_outcome o ON o.atena_number = s.atena_number AND o.filing_id = s.submission_id
+                    AND o.outcome = 'pending_confirmation'
+               WHERE s.kind = 'record_correction'
+                 AND NOT EXISTS (
+                     SELECT 1 FROM counter.submission c JOIN counter.filing_outcome a
+                         ON a.atena_number = c.atena_number AND a.filing_id = c.submission_id
+                     WHERE c.confirms_id = s.submission_id AND a.outcome = 'accepted')
+               ORDER BY s.submitted_at LIMIT 200""",
+        )
+        return [_decoded(r, "payload") for r in rows]
+
+    async def correction(self, submission_id: uuid.UUID) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM counter.submission WHERE submission_id = $1 AND kind = 'record_correction'", submission_id
+        )
+        return None if row is None else _decoded(row, "payload")
 
 
 def new_id() -> str:

@@ -13,20 +13,20 @@ import hmac
 import io
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-import asyncpg
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from kokunen_common.crypto import MyNumberVault, SealError
 from kokunen_common.logs import get_logger
+from kokunen_contracts import counter as contracts_counter
+from kokunen_contracts import eligibility as contracts_eligibility
 from kokunen_contracts.transfer import SENT_FIELD_LABELS
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -35,11 +35,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..domain import qualification
 from ..domain.access_log import ACTION_LABELS, Action, persons_named
 from ..domain.display import MY_NUMBER_MASK, ShownPerson, both_dates, format_my_number, show_person, yen
+from ..domain.forms import forms_by_family, kind_label, label_of
 from ..domain.reasons import AUDIT_REASON, REASON_LABELS, REASONS, Reason, ReasonRefused, require_reason
 from ..domain.search import ATENA, SearchRefused, normalise, parse_search
 from ..domain.staff import PERMISSION_LABELS, Permission, Role, Staff
 from ..settings import CounterSettings
+from .forms import forms_router
 from .oidc import SignInRefused, identity_provider, staff_from_claims
+from .pages import PageError, Pages, Pool, SignedIn
 from .repository import AccessLog, ReadModel, Sessions, SignInFailures, new_id
 
 log = get_logger(__name__)
@@ -49,27 +52,6 @@ SESSION_KEY = "sid"
 TOUCH_AFTER = 0.1
 """A session's last-seen time is written only once it is this fraction of the idle timeout old (not on every
 request: a write per page serialised the pages). A session so ends 90–100 % of the idle time after its last use."""
-
-
-class PageError(Exception):
-    """A request refused with a Japanese explanation and an HTTP status."""
-
-    def __init__(self, status: int, title: str, message: str, *, sign_in: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
-        self.sign_in = sign_in
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    staff: Staff
-    session_id: str
-    csrf_token: str
-
-
-Pool = Callable[[], asyncpg.Pool]
 
 
 class SecurityHeaders:
@@ -131,6 +113,10 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         MY_NUMBER_MASK=MY_NUMBER_MASK,
         SENT_FIELD_LABELS=SENT_FIELD_LABELS,
         jst=JST,
+        label_of=label_of,
+        kind_label=kind_label,
+        c=contracts_counter,
+        e=contracts_eligibility,
     )
     idp = identity_provider(settings)
     idle = timedelta(minutes=settings.counter_session_idle_minutes)
@@ -397,6 +383,9 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
                 outcomes = await model.filing_outcomes(atena_number)
                 premiums = await model.additional_premiums(atena_number)
                 transfers = await model.transfer_records(atena_number)
+                submissions = await model.submissions(atena_number)
+                screenings = await model.exemption_screenings(atena_number)
+                exemption_periods = await model.exemption_periods(atena_number)
             action = Action.REVEAL_MY_NUMBER if reveal else Action.VIEW
             # Last in the transaction: the log's lane is held from this insert to the commit only.
             await AccessLog(conn).append(
@@ -430,9 +419,13 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             current=qualification.current_period(periods, today),
             as_of=as_of,
             incomes=incomes,
-            outcomes=outcomes,
+            outcomes=[o for o in outcomes if o["filing_id"] not in {s["submission_id"] for s in submissions}],
             premiums=premiums,
             transfers=transfers,
+            submissions=submissions,
+            screenings=screenings,
+            exemption_periods=exemption_periods,
+            forms=forms_by_family(),
             today=today,
         )
 
@@ -477,29 +470,39 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             ) from None
 
     @app.post("/person")
+    @app.post("/person/my-number")
     async def person(
         request: Request,
         csrf_token: str = Form(""),
         reason_code: str = Form(""),
         reason_text: str = Form(""),
-        atena_number: str = Form(""),
-        as_of: str = Form(""),
-    ) -> HTMLResponse:
-        me, reason = await allowed(request, csrf_token, Permission.INQUIRE, reason_code, reason_text)
-        return await person_page(request, me, reason, checked_atena(atena_number), checked_as_of(as_of), reveal=False)
-
-    @app.post("/person/my-number")
-    async def reveal_my_number(
-        request: Request,
-        csrf_token: str = Form(""),
         reveal_reason_code: str = Form(""),
         reveal_reason_text: str = Form(""),
         atena_number: str = Form(""),
+        as_of: str = Form(""),
     ) -> HTMLResponse:
+        """The person's page; at /person/my-number with the My Number shown, under its own 処理事由."""
+        reveal = request.url.path.endswith("/my-number")
         me, reason = await allowed(
-            request, csrf_token, Permission.REVEAL_MY_NUMBER, reveal_reason_code, reveal_reason_text
+            request,
+            csrf_token,
+            Permission.REVEAL_MY_NUMBER if reveal else Permission.INQUIRE,
+            reveal_reason_code if reveal else reason_code,
+            reveal_reason_text if reveal else reason_text,
         )
-        return await person_page(request, me, reason, checked_atena(atena_number), None, reveal=True)
+        day = None if reveal else checked_as_of(as_of)
+        return await person_page(request, me, reason, checked_atena(atena_number), day, reveal=reveal)
+
+    pages = Pages(
+        pool=pool,
+        render=render,
+        signed_in=signed_in,
+        require=require,
+        allowed=allowed,
+        log_entry=log_entry,
+        checked_atena=checked_atena,
+    )
+    app.include_router(forms_router(pages))
 
     # --- the access log, for auditors --------------------------------------------------------------
 
@@ -603,9 +606,9 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             (static / "counter.css").read_text(), media_type="text/css", headers={"Cache-Control": "max-age=3600"}
         )
 
-    from .records import Pages, records_router  # here: records.py imports this module
+    from .records import records_router  # here: records.py imports this module
 
-    app.include_router(records_router(Pages(pool, render, signed_in, require, allowed, log_entry)))
+    app.include_router(records_router(pages))
     return app
 
 

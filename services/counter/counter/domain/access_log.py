@@ -1,4 +1,4 @@
-"""アクセスログ: one entry per search, view and My Number reveal (and, later, filing) — 処理日時, 職員, 部署, 端末,
+"""アクセスログ: one entry per search, view, My Number reveal and filing — 処理日時, 職員, 部署, 端末,
 処理事由, 宛名番号, the 4情報 as shown, the action, and whether a My Number was shown. Append-only and
 hash-chained (kokunen_common.hash_chain) in ``LANES`` parallel chains, so that staff requests append side by side;
 ``counter verify-access-log`` checks every lane and names the first broken row."""
@@ -42,6 +42,7 @@ class Action(StrEnum):
     AUDIT_REPORT = "audit_report"  # アクセスログ分析報告 (月次)
     RECEPTION_BOOK = "reception_book"  # 受付処理簿の表示・出力 (the persons it lists)
     DISCLOSURE_EXPORT = "disclosure_export"  # 開示請求の出力
+    FILE = "file"  # 届出・申請・請求の受付 (the query column names the kind and 受付番号)
 
     @property
     def label(self) -> str:
@@ -57,6 +58,7 @@ ACTION_LABELS = {
     Action.AUDIT_REPORT: "ログ分析 (監査)",
     Action.RECEPTION_BOOK: "受付処理簿",
     Action.DISCLOSURE_EXPORT: "開示請求の出力",
+    Action.FILE: "届出等の受付",
 }
 
 

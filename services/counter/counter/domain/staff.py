@@ -4,6 +4,8 @@ Roles come from the IdP's token claims (the city's directory decides who holds t
 one). What each role may do is this table, in one place, so the pages and the tests read the same policy:
 
 - 閲覧 (viewer), 窓口入力 (clerk), 確認者 (supervisor): person inquiry (照会).
+- 窓口入力 (clerk): entering 届出・申請・請求 (the staff id and 部署 on them are the session's).
+- 確認者 (supervisor): confirming a 被保険者記録の訂正 entered by someone else (訂正の確認, four eyes).
 - 個人番号取扱者 (my_number_handler): person inquiry, and revealing a My Number by an explicit action with its
   own reason (番号法 — 個人番号を取り扱う事務に従事する者に限る).
 - 閲覧, 窓口入力, 確認者: the 受付処理簿 of any counter (部署), as a page and a PDF.
@@ -53,12 +55,21 @@ class Permission(StrEnum):
     READ_ACCESS_LOG = "read_access_log"  # アクセスログの検索・出力
     READ_RECEPTION_BOOK = "read_reception_book"  # 受付処理簿
     EXPORT_DISCLOSURE = "export_disclosure"  # 開示請求の出力
+    FILE = "file"  # 届出・申請・請求の入力
+    CONFIRM_CORRECTION = "confirm_correction"  # 訂正の確認 (入力者とは別の職員)
 
 
 POLICY: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.INQUIRE, Permission.READ_RECEPTION_BOOK}),
-    Role.CLERK: frozenset({Permission.INQUIRE, Permission.READ_RECEPTION_BOOK}),
-    Role.SUPERVISOR: frozenset({Permission.INQUIRE, Permission.SEE_SUSPENDED_ADDRESS, Permission.READ_RECEPTION_BOOK}),
+    Role.CLERK: frozenset({Permission.INQUIRE, Permission.READ_RECEPTION_BOOK, Permission.FILE}),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.INQUIRE,
+            Permission.SEE_SUSPENDED_ADDRESS,
+            Permission.READ_RECEPTION_BOOK,
+            Permission.CONFIRM_CORRECTION,
+        }
+    ),
     Role.MY_NUMBER_HANDLER: frozenset({Permission.INQUIRE, Permission.REVEAL_MY_NUMBER}),
     Role.AUDITOR: frozenset({Permission.READ_ACCESS_LOG, Permission.EXPORT_DISCLOSURE}),
     Role.OPERATOR: frozenset(),
@@ -71,6 +82,8 @@ PERMISSION_LABELS = {
     Permission.READ_ACCESS_LOG: "アクセスログの閲覧",
     Permission.READ_RECEPTION_BOOK: "受付処理簿の閲覧",
     Permission.EXPORT_DISCLOSURE: "開示請求の出力",
+    Permission.FILE: "届出・申請の入力",
+    Permission.CONFIRM_CORRECTION: "訂正の確認",
 }
 
 
