@@ -663,6 +663,7 @@ async def counter_walk(url: str, env: dict[str, str], admin_url: str) -> None:
             say(f"  照会 {atena} (HTTP {found.status_code}, {page.status_code}): {shown}")
             masked = html.unescape(re.sub(r"<[^>]+>", "", facts.get("個人番号", ""))).strip()
             say(f"    個人番号: {masked[:16]}  (masked: a viewer never receives it)")
+        await file_at_the_counter(client, url, admin_url)
     rows = await fetch(
         url_for_role(admin_url, BY_SERVICE["counter"].app_role),
         """SELECT seq, to_char(logged_at AT TIME ZONE 'Asia/Tokyo', 'HH24:MI:SS') AS at, staff_id, department,
@@ -673,6 +674,35 @@ async def counter_walk(url: str, env: dict[str, str], admin_url: str) -> None:
     table(rows, ["seq", "at", "staff_id", "department", "terminal", "reason_code", "action", "subject", "mn"])
     code, output = await run_cli(env, "-m", "counter", "verify-access-log")
     say(f"  counter verify-access-log: {output} (exit {code})")
+
+
+async def file_at_the_counter(client: Any, url: str, admin_url: str) -> None:
+    """A clerk files a 住所変更届 through the counter's form (twice: the second is recognised as the same form) and
+    reads eligibility's answer on the person's page."""
+    import re
+
+    clerk = next(p for p in localstack.DEMO_STAFF if p["username"] == "madoguchi")
+    client.cookies.clear()
+    csrf = await sign_in(client, url, clerk)
+    reason = {"csrf_token": csrf, "reason_code": "01", "reason_text": "住所変更届の受付", "atena_number": "1000000022"}
+    form = await client.post(f"{url}/forms/open", data={**reason, "form_id": "address_change"})
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text)
+    if key is None:
+        say(f"  the 住所変更届 form did not open (HTTP {form.status_code})")
+        return
+    filed = {**reason, "form_id": "address_change", "idempotency_key": key[1], "note": "市内転居 (窓口で受付)"}
+    answers = [await client.post(f"{url}/forms/submit", data=filed) for _ in range(2)]
+    say(f"  {clerk['name']} files a 住所変更届 for 1000000022 through the form, twice (HTTP "
+        f"{answers[0].status_code}, {answers[1].status_code}): one filing, 受付番号 {key[1]}")  # fmt: skip
+    await wait_for(
+        url_for_role(admin_url, BY_SERVICE["counter"].app_role),
+        "SELECT 1 FROM counter.filing_outcome WHERE filing_id = $1::uuid",
+        key[1],
+    )
+    page = await client.post(f"{url}/person", data=reason)
+    row = re.search(r'<tr data-kind="address_change">(.*?)</tr>', page.text, re.S)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row[1] if row else "")).strip()
+    say(f"  the person's page shows eligibility's answer: {text}")
 
 
 def main() -> int:

@@ -309,6 +309,8 @@ async def test_a_correction_takes_a_second_staff_member_and_never_its_author(bro
         async with page.expect_navigation():
             await page.locator(f"#pending-{theirs}").locator("button:has-text('内容を確認する')").click()
         assert "2024-04-05" in await page.content()
+        opened = (await log_rows(world, "kakunin"))[-1]
+        assert (opened["action"], opened["atena_number"], opened["reason_code"]) == ("view", desk.applicant, "03")
         await page.fill("#reason_text", "訂正内容の確認")
         async with page.expect_navigation() as nav:
             await page.click("button:has-text('確認して反映する')")

@@ -28,6 +28,8 @@ from .repository import AccessLog, Submissions
 JST = ZoneInfo("Asia/Tokyo")
 SOURCE = "/kokunen/counter"
 CONFIRMATION = FORMS["confirmation"]
+CONFIRMING = Reason("03", "確認待ちの訂正の内容確認 (訂正の確認)")
+"""The 処理事由 of opening a waiting correction: the 確認者's duty itself (the confirmation asks for its own)."""
 
 
 def forms_router(pages: Pages) -> APIRouter:
@@ -182,6 +184,9 @@ def forms_router(pages: Pages) -> APIRouter:
     async def pending_correction(me: SignedIn, submission_id: str) -> dict[str, Any]:
         async with pages.pool().acquire() as conn:
             correction = await Submissions(conn).correction(key_of(submission_id))
+        return checked_correction(me, correction)
+
+    def checked_correction(me: SignedIn, correction: dict[str, Any] | None) -> dict[str, Any]:
         if correction is None:
             raise PageError(404, "確認対象の訂正がありません", "受付番号を確認してください。")
         if correction["staff_id"] == me.staff.staff_id:  # the server decides, whatever the page offered
@@ -198,7 +203,21 @@ def forms_router(pages: Pages) -> APIRouter:
     ) -> HTMLResponse:
         me = await pages.signed_in(request, csrf=csrf_token, check_csrf=True)
         pages.require(me, Permission.CONFIRM_CORRECTION)
-        correction = await pending_correction(me, submission_id)
+        key = key_of(submission_id)
+        async with pages.pool().acquire() as conn, conn.transaction():
+            correction = checked_correction(me, await Submissions(conn).correction(key))
+            # Showing what a correction changes is a view of the person's record: logged, under the duty's reason.
+            await AccessLog(conn).append(
+                pages.log_entry(
+                    request,
+                    me,
+                    CONFIRMING,
+                    Action.VIEW,
+                    atena_number=correction["atena_number"],
+                    query=f"確認待ちの訂正 受付番号={key}",
+                    result_count=1,
+                )
+            )
         return pages.render(
             request,
             "correction.html",
