@@ -23,6 +23,7 @@ from kokunen_contracts.registry import (
     BENEFIT_CLAIM_RECEIVED,
     BENEFIT_CLAIM_SUBMITTED,
     EXEMPTION_APPLICATION_SUBMITTED,
+    EXEMPTION_DECIDED,
     EXEMPTION_NOTIFICATION_OUTCOME,
     EXEMPTION_NOTIFICATION_SUBMITTED,
     EXEMPTION_SCREENED,
@@ -42,6 +43,7 @@ from .domain.disclosure import SCHEMA_PATH, schema_text
 from .handlers import (
     on_additional_premium_changed,
     on_answered,
+    on_exemption_decided,
     on_filing_outcome,
     on_income_determined,
     on_person_changed,
@@ -122,6 +124,7 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     runtime.consumer.subscribe(FILING_OUTCOME, on_filing_outcome)
     runtime.consumer.subscribe(ADDITIONAL_PREMIUM_CHANGED, on_additional_premium_changed)
     runtime.consumer.subscribe(TRANSFER_RECORDED, on_transfer_recorded)
+    runtime.consumer.subscribe(EXEMPTION_DECIDED, on_exemption_decided)
     # The 受付処理簿: the counters' own submissions (受付日, 部署) and eligibility's answers to them.
     for submitted in (FILING_SUBMITTED, EXEMPTION_APPLICATION_SUBMITTED, EXEMPTION_NOTIFICATION_SUBMITTED,
                       BENEFIT_CLAIM_SUBMITTED):  # fmt: skip

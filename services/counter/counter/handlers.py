@@ -7,6 +7,7 @@ from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_contracts.counter import FilingOutcome
 from kokunen_contracts.eligibility import (
     AdditionalPremiumChanged,
+    ExemptionDecided,
     QualificationChanged,
 )
 from kokunen_contracts.residency import PersonChanged
@@ -57,3 +58,8 @@ async def on_answered(delivery: Delivery[Answer], uow: UnitOfWork) -> None:
     what became of an application, a notification or a claim."""
     await Receptions(uow.conn).answered(delivery.event)
     await ReadModel(uow.conn).answered(delivery.event)  # for the person page
+
+
+async def on_exemption_decided(delivery: Delivery[ExemptionDecided], uow: UnitOfWork) -> None:
+    """``eligibility.exemption-decided.v1``: JPS's 承認/却下 of an application (from the 処理結果一覧表)."""
+    await ReadModel(uow.conn).exemption_decided(delivery.event)

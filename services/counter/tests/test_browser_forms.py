@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from counter.adapters.repository import ReadModel
 from kokunen_common.service import ServiceRuntime
-from kokunen_contracts.registry import INCOME_DETERMINED, PERSON_CHANGED
+from kokunen_contracts.eligibility import ExemptionApplicationKind, ExemptionDecided, ExemptionTier, JpsDecision
+from kokunen_contracts.registry import EXEMPTION_DECIDED, INCOME_DETERMINED, PERSON_CHANGED
 from kokunen_contracts.residency import PersonChangeKind
 from kokunen_contracts.tax import IncomeDetermined
 from kokunen_testing.factories import JST, income_assessed, person_changed
@@ -245,12 +246,25 @@ async def test_applications_notifications_and_claims_show_their_screening_and_ch
     expected_birth = datetime.now(JST).date() + timedelta(days=60)
     async with staff_page(browser, world, "madoguchi") as page:
         await open_person(page, desk.applicant, "免除申請の受付", code="01")
-        await file_form(page, "exemption", {"first_month": f"{year}-07", "last_month": f"{year + 1}-06"})
+        exemption = await file_form(page, "exemption", {"first_month": f"{year}-07", "last_month": f"{year + 1}-06"})
         await file_form(page, "student_deferral", {"first_month": f"{year}-04", "last_month": f"{year + 1}-03"})
         await file_form(page, "pre_postnatal_exemption", {"expected_birth_on": expected_birth.isoformat()})
         await file_form(page, "claim_old_age_basic", {"attachments": ["bank_account", "family_register"]})
         await file_form(page, "claim_survivors_basic", {"attachments": ["bank_account"]})
         text = await refresh_until_answered(page, world, desk.applicant)
+        assert "日本年金機構の決定: 未着" in await page.locator(f"#screening-{exemption}").inner_text()
+        # JPS decides from the city's 進達 (処理結果一覧表 → eligibility → this topic): shown on that screening.
+        decided = ExemptionDecided(
+            event_id=uuid.uuid4(), effective_date=date(year, 9, 10), recorded_at=datetime.now(JST),
+            application_id=uuid.UUID(exemption), atena_number=desk.applicant, kind=ExemptionApplicationKind.EXEMPTION,
+            jps_decision=JpsDecision.APPROVED, tier=ExemptionTier.HALF_EXEMPTION, first_month=f"{year}-07",
+            last_month=f"{year + 1}-06", decided_on=date(year, 9, 10), explanation="日本年金機構が半額免除を承認",
+        )  # fmt: skip
+        await world.platform.publish(EXEMPTION_DECIDED, [decided])
+        await eventually(lambda: decision_kept(world, decided.application_id), timeout_s=60)
+        await page.reload()
+        jps = await page.locator(f"#jps-decision-{exemption}").inner_text()
+        assert all(word in jps for word in ("承認", "半額免除", f"({year}-09-10)", "日本年金機構が半額免除を承認")), jps
         html = await page.content()
         await shot(page, world, "23-person-exemptions-and-claims")
 
@@ -270,6 +284,18 @@ async def test_applications_notifications_and_claims_show_their_screening_and_ch
     assert "老齢基礎年金" in text
     assert "遺族基礎年金" in text
     assert "根拠" in text
+
+
+async def decision_kept(world: CounterWorld, application_id: uuid.UUID) -> bool:
+    conn = await world.platform.admin()
+    try:
+        return bool(
+            await conn.fetchval(
+                "SELECT count(*) FROM counter.exemption_decision WHERE application_id = $1", application_id
+            )
+        )
+    finally:
+        await conn.close()
 
 
 def page_row(text: str, label: str) -> str:

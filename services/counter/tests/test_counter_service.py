@@ -22,6 +22,7 @@ from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, Qu
 from kokunen_contracts.eligibility import QualificationChangeKind as Kind
 from kokunen_contracts.registry import (
     BENEFIT_CLAIM_RECEIVED,
+    EXEMPTION_DECIDED,
     EXEMPTION_NOTIFICATION_OUTCOME,
     EXEMPTION_SCREENED,
     PERSON_CHANGED,
@@ -110,8 +111,9 @@ def screened(atena: str, application: uuid.UUID, **values: object) -> e.Exemptio
 async def test_eligibilitys_answers_to_applications_notifications_and_claims_are_kept_for_the_person_page(
     counter_world: CounterWorld,
 ) -> None:
-    """The three outcome topics the counter subscribes to: each event kept once (a redelivery changes nothing),
-    a re-screening replaces the screening it names, and the person page's reads return them."""
+    """The outcome topics the counter subscribes to: each event kept once (a redelivery changes nothing), a
+    re-screening replaces the screening it names, JPS's decision is shown on the screening it decides, and the
+    person page's reads return them."""
     atena, application = unique_atena(), uuid.uuid4()
     check = e.PersonScreening(tier="full_exemption", role="applicant", atena_number=atena, income_year=2025,
                               outcome="passed", income_used=500_000, limit=670_000,
@@ -132,8 +134,15 @@ async def test_eligibilitys_answers_to_applications_notifications_and_claims_are
         refusals=[e.ApplicationRefusalItem(reason="no_deceased", rule="国民年金法37条",
                                            message="亡くなった方の記載がありません")],
     )  # fmt: skip
+    rejected = e.ExemptionDecided(
+        event_id=uuid.uuid4(), effective_date=date(2027, 1, 20), recorded_at=datetime.now(JST),
+        application_id=application, atena_number=atena, kind="exemption", jps_decision="rejected",
+        first_month="2026-07", last_month="2027-06", decided_on=date(2027, 1, 20),
+        explanation="日本年金機構が却下しました (処理結果一覧表)",
+    )  # fmt: skip
     platform = counter_world.platform
     await platform.publish(EXEMPTION_SCREENED, [first, first, redone])  # the first one delivered twice
+    await platform.publish(EXEMPTION_DECIDED, [rejected, rejected])
     await platform.publish(EXEMPTION_NOTIFICATION_OUTCOME, [notified])
     await platform.publish(BENEFIT_CLAIM_RECEIVED, [refused_claim])
 
@@ -149,22 +158,29 @@ async def test_eligibilitys_answers_to_applications_notifications_and_claims_are
             result = (await model.exemption_screenings(atena), await model.exemption_periods(atena), *counts)
         finally:
             await conn.close()
-        return result if result[2] == 2 and result[3] == 1 and result[1] else None
+        decided = result[0] and result[0][0]["jps_decision"]
+        return result if result[2] == 2 and result[3] == 1 and result[1] and decided else None
 
     screenings, periods, _, _ = await eventually(kept, timeout_s=60)
     assert [s["event_id"] for s in screenings] == [redone.event_id]  # the re-screening stands alone
     assert screenings[0]["outcome"] == "failed"
     assert screenings[0]["checks"][0]["income_used"] == 2_000_000
     assert screenings[0]["checks"][0]["article"] == "国民年金法90条1項1号"
+    assert (screenings[0]["jps_decision"], screenings[0]["jps_tier"], screenings[0]["jps_decided_on"]) == (
+        "rejected", None, date(2027, 1, 20))  # fmt: skip
     assert [(p["first_month"], p["last_month"], p["article"]) for p in periods] == [
         ("2027-01", "2027-04", "国民年金法88条の2")
     ]
     conn = await platform.connect_as("counter")
     try:
         claim = await conn.fetchrow("SELECT * FROM counter.benefit_claim_received WHERE atena_number = $1", atena)
+        decisions = await conn.fetchval(
+            "SELECT count(*) FROM counter.exemption_decision WHERE atena_number = $1", atena
+        )
     finally:
         await conn.close()
     assert claim["received"] is False
+    assert decisions == 1  # delivered twice, kept once
     assert "亡くなった方の記載がありません" in claim["refusals"]
 
 

@@ -14,6 +14,7 @@ from kokunen_contracts.counter import FilingOutcome
 from kokunen_contracts.eligibility import (
     AdditionalPremiumChanged,
     BenefitClaimReceived,
+    ExemptionDecided,
     ExemptionNotificationOutcome,
     ExemptionScreened,
     QualificationChanged,
@@ -208,6 +209,27 @@ class ReadModel:
             event.recorded_at,
         )
 
+    async def exemption_decided(self, event: ExemptionDecided) -> None:
+        """JPS's decision on an application (承認/却下, the tier in force), kept beside the city's screening."""
+        await self.conn.execute(
+            """INSERT INTO counter.exemption_decision (event_id, application_id, atena_number, kind, jps_decision,
+                   tier, screened_tier, first_month, last_month, decided_on, explanation, effective_date, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING""",
+            event.event_id,
+            event.application_id,
+            event.atena_number,
+            event.kind.value,
+            event.jps_decision.value,
+            event.tier.value if event.tier else None,
+            event.screened_tier.value if event.screened_tier else None,
+            event.first_month,
+            event.last_month,
+            event.decided_on,
+            event.explanation,
+            event.effective_date,
+            event.recorded_at,
+        )
+
     async def exemption_notification_outcome(self, event: ExemptionNotificationOutcome) -> None:
         await self.conn.execute(
             """INSERT INTO counter.exemption_notification_outcome (event_id, notification_id, atena_number, kind,
@@ -341,11 +363,18 @@ class ReadModel:
         ]
 
     async def exemption_screenings(self, atena_number: str) -> list[dict[str, Any]]:
-        """Each application's current screening (a re-screening replaces the one it names), newest first."""
+        """Each application's current screening (a re-screening replaces the one it names), newest first, with
+        JPS's latest decision on it (``jps_decision`` None until the 処理結果一覧表 names it)."""
         rows = await self.conn.fetch(
-            """SELECT * FROM counter.exemption_screening x WHERE atena_number = $1
+            """SELECT x.*, d.jps_decision, d.tier AS jps_tier, d.decided_on AS jps_decided_on,
+                      d.explanation AS jps_explanation
+               FROM counter.exemption_screening x
+               LEFT JOIN LATERAL (SELECT * FROM counter.exemption_decision d
+                                  WHERE d.atena_number = x.atena_number AND d.application_id = x.application_id
+                                  ORDER BY d.recorded_at DESC LIMIT 1) d ON true
+               WHERE x.atena_number = $1
                    AND NOT EXISTS (SELECT 1 FROM counter.exemption_screening y WHERE y.replaces_event_id = x.event_id)
-               ORDER BY recorded_at DESC LIMIT 50""",
+               ORDER BY x.recorded_at DESC LIMIT 50""",
             atena_number,
         )
         return [_decoded(r, "refusals", "checks", "explanation") for r in rows]
