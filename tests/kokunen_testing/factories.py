@@ -8,6 +8,12 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from kokunen_contracts.eligibility import (
+    AcquisitionReason,
+    InsuredCategory,
+    QualificationChanged,
+    QualificationChangeKind,
+)
 from kokunen_contracts.identifiers import my_number_check_digit
 from kokunen_contracts.residency import (
     Address,
@@ -158,3 +164,21 @@ def income_assessed(atena: str, income_year: int = 2025, seq: int = 0, **overrid
     }
     values.update(overrides)
     return IncomeAssessed(**values)
+
+
+def qualification_acquired(
+    atena: str, on: date, reason: AcquisitionReason, basic_pension_number: str | None = None
+) -> QualificationChanged:
+    """eligibility.qualification-changed.v1: a 第1号被保険者 period acquired ``on`` (資格取得)."""
+    return QualificationChanged(
+        event_id=uuid.uuid4(),
+        effective_date=on,
+        recorded_at=datetime.now(JST),
+        atena_number=atena,
+        kind=QualificationChangeKind.ACQUIRED,
+        period_id=uuid.uuid4(),
+        category=InsuredCategory.CATEGORY_1,
+        acquired_on=on,
+        acquisition_reason=reason,
+        basic_pension_number=basic_pension_number,
+    )

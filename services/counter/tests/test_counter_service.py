@@ -18,8 +18,7 @@ from counter.app import build, verify_access_log
 from counter.domain.search import parse_search
 from kokunen_common.replay import replay
 from kokunen_contracts import eligibility as e
-from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, QualificationChanged
-from kokunen_contracts.eligibility import QualificationChangeKind as Kind
+from kokunen_contracts.eligibility import AcquisitionReason
 from kokunen_contracts.registry import (
     BENEFIT_CLAIM_RECEIVED,
     EXEMPTION_DECIDED,
@@ -29,7 +28,7 @@ from kokunen_contracts.registry import (
     QUALIFICATION_CHANGED,
 )
 from kokunen_contracts.residency import PersonChangeKind
-from kokunen_testing.factories import JST, person_changed
+from kokunen_testing.factories import JST, person_changed, qualification_acquired
 from kokunen_testing.platform import consumed_everything, eventually, unique_atena
 
 from .conftest import CounterWorld
@@ -63,18 +62,7 @@ async def test_a_basic_pension_number_announced_before_the_person_still_finds_th
 ) -> None:
     atena = unique_atena()
     number = f"{uuid.uuid4().int % 10**4:04d}-{uuid.uuid4().int % 10**6:06d}"
-    qualification = QualificationChanged(
-        event_id=uuid.uuid4(),
-        effective_date=date(2010, 4, 1),
-        recorded_at=datetime.now(JST),
-        atena_number=atena,
-        kind=Kind.ACQUIRED,
-        period_id=uuid.uuid4(),
-        category=InsuredCategory.CATEGORY_1,
-        acquired_on=date(2010, 4, 1),
-        acquisition_reason=AcquisitionReason.REACHED_20,
-        basic_pension_number=number,
-    )
+    qualification = qualification_acquired(atena, date(2010, 4, 1), AcquisitionReason.REACHED_20, number)
     # Eligibility's event first, the person after: topics are not ordered against each other.
     await counter_world.platform.publish(QUALIFICATION_CHANGED, [qualification])
     await counter_world.platform.publish(

@@ -29,14 +29,12 @@ from kokunen_contracts.eligibility import (
     ExemptionApplicationKind,
     ExemptionScreened,
     ExemptionTier,
-    InsuredCategory,
     PersonCheckOutcome,
     PersonScreening,
     QualificationChanged,
     ScreeningOutcome,
     ScreeningRole,
 )
-from kokunen_contracts.eligibility import QualificationChangeKind as Kind
 from kokunen_contracts.registry import (
     BENEFIT_CLAIM_SUBMITTED,
     EXEMPTION_APPLICATION_SUBMITTED,
@@ -49,7 +47,7 @@ from kokunen_contracts.registry import (
 )
 from kokunen_contracts.residency import PersonChangeKind
 from kokunen_contracts.transfer import DisclosureKind, TransferRecorded
-from kokunen_testing.factories import JST, person_changed
+from kokunen_testing.factories import JST, person_changed, qualification_acquired
 from kokunen_testing.pdf import pdf_text
 from kokunen_testing.platform import eventually, unique_atena
 from playwright.async_api import Browser
@@ -71,18 +69,7 @@ def pension_number() -> str:
 
 
 def acquired(atena: str, bpn: str) -> QualificationChanged:
-    return QualificationChanged(
-        event_id=uuid.uuid4(),
-        effective_date=date(2026, 4, 1),
-        recorded_at=datetime.now(JST),
-        atena_number=atena,
-        kind=Kind.ACQUIRED,
-        period_id=uuid.uuid4(),
-        category=InsuredCategory.CATEGORY_1,
-        acquired_on=date(2026, 4, 1),
-        acquisition_reason=AcquisitionReason.MOVED_IN_FROM_ABROAD,
-        basic_pension_number=bpn,
-    )
+    return qualification_acquired(atena, date(2026, 4, 1), AcquisitionReason.MOVED_IN_FROM_ABROAD, bpn)
 
 
 async def test_a_monthly_batch_records_one_transfer_per_person_and_the_person_page_lists_it(
