@@ -1,7 +1,8 @@
 """JPS's decision (承認・却下) on an exemption application and the tier it puts in force: worked examples.
 
 The city screened 全額免除 for 2026-07〜2027-06 in each case; what the person has for those months then follows
-JPS's decision (国民年金法90条1項・90条の2, 処分は日本年金機構: 109条の4), not the city's screening.
+JPS's decision (国民年金法90条1項・90条の2: the Minister's approval, decided by 日本年金機構), not the city's
+screening.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def test_a_rejection_explains_that_the_months_are_months_to_pay() -> None:
 
 
 def test_an_approval_names_the_tier_and_where_it_comes_from() -> None:
-    assert decide(Decision.APPROVED, Tier.HALF, Tier.FULL).explanation.startswith(
-        "日本年金機構が申請免除を承認（2026-08-20処理）: 2026-07〜2027-06 は半額免除（承認区分のとおり;"
+    assert decide(Decision.APPROVED, Tier.HALF, Tier.FULL).explanation == (
+        "日本年金機構が申請免除を承認（2026-08-20処理）: 2026-07〜2027-06 は半額免除（承認区分のとおり; "
+        "国民年金法90条の2第2項1号。承認は厚生労働大臣の処分で、日本年金機構が決定）。市の所得審査: 全額免除に該当。"
     )
+    # No tier named by JPS: the article of the tier the city reported.
+    assert "国民年金法90条1項1号, 施行令6条の7" in decide(Decision.APPROVED, None, Tier.FULL).explanation
     assert "区分を日本年金機構に確認" in decide(Decision.APPROVED, None, None).explanation

@@ -1,8 +1,12 @@
 """JPS's decision (承認・却下) on a reported exemption application, and the 免除等の区分 it puts in force. Pure.
 
-The city receives the application, screens the income (所得審査) and reports it (進達); the 処分 — 免除 (国民年金法
-90条1項, 90条の2), 納付猶予, 学生納付特例 (90条の3) — is the Minister's, exercised by 日本年金機構 (109条の4), which
-tells the city on the 処理結果一覧表. So the person's status for the application's months follows that decision:
+The city receives the application, screens the income (所得審査) and reports it (進達); the approval — 免除
+(国民年金法90条1項, 90条の2), 納付猶予 (平成26年法律64号附則14条), 学生納付特例 (90条の3) — is the Minister's
+(厚生労働大臣), decided by 日本年金機構, which tells the city on the 処理結果一覧表 (docs/domain.md §3, §6: "the
+municipality screens and reports; JPS decides"; the seed's 提供1 names the recipient "厚生労働大臣 (JPS)"). The
+explanation cites the article of the tier applied, not the delegation: 国民年金法109条の4 (機構への権限に係る事務の
+委任) is not in the domain reference, and whether an exemption approval is among its items is [unconfirmed].
+So the person's status for the application's months follows that decision:
 
 - 承認 naming a 承認区分: that tier (JPS may approve a more lenient tier than the one the city found);
 - 承認 naming none: the tier the city reported (the screening in force when the result arrives);
@@ -67,6 +71,6 @@ def decision_in_force(
     named = "承認区分のとおり" if approved_tier else "進達した区分のとおり"
     return DecisionInForce(
         tier,
-        f"日本年金機構が{kind_label}を承認{when}: {months} は{tier.label_ja}（{named}; 処分は国民年金法109条の4に"
-        f"より日本年金機構）。{city}。",
+        f"日本年金機構が{kind_label}を承認{when}: {months} は{tier.label_ja}（{named}; {tier.article}。"
+        f"承認は厚生労働大臣の処分で、日本年金機構が決定）。{city}。",
     )
