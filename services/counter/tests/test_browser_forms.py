@@ -6,6 +6,7 @@ refused to its own author by the server)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -319,6 +320,20 @@ async def test_a_correction_takes_a_second_staff_member_and_never_its_author(bro
         mine = await page.locator(f"#pending-{own}").inner_text()
         assert "ご自身の入力" in mine
         await shot(page, world, "24-corrections-awaiting")
+        # The list showed persons: one access-log row naming each of them, under the 確認者's duty (処理事由 03).
+        listed = await page.locator("tr[id^=pending-]").evaluate_all(
+            "rows => rows.map(r => [r.id.slice(8), r.cells[1].innerText.trim()])"
+        )
+        queue = (await log_rows(world, "shunin"))[-1]
+        assert (queue["action"], queue["reason_code"], queue["result_count"]) == ("correction_queue", "03", len(listed))
+        assert (queue["staff_name"], queue["department"], queue["terminal"]) == (
+            "主任 六子",
+            "国保年金課 国民年金係",
+            "127.0.0.1",
+        )
+        logged = {p["宛名番号"]: p["受付番号"] for p in json.loads(queue["shown"])["persons"]}
+        assert {atena for _, atena in listed} == set(logged)
+        assert {own, theirs} <= set(logged[desk.applicant])
         csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
         # The server refuses, whatever the browser sends.
         for path in ("/corrections/open", "/corrections/confirm"):

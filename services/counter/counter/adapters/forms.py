@@ -32,6 +32,15 @@ CONFIRMING = Reason("03", "確認待ちの訂正の内容確認 (訂正の確認
 """The 処理事由 of opening a waiting correction: the 確認者's duty itself (the confirmation asks for its own)."""
 
 
+def queue_log_form(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As the access log keeps the 確認待ち list: each person once, with what the list showed of them."""
+    shown: dict[str, dict[str, Any]] = {}
+    for correction in pending:
+        person = shown.setdefault(correction["atena_number"], {"宛名番号": correction["atena_number"], "受付番号": []})
+        person["受付番号"].append(str(correction["submission_id"]))
+    return list(shown.values())
+
+
 def forms_router(pages: Pages) -> APIRouter:
     router = APIRouter()
 
@@ -177,8 +186,22 @@ def forms_router(pages: Pages) -> APIRouter:
     async def awaiting(request: Request) -> HTMLResponse:
         me = await pages.signed_in(request)
         pages.require(me, Permission.CONFIRM_CORRECTION)
-        async with pages.pool().acquire() as conn:
+        async with pages.pool().acquire() as conn, conn.transaction():
             pending = await Submissions(conn).awaiting_confirmation()
+            # The list shows each waiting correction's person (宛名番号, 受付番号, 受付日): an access to every one
+            # of them, logged like a search's result list — one row naming each person shown — under the duty's
+            # reason, in the transaction that read them (the last statement: the lane is held to the commit).
+            await AccessLog(conn).append(
+                pages.log_entry(
+                    request,
+                    me,
+                    CONFIRMING,
+                    Action.CORRECTION_QUEUE,
+                    query="確認待ちの訂正の一覧",
+                    result_count=len(pending),
+                    shown=queue_log_form(pending),
+                )
+            )
         return pages.render(request, "corrections.html", signed_in=me, pending=pending)
 
     async def pending_correction(me: SignedIn, submission_id: str) -> dict[str, Any]:

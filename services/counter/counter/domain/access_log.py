@@ -43,6 +43,7 @@ class Action(StrEnum):
     RECEPTION_BOOK = "reception_book"  # 受付処理簿の表示・出力 (the persons it lists)
     DISCLOSURE_EXPORT = "disclosure_export"  # 開示請求の出力
     FILE = "file"  # 届出・申請・請求の受付 (the query column names the kind and 受付番号)
+    CORRECTION_QUEUE = "correction_queue"  # 確認待ちの訂正の一覧 (the persons it lists)
 
     @property
     def label(self) -> str:
@@ -59,6 +60,7 @@ ACTION_LABELS = {
     Action.RECEPTION_BOOK: "受付処理簿",
     Action.DISCLOSURE_EXPORT: "開示請求の出力",
     Action.FILE: "届出等の受付",
+    Action.CORRECTION_QUEUE: "確認待ち一覧",
 }
 
 
