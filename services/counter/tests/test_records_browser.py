@@ -27,8 +27,10 @@ from kokunen_contracts.eligibility import (
     AcquisitionReason,
     BenefitClaimKind,
     ExemptionApplicationKind,
+    ExemptionDecided,
     ExemptionScreened,
     ExemptionTier,
+    JpsDecision,
     PersonCheckOutcome,
     PersonScreening,
     QualificationChanged,
@@ -38,6 +40,7 @@ from kokunen_contracts.eligibility import (
 from kokunen_contracts.registry import (
     BENEFIT_CLAIM_SUBMITTED,
     EXEMPTION_APPLICATION_SUBMITTED,
+    EXEMPTION_DECIDED,
     EXEMPTION_SCREENED,
     FILING_OUTCOME,
     FILING_SUBMITTED,
@@ -273,6 +276,17 @@ async def test_the_reception_book_lists_a_counters_week_with_outcomes_and_jps_ki
         await context.close()
 
 
+def jps_decided(atena: str) -> ExemptionDecided:
+    """日本年金機構 approved 半額免除 for 2026-07〜2027-06 on an application of the person (処理年月日 2026-09-10)."""
+    return ExemptionDecided(
+        event_id=uuid.uuid4(), effective_date=date(2026, 9, 10), recorded_at=datetime.now(JST),
+        application_id=uuid.uuid4(), atena_number=atena, kind=ExemptionApplicationKind.EXEMPTION,
+        jps_decision=JpsDecision.APPROVED, tier=ExemptionTier.HALF_EXEMPTION,
+        screened_tier=ExemptionTier.HALF_EXEMPTION, first_month="2026-07", last_month="2027-06",
+        decided_on=date(2026, 9, 10), explanation="日本年金機構が申請免除を承認（2026-09-10処理）: 半額免除",
+    )  # fmt: skip
+
+
 async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_and_a_json_valid_against_its_schema(
     browser: Browser, counter_world: CounterWorld
 ) -> None:
@@ -285,7 +299,16 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
         batch_id="nhi-2026-11", channel="transfer.nhi-qualification-changes.v1", record_id=uuid.uuid4(),
     )  # fmt: skip
     await world.platform.publish(TRANSFER_RECORDED, [sent])
+    # 日本年金機構's decisions (処理結果一覧表 → eligibility → counter): one for each person, the suspended one too.
+    decided = {atena: jps_decided(atena) for atena in (world.citizen, world.suspended)}
+    await world.platform.publish(EXEMPTION_DECIDED, list(decided.values()))
     await applied(world, "SELECT count(*) FROM counter.transfer_record WHERE event_id = $1", sent.event_id, expected=1)
+    await applied(
+        world,
+        "SELECT count(*) FROM counter.exemption_decision WHERE event_id = ANY($1::uuid[])",
+        [d.event_id for d in decided.values()],
+        expected=2,
+    )
     # Someone looked at the person first (a view by another 部署): the export lists it without the name.
     context, page = await signed_in(browser, world, "etsuran")
     try:
@@ -324,6 +347,14 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
             ("福祉局 生活福祉部 国保年金課", "nhi-2026-11")
         ]
         assert body["transfers"][0]["fields"] == ["基礎年金番号", "宛名番号", "被保険者種別"]
+        [jps] = body["jps_decisions"]
+        assert (jps["receipt_id"], jps["decision"], jps["tier"], jps["months"], jps["decided_on"]) == (
+            str(decided[world.citizen].application_id),
+            "承認",
+            "半額免除",
+            "2026-07〜2027-06",
+            "2026-09-10",
+        )
         accesses = [(a["department"], a["action"]) for a in body["accesses"]]
         assert ("国保年金課 国民年金係", "照会") in accesses
         assert accesses[-1] == ("総務局 情報公開課", "開示請求の出力")  # the export lists its own making
@@ -334,7 +365,8 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
             assert secret not in text, secret
         for expected in ("保有個人情報の開示", "浦和 花子", "平成2年4月2日", "第1号被保険者", "国保年金課",
                          "提供・移転の記録", "記録を照会した記録", "本人からの電話照会",
-                         "登録あり (番号は記載しません)"):  # fmt: skip
+                         "登録あり (番号は記載しません)", "日本年金機構の決定", "令和8年9月10日", "承認",
+                         "半額免除"):  # fmt: skip
             assert expected in text, expected
         rows = await log_rows(world, "kansa")
         export = rows[-1]
@@ -358,6 +390,7 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
         jsonschema.validate(body, schema)
         text = pdf_text(archive.read(names[1]))
         assert body["person"]["address"] is None
+        assert [j["receipt_id"] for j in body["jps_decisions"]] == [str(decided[world.suspended].application_id)]
         assert "さいたま市" not in json.dumps(body, ensure_ascii=False)
         assert "さいたま市" not in text
         assert "処理停止" in text

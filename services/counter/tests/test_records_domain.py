@@ -35,13 +35,18 @@ def person(**overrides: object) -> dict[str, object]:
     }
 
 
-def export_of(row: dict[str, object], decisions: list[dict[str, object]] | None = None) -> dict[str, object]:
+def export_of(
+    row: dict[str, object],
+    decisions: list[dict[str, object]] | None = None,
+    jps_decisions: list[dict[str, object]] | None = None,
+) -> dict[str, object]:
     export = build_export(
         person=row,
         periods=[],
         incomes=[],
         filings=[],
         decisions=decisions or [],
+        jps_decisions=jps_decisions or [],
         transfers=[],
         accesses=[],
         reason=Reason("02", "開示請求 第12号"),
@@ -98,6 +103,48 @@ def test_a_decision_discloses_the_applicants_own_screening_and_not_the_spouses_i
     assert decision.months == "2026-07〜2027-06"
     assert decision.grounds == ["本人 所得 80万円 ≤ 基準 188万円 (国民年金法90条1項)"]
     assert "321万円" not in export_of(person(), [row]).__repr__()
+
+
+def jps_decision(**overrides: object) -> dict[str, object]:
+    """A row of counter.exemption_decision as eligibility.exemption-decided.v1 left it."""
+    return {
+        "event_id": uuid.uuid4(),
+        "application_id": uuid.uuid4(),
+        "atena_number": "0001234567",
+        "kind": "exemption",
+        "jps_decision": "approved",
+        "tier": "half_exemption",
+        "screened_tier": "full_exemption",
+        "first_month": "2026-07",
+        "last_month": "2027-06",
+        "decided_on": date(2026, 9, 10),
+        "explanation": "日本年金機構が申請免除を承認（2026-09-10処理）: 2026-07〜2027-06 は半額免除",
+        "effective_date": date(2026, 9, 10),
+        "recorded_at": AT,
+        **overrides,
+    }
+
+
+def test_jps_decisions_on_exemption_applications_are_disclosed_with_the_tier_period_and_date() -> None:
+    approved, rejected = jps_decision(), jps_decision(jps_decision="rejected", tier=None, decided_on=None)
+    body = export_of(person(), jps_decisions=[approved, rejected])
+    assert [
+        (j["receipt_id"], j["kind"], j["decision"], j["tier"], j["screened_tier"], j["months"], j["decided_on"])
+        for j in body["jps_decisions"]  # type: ignore[attr-defined]
+    ] == [
+        (str(approved["application_id"]), "申請免除", "承認", "半額免除", "全額免除", "2026-07〜2027-06", "2026-09-10"),
+        (str(rejected["application_id"]), "申請免除", "却下", None, "全額免除", "2026-07〜2027-06", None),
+    ]
+    # 処理停止: the decisions are the person's own record and are disclosed; the address still is not.
+    suspended = export_of(person(suspended=True), jps_decisions=[approved])
+    assert [j["decision"] for j in suspended["jps_decisions"]] == ["承認"]  # type: ignore[attr-defined]
+    assert "さいたま市" not in json.dumps(suspended, ensure_ascii=False)
+
+
+def test_an_export_made_before_jps_decisions_were_added_still_validates_against_v1() -> None:
+    body = export_of(person(), jps_decisions=[jps_decision()])
+    del body["jps_decisions"]  # an added field is optional: v1 stays compatible with what was issued
+    jsonschema.validate(body, json.loads(SCHEMA_PATH.read_text()))
 
 
 def test_the_book_counts_what_goes_to_jps_under_the_jps_kinds() -> None:

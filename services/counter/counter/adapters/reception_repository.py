@@ -180,6 +180,17 @@ class Receptions:
         )
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
 
+    async def jps_decisions_of(self, atena_number: str) -> list[dict[str, Any]]:
+        """日本年金機構's decisions on a person's exemption applications (counter.exemption_decision), the latest of
+        each application (a later 処理結果一覧表 corrects an earlier one), newest first."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM (SELECT DISTINCT ON (application_id) * FROM counter.exemption_decision
+                              WHERE atena_number = $1 ORDER BY application_id, recorded_at DESC) latest
+               ORDER BY recorded_at DESC""",
+            atena_number,
+        )
+        return [dict(r) for r in rows]
+
     async def accesses_of(self, atena_number: str, limit: int = 5000) -> list[dict[str, Any]]:
         """Who looked at the person: the access-log rows of views, reveals and exports of them, and of searches
         whose result list showed them; oldest first. Only the columns a resident may see are read."""

@@ -162,6 +162,7 @@ def records_router(pages: Pages) -> APIRouter:
                     incomes=await model.incomes(atena),
                     filings=await receptions.filings_of(atena),
                     decisions=await receptions.decisions_of(atena),
+                    jps_decisions=await receptions.jps_decisions_of(atena),
                     transfers=await model.transfer_records(atena, limit=100_000),
                     # The export lists its own making too (its row is appended below, as the last statement).
                     accesses=[*await receptions.accesses_of(atena), entry],
@@ -298,6 +299,7 @@ def disclosure_document(export: DisclosureExport) -> printing.Document:
             ("所得 (免除審査に用いる額)", f"{len(export.incomes)} 件"),
             ("届出と処理結果", f"{len(export.filings)} 件"),
             ("免除・届出・裁定請求の結果", f"{len(export.decisions)} 件"),
+            ("免除等申請に対する日本年金機構の決定", f"{len(export.jps_decisions)} 件"),
             ("提供・移転の記録", f"{len(export.transfers)} 件"),
             ("記録を照会した記録", f"{len(export.accesses)} 件"),
         ],
@@ -354,6 +356,21 @@ def disclosure_document(export: DisclosureExport) -> printing.Document:
                 [
                     [when(d.decided_at), d.kind, d.outcome, d.months or "", "; ".join(d.grounds)]
                     for d in export.decisions
+                ],
+            ),
+            printing.Listing(
+                "免除・納付猶予・学生納付特例申請に対する日本年金機構の決定",
+                [
+                    printing.ListColumn("処理年月日", 45),
+                    printing.ListColumn("申請の種類", 40),
+                    printing.ListColumn("決定", 15),
+                    printing.ListColumn("適用される区分", 30),
+                    printing.ListColumn("期間", 35),
+                    printing.ListColumn("説明・根拠", 102),
+                ],
+                [
+                    [_d(j.decided_on), j.kind, j.decision, j.tier or "なし", j.months, j.explanation]
+                    for j in export.jps_decisions
                 ],
             ),
             printing.Listing(

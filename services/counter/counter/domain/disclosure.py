@@ -4,7 +4,8 @@ with the same content.
 
 What it holds and what it leaves out, and why (docs/counter.md, 開示請求):
 - the 宛名 slice (4情報, 住民の状況, 基礎年金番号), the 資格の履歴, the income figures used for screening, the filings
-  and their outcomes, the exemption and claim decisions, what was provided/transferred to whom and when, and who
+  and their outcomes, the exemption and claim decisions (the city's screening, and 日本年金機構's 承認・却下 of each
+  exemption application with the tier it put in force), what was provided/transferred to whom and when, and who
   looked at the record (部署, 日時, 操作, 処理事由 — never the staff member's name or id, never the terminal);
 - **no My Number**: only whether one is registered. The person holds their own number (個人番号カード); a file
   that circulates after the export should not carry it, and the counter's export path never opens the seal;
@@ -22,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from kokunen_contracts.eligibility import ExemptionTier
+from kokunen_contracts.eligibility import ExemptionTier, JpsDecision
 from kokunen_contracts.transfer import SENT_FIELD_LABELS
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,6 +107,21 @@ class DisclosedDecision(_Part):
     decided_at: datetime = Field(description="処理日時")
 
 
+class DisclosedJpsDecision(_Part):
+    """日本年金機構の決定 on an exemption application the city reported (承認・却下, from the 処理結果一覧表; the
+    latest of each 受付番号): the 免除等の区分 the person has for the application's months because of it."""
+
+    receipt_id: uuid.UUID = Field(description="受付番号 (申請)")
+    kind: str = Field(description="申請の種類")
+    decision: Literal["承認", "却下"] = Field(description="日本年金機構の決定")
+    tier: str | None = Field(description="決定により適用される区分 (却下なら空)")
+    screened_tier: str | None = Field(description="市の所得審査で該当した区分")
+    months: str = Field(description="期間 (YYYY-MM〜YYYY-MM)")
+    decided_on: date | None = Field(description="処理年月日 (日本年金機構)")
+    explanation: str = Field(description="説明・根拠")
+    recorded_at: datetime = Field(description="市が決定を受けた日時")
+
+
 class DisclosedTransfer(_Part):
     """提供・移転の記録: what was sent about the person, to whom, when (field names only)."""
 
@@ -150,6 +166,10 @@ class DisclosureExport(_Part):
     incomes: list[DisclosedIncome] = Field(description="免除審査に用いる所得")
     filings: list[DisclosedFiling] = Field(description="届出と処理結果")
     decisions: list[DisclosedDecision] = Field(description="免除・届出・裁定請求の結果")
+    # Added within v1 with a default (not required): an export made before it still validates.
+    jps_decisions: list[DisclosedJpsDecision] = Field(
+        default_factory=list, description="免除・納付猶予・学生納付特例申請に対する日本年金機構の決定 (承認・却下)"
+    )
     transfers: list[DisclosedTransfer] = Field(description="提供・移転の記録")
     accesses: list[DisclosedAccess] = Field(description="記録を照会した部署・日時・処理事由")
 
@@ -191,6 +211,21 @@ def decision_from(row: Mapping[str, Any]) -> DisclosedDecision:
     )
 
 
+def jps_decision_from(row: Mapping[str, Any]) -> DisclosedJpsDecision:
+    """A row of ``counter.exemption_decision`` as disclosed (its explanation names only the applicant's tiers)."""
+    return DisclosedJpsDecision(
+        receipt_id=row["application_id"],
+        kind=kind_label("exemption_application", row["kind"]),
+        decision="承認" if row["jps_decision"] == JpsDecision.APPROVED.value else "却下",
+        tier=_label(ExemptionTier, row["tier"]),
+        screened_tier=_label(ExemptionTier, row["screened_tier"]),
+        months=f"{row['first_month']}〜{row['last_month']}",
+        decided_on=row["decided_on"],
+        explanation=row["explanation"],
+        recorded_at=row["recorded_at"],
+    )
+
+
 def access_from(row: Mapping[str, Any]) -> DisclosedAccess:
     action = row["action"]
     label = ACTION_LABELS.get(Action(action), action) if action in set(Action) else action
@@ -213,6 +248,7 @@ def build_export(
     incomes: Iterable[Mapping[str, Any]],
     filings: Iterable[Mapping[str, Any]],
     decisions: Iterable[Mapping[str, Any]],
+    jps_decisions: Iterable[Mapping[str, Any]],
     transfers: Iterable[Mapping[str, Any]],
     accesses: Iterable[Mapping[str, Any]],
     reason: Reason,
@@ -273,6 +309,7 @@ def build_export(
             for f in filings
         ],
         decisions=[decision_from(d) for d in decisions],
+        jps_decisions=[jps_decision_from(d) for d in jps_decisions],
         transfers=[
             DisclosedTransfer(
                 sent_on=t["sent_on"],
