@@ -35,6 +35,15 @@ class CounterPageSettings(BaseSettings):
     counter_design_tokens_css: Path | None = None
     """dist/tokens.css of @digital-go-jp/design-tokens (``make design-tokens`` fetches it), served as
     /static/tokens.css."""
+    counter_sign_in_failure_window_minutes: int = Field(default=15, ge=1)
+    """Failed sign-ins are counted over this many minutes for the two limits below."""
+    counter_sign_in_failures_per_terminal: int = Field(default=20, ge=1)
+    """After this many failed sign-ins from one terminal (client address) within the window, its sign-ins are
+    refused (HTTP 429) until the oldest of them is older than the window. Higher than the per-staff limit: a
+    city's terminals may reach the counter through one proxy address."""
+    counter_sign_in_failures_per_staff: int = Field(default=5, ge=1)
+    """After this many failed sign-ins of one staff member (as the IdP named them) within the window, their
+    sign-ins are refused (HTTP 429) from every terminal until the oldest of them is older than the window."""
     oidc_issuer_url: str = "http://127.0.0.1:8081/kokunen"
     """The IdP's issuer; ``<it>/.well-known/openid-configuration`` is read."""
     oidc_client_id: str = "kokunen-counter"

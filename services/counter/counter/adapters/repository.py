@@ -27,6 +27,7 @@ from kokunen_contracts.transfer import TransferRecorded
 from ..domain.access_log import LANES, LOG_FIELDS, SEQUENCE
 from ..domain.qualification import QualificationEvent
 from ..domain.search import SearchKind, SearchQuery, kana_key
+from ..domain.sign_in_limits import LimitedBy, SignInLimits, SignInRefusedForNow
 
 SEARCH_LIMIT = 50  # more than a screen: the staff member narrows the search instead
 PERSON_COLUMNS = (
@@ -573,17 +574,71 @@ def new_id() -> str:
 
 
 class SignInFailures:
-    """サインインの失敗 (counter.sign_in_failure): append-only, read by the monthly access-log review."""
+    """サインインの失敗 (counter.sign_in_failure): append-only, read by the monthly access-log review, and counted
+    per terminal and per staff member for the sign-in limits (domain/sign_in_limits.py)."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def record(self, terminal: str, staff_id: str | None, problem: str, at: datetime | None = None) -> None:
-        await self.conn.execute(
-            "INSERT INTO counter.sign_in_failure (failed_at, terminal, staff_id, problem) "
-            "VALUES (coalesce($1, now()), $2, $3, $4)",
-            at,
-            terminal,
-            staff_id,
-            problem,
+    async def record(
+        self,
+        terminal: str,
+        staff_id: str | None,
+        problem: str,
+        at: datetime | None = None,
+        limits: SignInLimits | None = None,
+    ) -> None:
+        """One failure; with ``limits``, also the one row saying a terminal or staff member just reached its
+        limit (under a per-key lock, so two failures at once cannot both, or neither, record the change)."""
+        async with self.conn.transaction():
+            keys = [(LimitedBy.TERMINAL, terminal)] + ([(LimitedBy.STAFF, staff_id)] if staff_id else [])
+            if limits is not None:
+                for by, key in keys:  # always terminal before staff: no two requests wait on each other in a cycle
+                    await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"counter.sign-in:{by}:{key}")
+            await self.conn.execute(
+                "INSERT INTO counter.sign_in_failure (failed_at, terminal, staff_id, problem) "
+                "VALUES (coalesce($1, now()), $2, $3, $4)",
+                at,
+                terminal,
+                staff_id,
+                problem,
+            )
+            if limits is None:
+                return
+            for by, key in keys:
+                recent = await self._recent(by, key, limits)
+                if limits.just_reached(by, len(recent)):
+                    refused = SignInRefusedForNow(by, len(recent), recent[limits.limit(by) - 1] + limits.window)
+                    await self.conn.execute(
+                        "INSERT INTO counter.sign_in_failure (terminal, staff_id, problem, limited_by) "
+                        "VALUES ($1, $2, $3, $4)",
+                        terminal,
+                        staff_id if by is LimitedBy.STAFF else None,
+                        refused.record(limits),
+                        by.value,
+                    )
+
+    async def refusal(
+        self, limits: SignInLimits, terminal: str, staff_id: str | None = None
+    ) -> SignInRefusedForNow | None:
+        """The limit a sign-in from ``terminal`` (of ``staff_id``, once the IdP named them) is over, if any."""
+        for by, key in [(LimitedBy.TERMINAL, terminal)] + ([(LimitedBy.STAFF, staff_id)] if staff_id else []):
+            recent = await self._recent(by, key, limits)
+            if limits.reached(by, len(recent)):
+                # Open again once the oldest of the limit's newest failures leaves the window.
+                return SignInRefusedForNow(by, len(recent), recent[limits.limit(by) - 1] + limits.window)
+        return None
+
+    async def _recent(self, by: LimitedBy, key: str, limits: SignInLimits) -> list[datetime]:
+        """The newest failures of a terminal or staff member within the window, newest first — one more than the
+        limit at most (enough to tell "just reached" from "over"); the rows recording a limit are not failures."""
+        column = "terminal" if by is LimitedBy.TERMINAL else "staff_id"
+        rows = await self.conn.fetch(
+            f"""SELECT failed_at FROM counter.sign_in_failure
+                WHERE {column} = $1 AND limited_by IS NULL AND failed_at > now() - $2::interval
+                ORDER BY failed_at DESC LIMIT $3""",
+            key,
+            limits.window,
+            limits.limit(by) + 1,
         )
+        return [r["failed_at"] for r in rows]

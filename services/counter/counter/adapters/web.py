@@ -38,6 +38,7 @@ from ..domain.display import MY_NUMBER_MASK, ShownPerson, both_dates, format_my_
 from ..domain.forms import forms_by_family, kind_label, label_of
 from ..domain.reasons import AUDIT_REASON, REASON_LABELS, REASONS, Reason, ReasonRefused, require_reason
 from ..domain.search import ATENA, SearchRefused, normalise, parse_search
+from ..domain.sign_in_limits import SignInLimits
 from ..domain.staff import PERMISSION_LABELS, Permission, Role, Staff
 from ..settings import CounterSettings
 from .forms import forms_router
@@ -120,6 +121,11 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
     )
     idp = identity_provider(settings)
     idle = timedelta(minutes=settings.counter_session_idle_minutes)
+    limits = SignInLimits(
+        window=timedelta(minutes=settings.counter_sign_in_failure_window_minutes),
+        per_terminal=settings.counter_sign_in_failures_per_terminal,
+        per_staff=settings.counter_sign_in_failures_per_staff,
+    )
     static = HERE / "static"
     issuer = urlsplit(settings.oidc_issuer_url)
     idp_origin = f"{issuer.scheme}://{issuer.netloc}"
@@ -233,9 +239,18 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         }
 
     async def sign_in_failed(request: Request, staff_id: str | None, problem: str) -> None:
-        """For the auditors' monthly review (サインインの失敗): never the token or the claims, only what was wrong."""
+        """For the auditors' monthly review (サインインの失敗): never the token or the claims, only what was wrong.
+        Counted towards the terminal's and the staff member's sign-in limits."""
         async with pool().acquire() as conn:
-            await SignInFailures(conn).record(terminal(request), staff_id, problem[:200])
+            await SignInFailures(conn).record(terminal(request), staff_id, problem[:200], limits=limits)
+
+    async def refuse_if_limited(request: Request, staff_id: str | None = None) -> None:
+        """429 while the terminal (or the staff member) is over its limit of failed sign-ins; nothing is written
+        (the row saying the limit was reached was written once, with the failure that reached it)."""
+        async with pool().acquire() as conn:
+            refused = await SignInFailures(conn).refusal(limits, terminal(request), staff_id)
+        if refused is not None:
+            raise PageError(429, "サインインを一時的に受け付けていません", refused.message(limits))
 
     # --- sign-in -----------------------------------------------------------------------------------
 
@@ -245,6 +260,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
 
     @app.get("/login")
     async def login(request: Request) -> Response:
+        await refuse_if_limited(request)  # before the IdP is asked: a limited terminal gets no authorization
         try:
             redirect: Response = await idp.authorize_redirect(request, f"{settings.public_url}/auth/callback")
         except Exception as exc:  # the IdP does not answer its discovery document
@@ -256,6 +272,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
 
     @app.get("/auth/callback")
     async def callback(request: Request) -> Response:
+        await refuse_if_limited(request)
         try:
             # authlib checks state, exchanges the code with the PKCE verifier, and verifies the ID token
             # (signature by the IdP's JWKS, issuer, audience, expiry, nonce) before any claim is read.
@@ -275,6 +292,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         except SignInRefused as exc:
             await sign_in_failed(request, None, str(exc))
             raise PageError(403, "サインインできませんでした", str(exc)) from None
+        await refuse_if_limited(request, staff.staff_id)  # from any terminal: the staff member's own limit
         if not staff.roles:
             await sign_in_failed(request, staff.staff_id, "窓口システムの役割が割り当てられていません")
             raise PageError(403, "権限がありません", "この職員には窓口システムの役割が割り当てられていません。")
