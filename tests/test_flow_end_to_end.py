@@ -90,7 +90,7 @@ async def test_death_of_an_insured_person_reaches_the_nhi_transfer_in_one_trace(
 
             # One trace from the upstream publish through every service's processing of the death.
             processed = {
-                s.name
+                s.name: s
                 for s in spans.get_finished_spans()
                 if s.name.endswith(" process") and s.context.trace_id == trace_id
             }
@@ -98,7 +98,12 @@ async def test_death_of_an_insured_person_reaches_the_nhi_transfer_in_one_trace(
                 "residency.resident-changed.v1 process",
                 "residency.person-changed.v1 process",
                 "eligibility.qualification-changed.v1 process",
-            } <= processed
+            } <= set(processed)
+            # Each service's span continues the span in which the service before it processed the event (a
+            # batch handler publishes each event's effects in that event's own context).
+            assert processed["residency.person-changed.v1 process"].parent.span_id == (
+                processed["residency.resident-changed.v1 process"].context.span_id
+            )
 
             # "Re-running the month sends nothing new" holds once nothing new is arriving: wait until dispatch
             # keeps every qualification change eligibility has announced (earlier tests' leftovers included,

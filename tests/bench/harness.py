@@ -86,9 +86,16 @@ class ServiceProcess:
         self.log = ctx.workdir / f"{service}-{'-'.join(Path(a).name for a in self.args)}.log"  # args may be paths
 
     def start(self) -> ServiceProcess:
+        # BENCH_PROFILE=1: the service runs under cProfile, its profile written beside its log when it stops.
+        profile = (
+            ["-m", "cProfile", "-o", str(self.log.with_suffix(".prof"))] if os.environ.get("BENCH_PROFILE") else []
+        )
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.service, *self.args], env=self.env, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, *profile, "-m", self.service, *self.args],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         return self
 

@@ -71,6 +71,9 @@ async def main() -> int:
             result = await run(BenchContext(platform, workdir, scale))
             figures += result
             print(render(result), flush=True)
+            for figure in result:
+                if figure.notes:
+                    print(f"  {figure.what}: {json.dumps(figure.notes, ensure_ascii=False, default=str)}")
             print(f"  ({time.perf_counter() - started:.0f} s)")
     print("\n" + render(figures))
     out = HERE.parent.parent / "out"

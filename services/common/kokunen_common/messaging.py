@@ -33,7 +33,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -95,8 +95,9 @@ class UnitOfWork:
     """Shared by every message of one batch attempt and the handler's ``finish_batch``, for handlers that
     gather the batch and apply it at once. A message's savepoint does not undo it: add to it last."""
 
-    def publish(self, spec: TopicSpec, event: Event) -> None:
-        self.outbox.publish(spec, event)
+    def publish(self, spec: TopicSpec, event: Event, *, trace: Mapping[str, str] | None = None) -> None:
+        """Queue ``event``, in the current span's trace or in ``trace`` (see ``OutboxBuffer.publish``)."""
+        self.outbox.publish(spec, event, trace=trace)
 
 
 Handler = Callable[[Delivery[Any], UnitOfWork], Awaitable[None]]

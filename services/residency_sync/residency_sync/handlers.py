@@ -18,6 +18,7 @@ from kokunen_contracts.registry import PERSON_CHANGED
 from kokunen_contracts.residency import (
     Address,
     ChangeReason,
+    HouseholderInfo,
     PersonChanged,
     PersonChangeKind,
     ProcessingSuspension,
@@ -29,8 +30,7 @@ from .adapters.repository import (
     AddresseeRepository,
     HeldPerson,
     PersonPointer,
-    addressee_values,
-    decoded,
+    addressee_parts,
     version_values,
 )
 from .domain.changes import (
@@ -62,6 +62,9 @@ def person_changed(
     address = state["moved_out_to"] if moved_out and state.get("moved_out_to") else state["current_address"]
     residence = state.get("residence_status")
     suspension = state.get("processing_suspension")
+    householder = state.get("householder")
+    if isinstance(householder, HouseholderInfo):  # a record's part (``addressee_parts``), not a stored row's JSON
+        householder = householder.model_dump()
     return PersonChanged(
         event_id=event_id,
         effective_date=effective_date,
@@ -85,7 +88,7 @@ def person_changed(
         residence_status=None if residence is None else ResidenceStatus.model_validate(residence),
         my_number_sealed=state.get("my_number_sealed"),
         relationship=state.get("relationship"),
-        householder_atena_number=(state.get("householder") or {}).get("atena_number"),
+        householder_atena_number=(householder or {}).get("atena_number"),
         processing_suspension=None if suspension is None else ProcessingSuspension.model_validate(suspension),
     )
 
@@ -150,7 +153,7 @@ def announcement(
 ) -> PersonChanged:
     kind = NORMALISED_KIND[change.reason]
     assert kind is not None
-    state = decoded({**addressee_values(change.resident), **flags, "my_number_sealed": my_number.sealed})
+    state = {**addressee_parts(change.resident), **flags, "my_number_sealed": my_number.sealed}
     return person_changed(
         kind=kind,
         event_id=event_id,
@@ -276,8 +279,7 @@ class ResidentChangeBatchHandler:
             version_ids = await repo.add_versions(versions)
             await repo.point_persons(pointers, version_ids)
         for item, event in announcements:
-            with continuing(item.trace):
-                uow.publish(PERSON_CHANGED, event)
+            uow.publish(PERSON_CHANGED, event, trace=item.trace)
         for item in gathered:
             if item.change.resident.atena_number in one_by_one:
                 with continuing(item.trace):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,12 +71,13 @@ VERSION_COLUMNS = (
 )
 
 
-def addressee_values(record: ResidentRecord) -> dict[str, Any]:
-    """The ＜宛名＞ columns of a record (nested parts as JSON text, My Number excluded)."""
+_version_record = operator.itemgetter(*VERSION_COLUMNS)
+"""A ``version_values`` row as the tuple COPY takes, in ``VERSION_COLUMNS`` order."""
 
-    def as_json(value: Any) -> str | None:
-        return None if value is None else value.model_dump_json()
 
+def addressee_parts(record: ResidentRecord) -> dict[str, Any]:
+    """The ＜宛名＞ of a record by column (``ADDRESSEE_FIELDS``), nested parts as their models (My Number
+    excluded): what an announcement is made of, without a trip through JSON."""
     return {
         "household_number": record.household_number,
         "name": record.name.name,
@@ -85,18 +87,26 @@ def addressee_values(record: ResidentRecord) -> dict[str, Any]:
         "sex": record.sex.value,
         "relationship": record.relationship,
         "resident_class": record.resident_class.value,
-        "householder": as_json(record.householder),
-        "became_resident": as_json(record.became_resident),
-        "current_address": as_json(record.current_address),
-        "previous_address": as_json(record.previous_address),
-        "moved_in_from": as_json(record.moved_in_from),
-        "moved_out_to": as_json(record.moved_out_to),
+        "householder": record.householder,
+        "became_resident": record.became_resident,
+        "current_address": record.current_address,
+        "previous_address": record.previous_address,
+        "moved_in_from": record.moved_in_from,
+        "moved_out_to": record.moved_out_to,
         "family_register_head": record.family_register_head,
-        "removal": as_json(record.removal),
+        "removal": record.removal,
         "nationality": record.nationality,
         "alias": record.alias,
-        "processing_suspension": as_json(record.processing_suspension),
-        "residence_status": as_json(record.residence_status),
+        "processing_suspension": record.processing_suspension,
+        "residence_status": record.residence_status,
+    }
+
+
+def addressee_values(record: ResidentRecord) -> dict[str, Any]:
+    """The ＜宛名＞ columns of a record (nested parts as JSON text, My Number excluded)."""
+    return {
+        column: (None if value is None else value.model_dump_json()) if column in JSON_FIELDS else value
+        for column, value in addressee_parts(record).items()
     }
 
 
@@ -307,7 +317,7 @@ class AddresseeRepository:
             "person_version",
             schema_name="residency",
             columns=VERSION_COLUMNS,
-            records=[tuple(row[c] for c in VERSION_COLUMNS) for row in rows],
+            records=[_version_record(row) for row in rows],
         )
         ids = await self.conn.fetch(
             "SELECT change_id, version_id FROM residency.person_version WHERE change_id = ANY($1::text[])",
