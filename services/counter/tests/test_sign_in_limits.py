@@ -111,6 +111,7 @@ async def test_a_terminals_failed_sign_ins_are_limited_and_a_quiet_window_opens_
         refused = await client.get(path)
         assert refused.status_code == 429
         assert "この端末のサインインの失敗が15分間に上限の3回に達したため" in refused.text
+        assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
     assert len(await failure_rows(world, "terminal", terminal)) == 4
 
     # Another terminal is not affected; failures older than the window do not count.

@@ -18,12 +18,15 @@ from ..domain.staff import Permission, Staff
 class PageError(Exception):
     """A request refused with a Japanese explanation and an HTTP status."""
 
-    def __init__(self, status: int, title: str, message: str, *, sign_in: bool = False) -> None:
+    def __init__(
+        self, status: int, title: str, message: str, *, sign_in: bool = False, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.title = title
         self.message = message
         self.sign_in = sign_in
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True)

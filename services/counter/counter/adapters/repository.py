@@ -591,7 +591,7 @@ class SignInFailures:
         """One failure; with ``limits``, also the one row saying a terminal or staff member just reached its
         limit (under a per-key lock, so two failures at once cannot both, or neither, record the change)."""
         async with self.conn.transaction():
-            keys = [(LimitedBy.TERMINAL, terminal)] + ([(LimitedBy.STAFF, staff_id)] if staff_id else [])
+            keys = _limited_keys(terminal, staff_id)
             if limits is not None:
                 for by, key in keys:  # always terminal before staff: no two requests wait on each other in a cycle
                     await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"counter.sign-in:{by}:{key}")
@@ -622,7 +622,7 @@ class SignInFailures:
         self, limits: SignInLimits, terminal: str, staff_id: str | None = None
     ) -> SignInRefusedForNow | None:
         """The limit a sign-in from ``terminal`` (of ``staff_id``, once the IdP named them) is over, if any."""
-        for by, key in [(LimitedBy.TERMINAL, terminal)] + ([(LimitedBy.STAFF, staff_id)] if staff_id else []):
+        for by, key in _limited_keys(terminal, staff_id):
             recent = await self._recent(by, key, limits)
             if limits.reached(by, len(recent)):
                 # Open again once the oldest of the limit's newest failures leaves the window.
@@ -642,3 +642,8 @@ class SignInFailures:
             limits.limit(by) + 1,
         )
         return [r["failed_at"] for r in rows]
+
+
+def _limited_keys(terminal: str, staff_id: str | None) -> list[tuple[LimitedBy, str]]:
+    """What a sign-in attempt counts against: its terminal, and its staff member once the IdP named them."""
+    return [(LimitedBy.TERMINAL, terminal)] + ([(LimitedBy.STAFF, staff_id)] if staff_id else [])

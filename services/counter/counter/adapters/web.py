@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import math
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -150,7 +151,9 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:
-        return render(request, "error.html", exc.status, title=exc.title, message=exc.message, sign_in=exc.sign_in)
+        page = render(request, "error.html", exc.status, title=exc.title, message=exc.message, sign_in=exc.sign_in)
+        page.headers.update(exc.headers)
+        return page
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
@@ -250,7 +253,13 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         async with pool().acquire() as conn:
             refused = await SignInFailures(conn).refusal(limits, terminal(request), staff_id)
         if refused is not None:
-            raise PageError(429, "サインインを一時的に受け付けていません", refused.message(limits))
+            wait = max(1, math.ceil((refused.until - datetime.now(UTC)).total_seconds()))
+            raise PageError(
+                429,
+                "サインインを一時的に受け付けていません",
+                refused.message(limits),
+                headers={"Retry-After": str(wait)},  # for a client that retries by itself
+            )
 
     # --- sign-in -----------------------------------------------------------------------------------
 
