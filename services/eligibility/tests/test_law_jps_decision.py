@@ -56,8 +56,10 @@ def test_a_rejection_explains_that_the_months_are_months_to_pay() -> None:
 def test_an_approval_names_the_tier_and_where_it_comes_from() -> None:
     assert decide(Decision.APPROVED, Tier.HALF, Tier.FULL).explanation == (
         "日本年金機構が申請免除を承認（2026-08-20処理）: 2026-07〜2027-06 は半額免除（承認区分のとおり; "
-        "国民年金法90条の2第2項1号。承認は厚生労働大臣の処分で、日本年金機構が決定）。市の所得審査: 全額免除に該当。"
+        "国民年金法90条の2第2項。承認は厚生労働大臣の処分で、日本年金機構が決定）。市の所得審査: 全額免除に該当。"
     )
     # No tier named by JPS: the article of the tier the city reported.
-    assert "国民年金法90条1項1号, 施行令6条の7" in decide(Decision.APPROVED, None, Tier.FULL).explanation
+    assert (
+        "全額免除（進達した区分のとおり; 国民年金法90条1項。" in decide(Decision.APPROVED, None, Tier.FULL).explanation
+    )
     assert "区分を日本年金機構に確認" in decide(Decision.APPROVED, None, None).explanation

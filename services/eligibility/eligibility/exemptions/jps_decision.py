@@ -4,9 +4,9 @@ The city receives the application, screens the income (所得審査) and reports
 (国民年金法90条1項, 90条の2), 納付猶予 (平成26年法律64号附則14条), 学生納付特例 (90条の3) — is the Minister's
 (厚生労働大臣), decided by 日本年金機構, which tells the city on the 処理結果一覧表 (docs/domain.md §3, §6: "the
 municipality screens and reports; JPS decides"; the seed's 提供1 names the recipient "厚生労働大臣 (JPS)"). The
-explanation cites the article of the tier applied, not the delegation: 国民年金法109条の4 (機構への権限に係る事務の
-委任) is not in the domain reference, and whether an exemption approval is among its items is [unconfirmed].
-So the person's status for the application's months follows that decision:
+explanation cites the article the tier is approved under (``APPROVAL_ARTICLES``), not the delegation:
+国民年金法109条の4 (機構への権限に係る事務の委任) is not in the domain reference, and whether an exemption approval
+is among its items is [unconfirmed]. So the person's status for the application's months follows that decision:
 
 - 承認 naming a 承認区分: that tier (JPS may approve a more lenient tier than the one the city found);
 - 承認 naming none: the tier the city reported (the screening in force when the result arrives);
@@ -31,6 +31,18 @@ class Decision(StrEnum):
 
     APPROVED = "approved"  # 承認
     REJECTED = "rejected"  # 却下
+
+
+APPROVAL_ARTICLES = {
+    Tier.FULL: "国民年金法90条1項",
+    Tier.THREE_QUARTERS: "国民年金法90条の2第1項",
+    Tier.HALF: "国民年金法90条の2第2項",
+    Tier.QUARTER: "国民年金法90条の2第3項",
+    Tier.PAYMENT_DEFERRAL: "平成26年法律64号附則14条1項",
+    Tier.STUDENT_DEFERRAL: "国民年金法90条の3第1項",
+}
+"""The article under which each tier is approved (the paragraph: an approval may rest on any of its items — the
+income test the city screened, or another ground such as 失業等 — so ``Tier.article``'s item is not cited)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,6 @@ def decision_in_force(
     named = "承認区分のとおり" if approved_tier else "進達した区分のとおり"
     return DecisionInForce(
         tier,
-        f"日本年金機構が{kind_label}を承認{when}: {months} は{tier.label_ja}（{named}; {tier.article}。"
+        f"日本年金機構が{kind_label}を承認{when}: {months} は{tier.label_ja}（{named}; {APPROVAL_ARTICLES[tier]}。"
         f"承認は厚生労働大臣の処分で、日本年金機構が決定）。{city}。",
     )
