@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from kokunen_common.messaging import idempotent_producer
@@ -19,20 +20,26 @@ pytestmark = pytest.mark.integration
 SCHEMA = "relay_probe"
 
 
-async def test_rows_the_broker_refuses_are_quarantined_and_the_rest_flow_on(platform: Platform) -> None:
-    topic = f"probe.refusing-{uuid.uuid4().hex[:8]}.v1"
+async def _topic_and_outbox(platform: Platform, topic: NewTopic, schema: str) -> asyncpg.Connection:
+    """A probe topic and a schema with an outbox of its own; the admin connection (the caller drops the schema)."""
     admin_client = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap)
     await admin_client.start()
     try:
-        await admin_client.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "4096"})])
+        await admin_client.create_topics([topic])
     finally:
         await admin_client.close()
     conn = await platform.admin()
+    await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    for statement in outbox_ddl(schema):
+        await conn.execute(statement)
+    return conn
+
+
+async def test_rows_the_broker_refuses_are_quarantined_and_the_rest_flow_on(platform: Platform) -> None:
+    topic = f"probe.refusing-{uuid.uuid4().hex[:8]}.v1"
+    conn = await _topic_and_outbox(platform, NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "4096"}), SCHEMA)
     try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        await conn.execute(f"CREATE SCHEMA {SCHEMA}")
-        for statement in outbox_ddl(SCHEMA):
-            await conn.execute(statement)
         rows = [
             ("small-1", b"a" * 100),
             ("too-large-for-the-client", b"b" * (2 * 1024 * 1024)),
@@ -76,3 +83,47 @@ async def test_rows_the_broker_refuses_are_quarantined_and_the_rest_flow_on(plat
     assert quarantined[0]["reason"].startswith("MessageSizeTooLargeError")
     assert "TooLarge" in quarantined[1]["reason"]
     assert OUTBOX_QUARANTINED.labels("relay_probe", topic)._value.get() == quarantined_before + 2
+
+
+async def test_the_relay_keeps_each_keys_order_through_record_batches_and_large_rows(platform: Platform) -> None:
+    """The relay hands rows to the producer as record batches per partition (issue 12), a large row alone: each
+    key's rows still arrive in outbox order, each once, in the partition ``send`` picks for the key."""
+    topic = f"probe.ordered-{uuid.uuid4().hex[:8]}.v1"
+    schema = "relay_order_probe"
+    keys = [f"0000{n:06d}" for n in range(5)]
+    sent = [(keys[i % 5], f"{i:03d}".encode() + (b"x" * 70_000 if i % 13 == 6 else b"")) for i in range(60)]
+    conn = await _topic_and_outbox(platform, NewTopic(topic, 3, 1), schema)
+    settings = platform.settings("residency_sync")
+    relay = OutboxRelay(
+        service="relay_order_probe",
+        schema=schema,
+        database_url=platform.infra.admin_db_url,
+        producer=idempotent_producer(settings),
+        batch_size=25,
+    )
+    try:
+        await conn.executemany(
+            f"INSERT INTO {schema}.outbox (event_id, topic, message_key, payload, headers) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb)",
+            [(uuid.uuid4(), topic, key, payload, encode_headers([("ce_id", payload[:3])])) for key, payload in sent],
+        )
+        await relay.producer.start()
+        try:
+            while await relay.publish_pending(conn):
+                pass
+            # Where the producer's own send puts each key: the relay's batches must agree.
+            by_send = {
+                key: (await (await relay.producer.send(topic, b"probe", key=key.encode()))).partition for key in keys
+            }
+        finally:
+            await relay.producer.stop()
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+    records = await platform.read_from(topic, {0: 0, 1: 0, 2: 0}, until=lambda got: len(got) >= len(sent) + len(keys))
+    relayed = sorted((r for r in records if r.value != b"probe"), key=lambda r: (r.partition, r.offset))
+    assert sorted(r.value for r in relayed) == sorted(payload for _, payload in sent)  # each once
+    for key in keys:
+        mine = [r for r in relayed if r.key == key.encode()]
+        assert {r.partition for r in mine} == {by_send[key]}
+        assert [r.value for r in mine] == [payload for k, payload in sent if k == key]  # outbox order
