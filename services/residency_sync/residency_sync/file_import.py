@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
+import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,12 +105,22 @@ def batched(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[t
 
 
 class FileImporter:
-    """Imports one extract on one connection (temporary tables live in its session)."""
+    """Imports one extract on one connection (temporary tables live in its session); a full extract's batches
+    are shared with ``more_connections``, each applying the persons ``lane_of`` gives it, so that the database
+    works on both cores while Python reads (the bulk statement, not Python, is the slower half)."""
 
-    def __init__(self, conn: asyncpg.Connection, vault: MyNumberVault, *, batch_size: int = 5000) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        vault: MyNumberVault,
+        *,
+        batch_size: int = 5000,
+        more_connections: Sequence[asyncpg.Connection] = (),
+    ) -> None:
         self.conn = conn
         self.vault = vault
         self.batch_size = batch_size
+        self.more_connections = tuple(more_connections)
 
     async def run(self, path: Path, kind: Kind, encoding: str | None = None) -> ImportReport:
         chosen = normalise_encoding(encoding) if encoding else detect_encoding(path)
@@ -156,13 +168,13 @@ class FileImporter:
         log.info("file imported", **{k: v for k, v in report.summary().items() if k != "rejects"})
         return report
 
-    async def _reject(self, report: ImportReport, rejects: list[tuple[int, str]]) -> None:
+    async def _reject(self, conn: asyncpg.Connection, report: ImportReport, rejects: list[tuple[int, str]]) -> None:
         if not rejects:
             return
         report.rejected += len(rejects)
         if len(report.rejects) < 100:
             report.rejects.extend(rejects[: 100 - len(report.rejects)])
-        await self.conn.executemany(
+        await conn.executemany(
             "INSERT INTO residency.import_reject (import_id, line, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             [(report.import_id, line, reason) for line, reason in rejects],
         )
@@ -212,84 +224,116 @@ class FileImporter:
                         outbox.rollback_to(mark)
                         rejects.append((line, f"handler: {describe_exception(exc)}"))
                 await outbox.flush(self.conn)
-                await self._reject(report, sorted(rejects))
+                await self._reject(self.conn, report, sorted(rejects))
 
     # --- full --------------------------------------------------------------------------------------
 
     async def _full(self, report: ImportReport, rows: Iterator[tuple[int, list[str]]]) -> None:
-        await self.conn.execute(STAGING_DDL)
+        lanes = [_Lane(conn) for conn in (self.conn, *self.more_connections)]
+        for lane in lanes:
+            await lane.conn.execute(STAGING_DDL)
         # Each line allocates tuples and nothing cyclic: the cyclic collector only costs time here.
         collecting = gc.isenabled()
         gc.disable()
         reader = FullRowReader(self.vault, report.import_id, datetime.now(UTC).date())
         recorded_at = datetime.now(UTC).isoformat()
-        constants = (
-            report.import_id,
-            PERSON_CHANGED.name,
-            recorded_at,
-            _b64(recorded_at),
-            _b64(SOURCE),
-            _b64(PersonChanged.event_type),
-        )
-        pending: asyncio.Task[None] | None = None
+        constants = (report.import_id, PERSON_CHANGED.name, recorded_at, _headers_after_id(recorded_at))
         clock = {"read": 0.0, "copy": 0.0, "database": 0.0}
         try:
             mark = time.perf_counter()
             for batch in batched(rows, self.batch_size):
                 report.lines += len(batch)
-                staged: list[tuple[Any, ...]] = []
+                staged: list[list[tuple[Any, ...]]] = [[] for _ in lanes]
                 rejects: list[tuple[int, str]] = []
                 for line, fields in batch:
                     try:
-                        staged.append(reader.staged(line, fields))
+                        row = reader.staged(line, fields)
                     except RowRejected as exc:
                         rejects.append((line, str(exc)))
+                        continue
+                    staged[lane_of(row[_ATENA], len(lanes))].append(row)
                 mark = _tick(clock, "read", mark)
-                if pending is not None:
-                    await pending  # the previous batch's statement ran in the database while we read this one
-                    pending = None
+                for number, lane in enumerate(lanes):
+                    await lane.settle()  # its previous batch ran in the database while we read this one
                     mark = _tick(clock, "database", mark)
-                transaction = self.conn.transaction()
-                await transaction.start()
-                try:
-                    await self.conn.copy_records_to_table("residency_staged", columns=STAGING_COLUMNS, records=staged)
-                    # Never analysed, the staging table looks big to the planner, which then hashes the whole
-                    # person table for every batch (quadratic over a city) instead of probing its index.
-                    await self.conn.execute("ANALYZE residency_staged")
-                    await self._reject(report, rejects)
-                except BaseException:
-                    await transaction.rollback()
-                    raise
-                pending = asyncio.create_task(self._apply_staged(report, transaction, constants))
-                await asyncio.sleep(0)  # send the statement before reading the next batch
-                mark = _tick(clock, "copy", mark)
-            if pending is not None:
-                await pending
-                pending = None
-                mark = _tick(clock, "database", mark)
+                    await self._stage(report, lane, staged[number], rejects if number == 0 else [])
+                    lane.pending = asyncio.create_task(self._apply_staged(report, lane, constants))
+                    await asyncio.sleep(0)  # send the statement before reading the next batch
+                    mark = _tick(clock, "copy", mark)
+            for lane in lanes:
+                await lane.settle()
+            mark = _tick(clock, "database", mark)
             report.seconds = clock
-            report.absent = await self.conn.fetchval(ABSENCE_SQL, report.import_id)
+            for number, lane in enumerate(lanes):
+                report.absent += await lane.conn.fetchval(ABSENCE_SQL, report.import_id, len(lanes), number)
         finally:
             if collecting:
                 gc.enable()
-            if pending is not None:
-                pending.cancel()
-            await self.conn.execute("DROP TABLE IF EXISTS residency_staged, residency_seen")
+            for lane in lanes:
+                if lane.pending is not None:
+                    lane.pending.cancel()
+            for lane in lanes:
+                await lane.conn.execute("DROP TABLE IF EXISTS residency_staged, residency_seen")
 
-    async def _apply_staged(
-        self, report: ImportReport, transaction: asyncpg.transaction.Transaction, constants: tuple[Any, ...]
+    async def _stage(
+        self, report: ImportReport, lane: _Lane, rows: list[tuple[Any, ...]], rejects: list[tuple[int, str]]
     ) -> None:
+        """Opens the lane's transaction for one batch: its lines COPY'd into staging, rejects reported."""
+        lane.transaction = lane.conn.transaction()
+        await lane.transaction.start()
         try:
-            row = await self.conn.fetchrow(BATCH_SQL, *constants)
-            duplicates = sorted(row["duplicates"])
-            await self._reject(report, [(line, DUPLICATE) for line in duplicates])
-            await transaction.commit()
+            # The statement's tuple store of new versions (~5,000 wide rows) spills to disk at the default 4 MB.
+            await lane.conn.execute("SET LOCAL work_mem = '64MB'")
+            await lane.conn.copy_records_to_table("residency_staged", columns=STAGING_COLUMNS, records=rows)
+            if not lane.analysed and rows:
+                # Never analysed, the staging table looks big to the planner. Once is enough: the statistics
+                # of a full batch outlive the rows that each commit deletes (ANALYZE per batch cost ~10 % of
+                # the database's time).
+                await lane.conn.execute("ANALYZE residency_staged")
+                lane.analysed = True
+            await self._reject(lane.conn, report, rejects)
         except BaseException:
-            await transaction.rollback()
+            await lane.transaction.rollback()
+            raise
+
+    async def _apply_staged(self, report: ImportReport, lane: _Lane, constants: tuple[Any, ...]) -> None:
+        assert lane.transaction is not None
+        try:
+            row = await lane.conn.fetchrow(BATCH_SQL, *constants)
+            duplicates = sorted(row["duplicates"])
+            await self._reject(lane.conn, report, [(line, DUPLICATE) for line in duplicates])
+            await lane.transaction.commit()
+        except BaseException:
+            await lane.transaction.rollback()
             raise
         report.applied += row["applied"]
         report.differing += row["differing"]
         report.unchanged += row["unchanged"]
+
+
+_ATENA = STAGING_COLUMNS.index("atena_number")
+
+
+def lane_of(atena_number: str, lanes: int) -> int:
+    """Which connection applies a person's line: by the last character of the 宛名番号 (``ABSENCE_SQL`` says the
+    same), so every line of one person goes through one session, in file order, and meets the earlier ones in
+    that session's ``residency_seen`` (a repeated 宛名番号 is still caught, and the first line wins)."""
+    return ord(atena_number[-1]) % lanes
+
+
+@dataclass
+class _Lane:
+    """One connection applying its share of a full extract: its own staging tables and one batch in flight."""
+
+    conn: asyncpg.Connection
+    pending: asyncio.Task[None] | None = None
+    transaction: asyncpg.transaction.Transaction | None = None
+    analysed: bool = False
+
+    async def settle(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending
 
 
 def _tick(clock: dict[str, float], what: str, since: float) -> float:
@@ -370,7 +414,8 @@ STAGING_DDL = """
 _ADDRESSEE = ", ".join(ADDRESSEE_FIELDS)
 _STAGED_ADDRESSEE = ", ".join(VERSION_EXPRESSIONS.values())
 
-_PAYLOAD = f"""jsonb_build_object(
+# json, not jsonb: the body is only written out, and json_build_object skips jsonb's sorting and parsing.
+_PAYLOAD = f"""json_build_object(
     'event_id', v.published_event_id, 'effective_date', v.effective_date, 'recorded_at', $3::text,
     'atena_number', v.atena_number, 'kind', '{PersonChangeKind.REGISTERED.value}', 'source_change_id', v.change_id,
     'cause_event_id', v.source_event_id, 'replaces_event_id', NULL, 'cancels_event_id', NULL,
@@ -380,11 +425,22 @@ _PAYLOAD = f"""jsonb_build_object(
     'residence_status', v.residence_status, 'my_number_sealed', v.my_number_sealed,
     'relationship', v.relationship, 'householder_atena_number', v.householder->>'atena_number',
     'processing_suspension', v.processing_suspension)"""
-_HEADERS = f"""jsonb_build_array(
+# Only ce_id differs between the rows: the headers after it are one constant ($4, ``_headers_after_id``).
+_HEADERS = f"""(jsonb_build_array(
     jsonb_build_array('ce_specversion', '{_b64(SPEC_VERSION)}'),
-    jsonb_build_array('ce_id', encode(convert_to(v.published_event_id::text, 'UTF8'), 'base64')),
-    jsonb_build_array('ce_type', $6::text), jsonb_build_array('ce_source', $5::text),
-    jsonb_build_array('ce_time', $4::text), jsonb_build_array('content-type', '{_b64(CONTENT_TYPE)}'))"""
+    jsonb_build_array('ce_id', encode(convert_to(v.published_event_id::text, 'UTF8'), 'base64'))) || $4::jsonb)"""
+
+
+def _headers_after_id(recorded_at: str) -> str:
+    return json.dumps(
+        [
+            ["ce_type", _b64(PersonChanged.event_type)],
+            ["ce_source", _b64(SOURCE)],
+            ["ce_time", _b64(recorded_at)],
+            ["content-type", _b64(CONTENT_TYPE)],
+        ]
+    )
+
 
 # One statement per batch, so that the database works on it while Python reads the next batch:
 # - every 宛名番号 of the extract is remembered (duplicates now, absences at the end); a line whose 宛名番号
@@ -438,20 +494,37 @@ BATCH_SQL = f"""
 
 # Residents of the slice the extract did not mention: reported, not deleted (the extract may be partial, or
 # the 消除 may still be on its way as a change with its reason).
+# Each session asks for its own share of the slice (``lane_of``: $2 sessions, this one number $3).
 ABSENCE_SQL = """
     WITH absent AS (
         INSERT INTO residency.import_absence (import_id, atena_number)
         SELECT $1, p.atena_number FROM residency.person p
-        WHERE p.is_resident AND NOT EXISTS (SELECT 1 FROM residency_seen s WHERE s.atena_number = p.atena_number)
+        WHERE p.is_resident AND ascii(right(p.atena_number, 1)) % $2::integer = $3::integer
+          AND NOT EXISTS (SELECT 1 FROM residency_seen s WHERE s.atena_number = p.atena_number)
         ON CONFLICT DO NOTHING RETURNING 1)
     SELECT count(*) FROM absent"""
 
 
+FULL_LOAD_CONNECTIONS = 2
+"""Sessions applying a full extract at once: one per core of the database on the project's 2-core machine."""
+
+
 async def import_file(
-    pool: asyncpg.Pool, vault: MyNumberVault, path: Path, kind: Kind, encoding: str | None = None, **options: Any
+    pool: asyncpg.Pool,
+    vault: MyNumberVault,
+    path: Path,
+    kind: Kind,
+    encoding: str | None = None,
+    *,
+    connections: int = FULL_LOAD_CONNECTIONS,
+    **options: Any,
 ) -> ImportReport:
-    async with pool.acquire() as conn:
-        return await FileImporter(conn, vault, **options).run(path, kind, encoding)
+    async with contextlib.AsyncExitStack() as stack:
+        conn = await stack.enter_async_context(pool.acquire())
+        more = [
+            await stack.enter_async_context(pool.acquire()) for _ in range(connections - 1 if kind == "full" else 0)
+        ]
+        return await FileImporter(conn, vault, more_connections=more, **options).run(path, kind, encoding)
 
 
 __all__ = ["FileImporter", "FileRejected", "ImportReport", "import_file"]

@@ -72,13 +72,22 @@ async def conn(platform: Platform) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
-async def run(platform: Platform, conn: asyncpg.Connection, path: Path, kind: str, **kw: object) -> ImportReport:
-    return await FileImporter(conn, platform.vault(), batch_size=7).run(path, kind, **kw)  # type: ignore[arg-type]
+async def run(
+    platform: Platform, conn: asyncpg.Connection, path: Path, kind: str, *, sessions: int = 2, **kw: object
+) -> ImportReport:
+    """A full extract as the command runs it, its persons shared by two sessions (``sessions=1``: one)."""
+    more = [await platform.connect_as("residency_sync") for _ in range(sessions - 1)]
+    try:
+        importer = FileImporter(conn, platform.vault(), batch_size=7, more_connections=more)
+        return await importer.run(path, kind, **kw)  # type: ignore[arg-type]
+    finally:
+        for extra in more:
+            await extra.close()
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+@pytest.mark.parametrize(("encoding", "sessions"), [("utf-8", 1), ("cp932", 2)])
 async def test_a_full_extract_loads_every_good_line_and_reports_the_bad_ones(
-    platform: Platform, conn: asyncpg.Connection, tmp_path: Path, encoding: str
+    platform: Platform, conn: asyncpg.Connection, tmp_path: Path, encoding: str, sessions: int
 ) -> None:
     people = city(30)
     people[3] = SyntheticResident(**{**people[3].__dict__, "name": "髙橋 ①子"})  # CP932 extensions
@@ -93,7 +102,7 @@ async def test_a_full_extract_loads_every_good_line_and_reports_the_bad_ones(
     }
     path = write_extract(tmp_path / f"zenken-{encoding}.csv", [*lines, *bad.values()], encoding)
 
-    report = await run(platform, conn, path, "full")
+    report = await run(platform, conn, path, "full", sessions=sessions)
 
     assert report.encoding == encoding  # detected
     assert (report.lines, report.applied, report.rejected) == (36, 30, 6)

@@ -215,7 +215,11 @@ def parse_date(value: str, column: str) -> date:
 def derived_hex(cause: bytes, name: str) -> tuple[bytes, str]:
     """``kokunen_common.ids.derived_id`` (UUID v5) as raw bytes and hex text, without building UUID objects:
     the bulk path needs two per line."""
-    digest = bytearray(hashlib.sha1(cause + name.encode()).digest()[:16])  # noqa: S324 (UUID v5 is SHA-1)
+    return _uuid5_of(hashlib.sha1(cause + name.encode()))  # noqa: S324 (UUID v5 is SHA-1)
+
+
+def _uuid5_of(sha1: Any) -> tuple[bytes, str]:
+    digest = bytearray(sha1.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     raw = bytes(digest)
@@ -396,11 +400,22 @@ class FullRowReader:
     def __post_init__(self) -> None:
         self._key_id = self.vault.active_key_id
         self._aead = AESGCM(self.vault.keys[self._key_id])
-        self._hash_key = self.vault.hash_key
-        self._import_bytes = self.import_id.bytes
+        self._hash = hmac.new(self.vault.hash_key, digestmod="sha256")  # keyed once, copied per number
+        self._import_sha1 = hashlib.sha1(self.import_id.bytes)  # noqa: S324 (UUID v5 is SHA-1)
+        self._change_prefix = f"F{self.import_id.hex[:16]}-"
+        self._nonces = b""
+        self._nonce_at = 0
+
+    def _nonce(self) -> bytes:
+        # Fresh random nonces drawn from the OS a few thousand at a time: one system call per line cost more
+        # than the encryption.
+        if self._nonce_at >= len(self._nonces):
+            self._nonces, self._nonce_at = os.urandom(12 * 4096), 0
+        self._nonce_at += 12
+        return self._nonces[self._nonce_at - 12 : self._nonce_at]
 
     def _seal(self, number: str, atena: str) -> str:
-        nonce = os.urandom(12)
+        nonce = self._nonce()
         body = self._aead.encrypt(nonce, number.encode("ascii"), atena.encode("ascii"))
         return f"{self._key_id}:{urlsafe_b64encode(nonce + body).rstrip(b'=').decode('ascii')}"
 
@@ -462,14 +477,18 @@ class FullRowReader:
                 raise RowRejected("個人番号: 12桁で検査用数字が一致すること (12 digits with a valid check digit)")
             sealed = self._seal(number, atena)
             key_id = self._key_id
-            digest = hmac.digest(self._hash_key, number.encode("ascii"), "sha256")
+            keyed = self._hash.copy()
+            keyed.update(number.encode("ascii"))
+            digest = keyed.digest()
         is_resident, lives_in_japan = snapshot_flags(removal_reason)
-        event_raw, event_hex = derived_hex(self._import_bytes, str(line))
+        event_sha1 = self._import_sha1.copy()
+        event_sha1.update(str(line).encode())
+        event_raw, event_hex = _uuid5_of(event_sha1)
         return (
             line,
             event_hex,
             derived_hex(event_raw, "person-changed")[1],
-            f"F{self.import_id.hex[:16]}-{line}",
+            f"{self._change_prefix}{line}",
             effective,
             self.processed_on,
             atena,
