@@ -29,7 +29,7 @@ from kokunen_common.telemetry import tracer
 
 from ..domain.fields import CODE_OF, CODES, FIELDS, JAPANESE, MAX_COUNT, MAX_SEQ, NAMES, Kind
 from ..domain.income import AssessmentError, check_years
-from .repository import STAGING_COLUMNS, ApplyResult, apply_staged, ensure_staging
+from .repository import APPLY_LOCK, STAGING_COLUMNS, ApplyResult, apply_staged, ensure_staging
 
 log = get_logger(__name__)
 
@@ -78,6 +78,7 @@ class ImportReport:
     result: ApplyResult = field(default_factory=lambda: ApplyResult(0, 0, 0))
     reject_report: Path | None = None
     rejects_by_class: dict[str, int] = field(default_factory=dict)
+    indexes_built_after: bool = False  # into an empty slice: its indexes built after the rows (migration 0003)
 
 
 def inspect(path: Path) -> FileFacts:
@@ -273,6 +274,12 @@ async def import_file(
                 "utf-8" if facts.encoding == "utf-8-sig" else facts.encoding,
             )
             await ensure_staging(conn)
+            if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tax.income_assessment)"):
+                # Into an empty slice (the first year's file): its indexes are built once after the rows
+                # (migration 0003), the slice locked meanwhile. The apply lock first: the order every applier
+                # takes the two in (otherwise a Kafka batch holding it would deadlock with us).
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", APPLY_LOCK)
+                report.indexes_built_after = await conn.fetchval("SELECT tax.set_aside_income_indexes()")
             report.reject_report = report_path or default_report_path(path)
             with report.reject_report.open("w", encoding="utf-8", newline="") as out:
                 writer = csv.DictWriter(out, fieldnames=["line", "error_class", "reason"])
@@ -283,6 +290,8 @@ async def import_file(
                 )
             report.lines, report.rejected, report.rejects_by_class = scan.lines, scan.rejected, scan.by_class
             report.result = await apply_staged(conn, source_file=file_id, large=True)
+            if report.indexes_built_after:
+                await conn.execute("SELECT tax.restore_income_indexes()")
             await conn.execute("SELECT pg_notify('tax_imported_file', $1)", str(file_id))  # wakes the file relay
             await conn.execute(
                 "UPDATE tax.imported_file SET lines = $2, applied = $3, unchanged = $4, rejected = $5 WHERE id = $1",
