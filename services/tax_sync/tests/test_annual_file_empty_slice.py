@@ -87,12 +87,9 @@ async def test_a_file_into_an_empty_slice_gives_the_same_slice_and_the_same_inde
     assert (into_empty.result.determined, into_empty.result.corrected, into_empty.result.unchanged) == (3, 1, 2)
     assert into_empty.result == into_shared.result
     assert empty_slice == shared_slice
-    assert [(r[0], r[2], r[4]) for r in empty_slice] == [
-        (first, 0, False),
-        (first, 2, True),
-        (second, 0, True),
-        (third, 0, True),
-    ]
+    assert [(r[0], r[2], r[4]) for r in empty_slice] == sorted(
+        [(first, 0, False), (first, 2, True), (second, 0, True), (third, 0, True)]
+    )
     rebuilt = await indexes(empty_database)
     assert rebuilt == migrated
     assert {name for name, _ in rebuilt} == {"income_assessment_pkey", "one_current_assessment", "income_by_file_line"}
