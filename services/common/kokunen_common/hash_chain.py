@@ -79,18 +79,33 @@ async def append_entry(
 ) -> dict[str, Any]:
     """Insert ``entry`` into ``table`` (``schema.name``, columns ``fields`` + prev_hash, entry_hash) linked to the
     last row; ``seq`` is assigned here. Serialised by an advisory lock held until the transaction ends."""
+    return (await append_entries(conn, table, [entry], fields))[0]
+
+
+async def append_entries(
+    conn: asyncpg.Connection, table: str, entries: Sequence[Mapping[str, Any]], fields: Sequence[str]
+) -> list[dict[str, Any]]:
+    """``append_entry`` for several entries in order, each linked to the one before it: one lock, one read of the
+    last row and one insert for them all."""
+    if not entries:
+        return []
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", table)
     last = await conn.fetchrow(f"SELECT seq, entry_hash FROM {table} ORDER BY seq DESC LIMIT 1")
     previous = bytes(last["entry_hash"]) if last else GENESIS
-    full = {**entry, "seq": (last["seq"] + 1) if last else 1, "prev_hash": previous}
-    full["entry_hash"] = entry_hash(previous, full, fields)
+    seq = last["seq"] if last else 0
+    linked: list[dict[str, Any]] = []
+    for entry in entries:
+        seq += 1
+        full = {**entry, "seq": seq, "prev_hash": previous}
+        full["entry_hash"] = previous = entry_hash(previous, full, fields)
+        linked.append(full)
     columns = [*fields, "prev_hash", "entry_hash"]
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.execute(
+    await conn.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
-        *[_column_value(full[c]) for c in columns],
+        [[_column_value(full[c]) for c in columns] for full in linked],
     )
-    return full
+    return linked
 
 
 def verify_lanes(entries: Iterable[Mapping[str, Any]], fields: Sequence[str], lanes: int) -> list[ChainBreak]:

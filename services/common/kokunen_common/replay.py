@@ -16,6 +16,7 @@ Ids derived from causes (``kokunen_common.ids``) are what make the rebuilt slice
 from __future__ import annotations
 
 import collections
+import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ from .messaging import kafka_client_kwargs
 from .service import ServiceRuntime
 
 log = get_logger(__name__)
-RUN_LENGTH = 500
+RUN_LENGTH = 5000
+"""Records applied as one batch (one transaction): a replay into an empty slice reads a city's history, so the
+batches are ten times a live poll's, and each batch's statements are spread over more records."""
+FETCH_RECORDS = 20_000
 
 
 class ReplayRefused(RuntimeError):
@@ -106,21 +110,33 @@ async def merged_runs(
         buffers: dict[TopicPartition, collections.deque[ConsumerRecord[bytes, bytes]]] = {
             tp: collections.deque() for tp in live
         }
+        # The head of each live partition that has one, by (timestamp, topic, partition): a heap, not a scan of
+        # every partition per record.
+        heads: list[tuple[int, str, int, TopicPartition]] = []
+        waiting = set(live)  # live partitions whose head is not on the heap
         run: list[ConsumerRecord[bytes, bytes]] = []
         while live:
             # A head from every live partition before choosing, or the merge could run ahead of one.
-            for tp in [tp for tp in live if not buffers[tp]]:
+            for tp in [tp for tp in waiting if not buffers[tp]]:
                 if await consumer.position(tp) >= ends[tp]:
                     live.discard(tp)  # read to its end (the last offsets may be markers, not records)
-            if any(not buffers[tp] for tp in live):
-                fetched = await consumer.getmany(timeout_ms=1000, max_records=2000)
+                    waiting.discard(tp)
+            if any(not buffers[tp] for tp in waiting):
+                fetched = await consumer.getmany(timeout_ms=1000, max_records=FETCH_RECORDS)
                 for tp, records in fetched.items():
                     buffers[tp].extend(r for r in records if r.offset < ends[tp])
                 continue
-            if not live:
+            for tp in waiting:
+                heapq.heappush(heads, (buffers[tp][0].timestamp, tp.topic, tp.partition, tp))
+            waiting.clear()
+            if not heads:
                 break
-            tp = min(live, key=lambda p: (buffers[p][0].timestamp, p.topic, p.partition))
+            tp = heapq.heappop(heads)[3]
             record = buffers[tp].popleft()
+            if buffers[tp]:
+                heapq.heappush(heads, (buffers[tp][0].timestamp, tp.topic, tp.partition, tp))
+            else:
+                waiting.add(tp)
             if run and (run[0].topic != record.topic or len(run) >= RUN_LENGTH):
                 yield run
                 run = []

@@ -68,7 +68,20 @@ def current_traceparent() -> dict[str, str]:
 def continuing(trace_headers: Mapping[str, str]) -> Iterator[None]:
     """Make a trace context captured earlier (``current_traceparent``) current again: a handler that gathers a
     batch and applies it at the end publishes each event's effects in that event's own trace."""
-    token = otel_context.attach(context_from_headers(trace_headers))
+    with resumed(context_from_headers(trace_headers)):
+        yield
+
+
+def current_context() -> otel_context.Context:
+    """The current trace context as it is, for ``resumed`` in the same process (no header round trip: a batch
+    handler captures one per message)."""
+    return otel_context.get_current()
+
+
+@contextlib.contextmanager
+def resumed(context: otel_context.Context) -> Iterator[None]:
+    """Make a context captured by ``current_context`` current again (see ``continuing``)."""
+    token = otel_context.attach(context)
     try:
         yield
     finally:

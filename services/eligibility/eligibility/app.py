@@ -29,8 +29,8 @@ from .claims.handlers import on_benefit_claim
 from .exemptions.continuation import on_continuation_run, run_continuation
 from .exemptions.handlers import on_exemption_application, on_exemption_notification, on_income_determined
 from .handlers import (
+    CalendarFactsBatchHandler,
     PersonChangesBatchHandler,
-    on_calendar_fact,
     on_filing_submitted,
     on_jps_processing_result,
     today_in_japan,
@@ -51,7 +51,7 @@ def build(settings: ServiceSettings | None = None, *, with_calendar: bool = True
     )
     runtime = ServiceRuntime(definition, settings)
     runtime.consumer.subscribe(PERSON_CHANGED, PersonChangesBatchHandler())
-    runtime.consumer.subscribe(CALENDAR_FACT, on_calendar_fact)
+    runtime.consumer.subscribe(CALENDAR_FACT, CalendarFactsBatchHandler())
     runtime.consumer.subscribe(FILING_SUBMITTED, on_filing_submitted)
     runtime.consumer.subscribe(JPS_PROCESSING_RESULT, on_jps_processing_result)
     runtime.consumer.subscribe(INCOME_DETERMINED, on_income_determined)

@@ -6,18 +6,18 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
-from kokunen_common.telemetry import continuing, current_traceparent
+from kokunen_common.telemetry import current_context, resumed
 from kokunen_contracts import counter as c
 from kokunen_contracts import eligibility as e
-from kokunen_contracts.envelope import now
+from kokunen_contracts.envelope import Event, now
 from kokunen_contracts.jps import JpsProcessingResult
 from kokunen_contracts.registry import (
     ADDITIONAL_PREMIUM_CHANGED,
@@ -26,6 +26,7 @@ from kokunen_contracts.registry import (
     QUALIFICATION_CHANGED,
 )
 from kokunen_contracts.residency import PersonChanged, PersonChangeKind
+from opentelemetry.context import Context
 
 from .adapters.repository import (
     EligibilityRepository,
@@ -38,6 +39,7 @@ from .adapters.repository import (
     fact_order,
     person_columns,
     record_after,
+    record_of,
     version_row,
 )
 from .claims.handlers import claims_on_death
@@ -45,13 +47,14 @@ from .domain import filings as f
 from .domain import jps_results
 from .domain import residency_effects as effects
 from .domain.categories import InsuredCategory
-from .domain.dated_facts import CalendarFactKind, DatedFact, derive_history
+from .domain.dated_facts import DatedFact, derive_history
 from .domain.history_diff import ChangeKind, PeriodChange, StoredPeriod, diff, stored_history
 from .domain.qualification import AcquisitionReason, LossReason
 from .exemptions.handlers import premium_status_on, record_jps_result, remember_household
 from .exemptions.repository import ExemptionRepository
 
 JST = ZoneInfo("Asia/Tokyo")
+E = TypeVar("E", bound=Event)
 
 
 def today_in_japan(at: datetime | None = None) -> date:
@@ -216,6 +219,11 @@ def person_fact(event: PersonChanged) -> FactRow:
     )
 
 
+def calendar_fact_row(fact: e.CalendarFact) -> FactRow:
+    """The dated fact a calendar fact is kept as."""
+    return (fact.atena_number, fact.event_id, fact.fact.value, fact.effective_date, fact.recorded_at, None, None, None)
+
+
 async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:
     """人の異動の反映: kept as a dated fact, then the person's history is derived again from all of them
     (dated_facts.py: 国外転入 → 取得 8条2号, 死亡 → 翌日喪失 9条1号, 国外転出 → 翌日喪失 on its date 9条2号,
@@ -251,9 +259,7 @@ async def on_calendar_fact(delivery: Delivery[e.CalendarFact], uow: UnitOfWork) 
     if fact.fact is e.CalendarFactKind.MOVE_ABROAD_EFFECTIVE:
         assert fact.scheduled_by_event_id is not None
         await repo.take_scheduled_move(fact.scheduled_by_event_id)
-    await repo.keep_fact(
-        fact.atena_number, fact.event_id, CalendarFactKind(fact.fact.value), fact.effective_date, fact.recorded_at
-    )
+    await repo.keep_facts([calendar_fact_row(fact)])
     await derive_and_announce(uow, repo, fact.atena_number, person, delivery.event_id, fact.effective_date)
 
 
@@ -311,26 +317,104 @@ def derived_changes(
 
 
 @dataclass(frozen=True)
-class _Gathered:
-    delivery: Delivery[PersonChanged]
-    trace: dict[str, str]
+class _Gathered(Generic[E]):
+    delivery: Delivery[E]
+    context: Context  # the message's trace context: its effects are published in its own trace
+
+
+@dataclass
+class _BatchWrites:
+    """What a batch's changes leave to store, gathered person by person and stored by one statement per kind."""
+
+    facts: list[FactRow] = field(default_factory=list)
+    superseded_stored: list[int] = field(default_factory=list)
+    versions: list[VersionRow] = field(default_factory=list)
+    superseded_here: set[int] = field(default_factory=set)  # indexes into versions
+
+    async def store(self, repo: EligibilityRepository) -> None:
+        await repo.keep_facts(self.facts)
+        await repo.record_changes(
+            self.superseded_stored,
+            [(*v[:-1], n in self.superseded_here) for n, v in enumerate(self.versions)],
+        )
 
 
 @dataclass
 class _PersonPlan:
-    """One person's changes of a batch applied in memory, as ``on_person_changed`` applies them one by one."""
+    """One person's changes of a batch applied in memory, as the per-event handlers apply them one by one."""
 
+    atena_number: str
     person: asyncpg.Record  # the row as the batch leaves it (what person changes do not set is as stored)
     my_number_sealed: str | None  # before the next change
     facts: list[tuple[FactOrder, DatedFact]]
     stored: list[StoredPeriod]
 
+    def derive(
+        self,
+        writes: _BatchWrites,
+        fact: FactRow,
+        person: PersonRecord,
+        *,
+        cause_event_id: uuid.UUID,
+        received_on: date,
+        given: set[uuid.UUID],
+        today: date,
+    ) -> list[Announced]:
+        """Keep ``fact`` (once), derive the history from all the person's facts so far as ``derive_and_announce``
+        does, and note the versions it stores; what it announces."""
+        if all(f.event_id != fact[1] for _, f in self.facts):
+            writes.facts.append(fact)
+            bisect.insort(self.facts, (fact_order(fact), dated_fact(fact)), key=lambda kept: kept[0])
+        atena = self.atena_number
+        changes = derived_changes(atena, [f for _, f in self.facts], person, self.stored, given, today)
+        out = announced_history(
+            atena,
+            person,
+            changes,
+            cause_event_id=cause_event_id,
+            report=report_for_resident_change,
+            received_on=received_on,
+        )
+        for one in out:
+            old = one.change.supersedes_version_id
+            if old is not None:
+                if old >= 0:
+                    writes.superseded_stored.append(old)
+                else:
+                    writes.superseded_here.add(-old - 1)
+                self.stored = [s for s in self.stored if s.version_id != old]
+            if one.change.removed:
+                continue
+            writes.versions.append(version_row(atena, one.change, cause_event_id, one.event.event_id))
+            assert one.change.period_id is not None
+            # A version added here is named -(its index + 1) until it is stored.
+            kept = StoredPeriod(one.change.period, one.change.period_id, -len(writes.versions), one.event.event_id)
+            self.stored = sorted([*self.stored, kept], key=_stored_order)
+        return out
+
+
+def _stored_order(stored: StoredPeriod) -> tuple[date, bool, int]:
+    """``history``'s order: by 資格取得日, then as stored (versions added in this batch after those stored)."""
+    return stored.period.acquired_on, stored.version_id < 0, abs(stored.version_id)
+
+
+def _publish_in_order(
+    uow: UnitOfWork, gathered: list[_Gathered[Any]], announced: dict[uuid.UUID, list[Announced]]
+) -> None:
+    """Each message's announcements in arrival order, in the message's own trace."""
+    for item in gathered:
+        out = announced.get(item.delivery.event_id)
+        if out:
+            with resumed(item.context):
+                for one in out:
+                    publish_announced(uow, one)
+
 
 class PersonChangesBatchHandler:
     """人の異動の反映, a polled batch at once (the stream path, issue 12; ADR 0007).
 
-    Each message is gathered with its trace; ``finish_batch`` locks the batch's persons and reads their dated
-    facts, current periods and given periods in one statement per kind, then applies each change in memory
+    Each message is gathered with its trace context; ``finish_batch`` locks the batch's persons and reads their
+    dated facts, current periods and given periods in one statement per kind, then applies each change in memory
     exactly as ``on_person_changed`` does — the person row it leaves, the fact it keeps, ``derived_changes``
     from all the person's facts so far, ``announced_history`` — and writes the persons, facts, households,
     scheduled moves and versions by one multi-row statement each. A person with a 死亡 in the batch (its
@@ -339,10 +423,10 @@ class PersonChangesBatchHandler:
     them."""
 
     async def __call__(self, delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:
-        uow.batch.setdefault("person_changes", []).append(_Gathered(delivery, current_traceparent()))
+        uow.batch.setdefault("person_changes", []).append(_Gathered(delivery, current_context()))
 
     async def finish_batch(self, uow: UnitOfWork) -> None:
-        gathered: list[_Gathered] = uow.batch.pop("person_changes", [])
+        gathered: list[_Gathered[PersonChanged]] = uow.batch.pop("person_changes", [])
         if not gathered:
             return
         repo = EligibilityRepository(uow.conn)
@@ -361,8 +445,11 @@ class PersonChangesBatchHandler:
         announced: dict[uuid.UUID, list[Announced]] = {}
         if planned:
             announced = await self._apply_in_memory(uow, repo, {a: by_person[a] for a in planned}, met, today)
+        if not one_by_one:
+            _publish_in_order(uow, gathered, announced)
+            return
         for item in gathered:
-            with continuing(item.trace):
+            with resumed(item.context):
                 if item.delivery.event.atena_number in one_by_one:
                     await on_person_changed(item.delivery, uow)
                     continue
@@ -392,23 +479,16 @@ class PersonChangesBatchHandler:
         histories = await repo.histories(atenas)
         given = await repo.given_period_ids(atenas)
 
-        fact_rows: list[FactRow] = []
+        writes = _BatchWrites()
         cancelled_stored: list[uuid.UUID] = []
         moves: dict[uuid.UUID, list[Any]] = {}  # cause → [cause, 宛名番号, 転出予定日, cancelled]
         address_unknown: list[str] = []
-        superseded_stored: list[int] = []
-        versions: list[VersionRow] = []
-        superseded_here: set[int] = set()  # indexes into versions
         announced: dict[uuid.UUID, list[Announced]] = {}
         for atena, events in by_person.items():
-            plan = _PersonPlan(rows[atena], met[atena].my_number_sealed, facts[atena], histories[atena])
+            plan = _PersonPlan(atena, rows[atena], met[atena].my_number_sealed, facts[atena], histories[atena])
             for event in events:
                 person = record_after(plan.person, event, plan.my_number_sealed)
                 plan.my_number_sealed = person.my_number_sealed
-                row = person_fact(event)
-                if all(f.event_id != event.event_id for _, f in plan.facts):
-                    fact_rows.append(row)
-                    bisect.insort(plan.facts, (fact_order(row), dated_fact(row)), key=lambda kept: kept[0])
                 if event.cancels_event_id is not None:
                     # One by one, a cancellation finds only the moves scheduled before it.
                     if event.cancels_event_id in moves:
@@ -420,47 +500,70 @@ class PersonChangesBatchHandler:
                     moves.setdefault(event.event_id, [event.event_id, atena, follow.schedule_move_abroad_on, False])
                 if follow.flag_address_unknown:
                     address_unknown.append(atena)
-                changes = derived_changes(atena, [f for _, f in plan.facts], person, plan.stored, given, today)
-                out = announced_history(
-                    atena,
+                announced[event.event_id] = plan.derive(
+                    writes,
+                    person_fact(event),
                     person,
-                    changes,
                     cause_event_id=event.event_id,
-                    report=report_for_resident_change,
                     received_on=today,
+                    given=given,
+                    today=today,
                 )
-                for one in out:
-                    old = one.change.supersedes_version_id
-                    if old is not None:
-                        if old >= 0:
-                            superseded_stored.append(old)
-                        else:
-                            superseded_here.add(-old - 1)
-                        plan.stored = [s for s in plan.stored if s.version_id != old]
-                    if one.change.removed:
-                        continue
-                    versions.append(version_row(atena, one.change, event.event_id, one.event.event_id))
-                    assert one.change.period_id is not None
-                    # A version added here is named -(its index + 1) until it is stored.
-                    kept = StoredPeriod(one.change.period, one.change.period_id, -len(versions), one.event.event_id)
-                    plan.stored = sorted([*plan.stored, kept], key=_stored_order)
-                announced[event.event_id] = out
         await ExemptionRepository(uow.conn).remember_households([e for events in by_person.values() for e in events])
-        await repo.keep_facts(fact_rows)
         # Before the batch's own moves are added: a cancellation arriving before its move does not cancel it.
         await repo.cancel_scheduled_moves(cancelled_stored)
         await repo.schedule_moves([(m[0], m[1], m[2], m[3]) for m in moves.values()])
         await repo.flag_addresses_unknown(address_unknown)
-        await repo.record_changes(
-            superseded_stored,
-            [(*v[:-1], n in superseded_here) for n, v in enumerate(versions)],
-        )
+        await writes.store(repo)
         return announced
 
 
-def _stored_order(stored: StoredPeriod) -> tuple[date, bool, int]:
-    """``history``'s order: by 資格取得日, then as stored (versions added in this batch after those stored)."""
-    return stored.period.acquired_on, stored.version_id < 0, abs(stored.version_id)
+class CalendarFactsBatchHandler:
+    """暦による事実, a polled batch at once (the stream path, issue 12; ADR 0007): ``finish_batch`` locks the
+    batch's persons and reads their rows, dated facts, current periods and given periods in one statement per
+    kind, applies each fact in memory as ``on_calendar_fact`` does (a person unknown to the slice is skipped; a
+    転出予定日 takes its scheduled move), and writes the facts, taken moves and versions by one statement each."""
+
+    async def __call__(self, delivery: Delivery[e.CalendarFact], uow: UnitOfWork) -> None:
+        uow.batch.setdefault("calendar_facts", []).append(_Gathered(delivery, current_context()))
+
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        gathered: list[_Gathered[e.CalendarFact]] = uow.batch.pop("calendar_facts", [])
+        if not gathered:
+            return
+        repo = EligibilityRepository(uow.conn)
+        today = today_in_japan()
+        by_person: dict[str, list[_Gathered[e.CalendarFact]]] = {}
+        for item in gathered:
+            by_person.setdefault(item.delivery.event.atena_number, []).append(item)
+        rows = await repo.persons(sorted(by_person))
+        known = [atena for atena in by_person if atena in rows]
+        facts = await repo.ordered_facts(known)
+        histories = await repo.histories(known)
+        given = await repo.given_period_ids(known)
+        writes = _BatchWrites()
+        taken: list[uuid.UUID] = []
+        announced: dict[uuid.UUID, list[Announced]] = {}
+        for atena in known:
+            plan = _PersonPlan(atena, rows[atena], rows[atena]["my_number_sealed"], facts[atena], histories[atena])
+            person = record_of(rows[atena])
+            for item in by_person[atena]:
+                fact = item.delivery.event
+                if fact.fact is e.CalendarFactKind.MOVE_ABROAD_EFFECTIVE:
+                    assert fact.scheduled_by_event_id is not None
+                    taken.append(fact.scheduled_by_event_id)
+                announced[item.delivery.event_id] = plan.derive(
+                    writes,
+                    calendar_fact_row(fact),
+                    person,
+                    cause_event_id=item.delivery.event_id,
+                    received_on=fact.effective_date,
+                    given=given,
+                    today=today,
+                )
+        await repo.take_scheduled_moves(taken)
+        await writes.store(repo)
+        _publish_in_order(uow, gathered, announced)
 
 
 # --- JPS processing results ----------------------------------------------------------------------

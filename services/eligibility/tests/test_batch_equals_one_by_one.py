@@ -1,25 +1,36 @@
-"""The stream path applies a polled batch of person changes at once (PersonChangesBatchHandler); the same changes
-applied one at a time (on_person_changed, as a redelivered batch is) must leave the same slice — persons, dated
-facts, qualification versions, scheduled moves, households — and announce the same qualification changes and JPS
-reports, in the same order per person: whatever the interleaving of persons, late changes (an 異動日 or a
-recording time before one already applied), a 国外転出 still to come, cancellations before or after their
-change, deaths, and however the stream is cut into batches.
+"""The stream path applies a polled batch of person changes at once (PersonChangesBatchHandler), and a batch of
+calendar facts likewise (CalendarFactsBatchHandler); the same messages applied one at a time (on_person_changed,
+on_calendar_fact, as a redelivered batch is) must leave the same slice — persons, dated facts, qualification
+versions, scheduled moves, households — and announce the same qualification changes and JPS reports, in the same
+order per person: whatever the interleaving of persons, late changes (an 異動日 or a recording time before one
+already applied), a 国外転出 still to come and its day coming, 20歳・60歳到達, cancellations before or after their
+change, deaths, and however the stream is cut into batches (each batch one topic's, as the consumer polls them).
 
 Each example runs both ways on the real database, each in a transaction rolled back afterwards."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from eligibility.handlers import PersonChangesBatchHandler, on_person_changed, today_in_japan
+from eligibility.handlers import (
+    CalendarFactsBatchHandler,
+    PersonChangesBatchHandler,
+    fact_id,
+    on_calendar_fact,
+    on_person_changed,
+    today_in_japan,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import OutboxBuffer
+from kokunen_contracts.eligibility import CalendarFact, CalendarFactKind
+from kokunen_contracts.envelope import Event
 from kokunen_contracts.residency import PersonChanged, ResidenceStatus
 from kokunen_contracts.residency import PersonChangeKind as K
 from kokunen_testing.batches import announced, assert_batches_equal_one_at_a_time
@@ -70,9 +81,18 @@ def streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
     arriving before its change — and where the stream is cut into batches."""
     steps: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(1, 12))):
-        what = draw(st.sampled_from(("change", "change", "change", "cancel", "cancel_first")))
+        what = draw(st.sampled_from(("change", "change", "change", "cancel", "cancel_first", "calendar")))
         sent = [n for n, s in enumerate(steps) if s["what"] == "change"]
-        if what == "cancel_first":
+        if what == "calendar":
+            # 20歳・60歳到達 of a person, or the day of a 国外転出 sent before (scheduled by it) coming.
+            fact = draw(st.sampled_from(list(CalendarFactKind)))
+            moves = [n for n in sent if steps[n]["kind"] is K.MOVED_OUT_ABROAD]
+            if fact is CalendarFactKind.MOVE_ABROAD_EFFECTIVE and not moves:
+                continue
+            target = draw(st.sampled_from(moves)) if fact is CalendarFactKind.MOVE_ABROAD_EFFECTIVE else None
+            person = steps[target]["person"] if target is not None else draw(st.integers(0, 2))
+            steps.append({"what": "calendar", "person": person, "fact": fact, "target": target})
+        elif what == "cancel_first":
             steps.append({"what": "cancel", "target": len(steps) + 1})
             steps.append(draw(a_change()))
         elif what == "cancel" and sent:
@@ -83,7 +103,33 @@ def streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
     return steps, cuts
 
 
-def changes_of(steps: list[dict[str, Any]], atenas: list[str]) -> list[PersonChanged]:
+def calendar_fact(step: dict[str, Any], atena: str, made: dict[int, PersonChanged]) -> CalendarFact:
+    """The scheduler's fact of a step: the day of 20歳・60歳到達 (the day before the birthday: 年齢計算ニ関スル法律)
+    or the 転出予定日 of the move that scheduled it."""
+    fact: CalendarFactKind = step["fact"]
+    scheduled_by = made[step["target"]] if step["target"] is not None else None
+    if scheduled_by is not None:
+        day = scheduled_by.effective_date
+    else:
+        birth = BIRTHS[step["person"]]
+        years = 20 if fact is CalendarFactKind.REACHED_20 else 60
+        day = date(birth.year + years, birth.month, birth.day) - timedelta(days=1)
+    return issued(atena, fact, day, scheduled_by.event_id if scheduled_by is not None else None)
+
+
+def issued(atena: str, fact: CalendarFactKind, day: date, scheduled_by: Any = None) -> CalendarFact:
+    """A calendar fact as the scheduler issues it (its id derived from 宛名番号, fact, day and the move)."""
+    return CalendarFact(
+        event_id=fact_id(atena, fact, day, scheduled_by),
+        effective_date=day,
+        recorded_at=RECORDED + timedelta(days=1),
+        atena_number=atena,
+        fact=fact,
+        scheduled_by_event_id=scheduled_by,
+    )
+
+
+def changes_of(steps: list[dict[str, Any]], atenas: list[str]) -> list[Event]:
     made: dict[int, PersonChanged] = {}
     for n, step in enumerate(steps):
         if step["what"] == "change":
@@ -103,10 +149,17 @@ def changes_of(steps: list[dict[str, Any]], atenas: list[str]) -> list[PersonCha
                     "my_number_sealed": f"k1:sealed-{n}" if step["sealed"] else None,
                 }
             )
-    out: list[PersonChanged] = []
+    out: list[Event] = []
+    issued: set[Any] = set()
     for n, step in enumerate(steps):
         if step["what"] == "change":
             out.append(made[n])
+            continue
+        if step["what"] == "calendar":
+            fact = calendar_fact(step, atenas[step["person"]], made)
+            if fact.event_id not in issued:  # the same fact again is the same event: the inbox drops it
+                issued.add(fact.event_id)
+                out.append(fact)
             continue
         target = made[step["target"]]
         cancellation = person_changed(
@@ -120,8 +173,36 @@ def changes_of(steps: list[dict[str, Any]], atenas: list[str]) -> list[PersonCha
     return out
 
 
-def delivery(event: PersonChanged, offset: int) -> Delivery[Any]:
-    return Delivery(event, event.event_id, "/test", "residency.person-changed.v1", 0, offset)
+def delivery(event: Event, offset: int) -> Delivery[Any]:
+    topic = "eligibility.calendar-fact.v1" if isinstance(event, CalendarFact) else "residency.person-changed.v1"
+    return Delivery(event, event.event_id, "/test", topic, 0, offset)
+
+
+async def one_at_a_time(delivery: Delivery[Any], uow: UnitOfWork) -> None:
+    """Each message by its per-event handler."""
+    if isinstance(delivery.event, CalendarFact):
+        await on_calendar_fact(delivery, uow)
+    else:
+        await on_person_changed(delivery, uow)
+
+
+class ByTopic:
+    """Each message by its subscription's batch handler (a cut falls wherever the topic changes, so each batch is
+    one topic's, as the consumer polls them)."""
+
+    def __init__(self) -> None:
+        self.persons = PersonChangesBatchHandler()
+        self.calendar = CalendarFactsBatchHandler()
+
+    async def __call__(self, delivery: Delivery[Any], uow: UnitOfWork) -> None:
+        if isinstance(delivery.event, CalendarFact):
+            await self.calendar(delivery, uow)
+        else:
+            await self.persons(delivery, uow)
+
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        await self.persons.finish_batch(uow)
+        await self.calendar.finish_batch(uow)
 
 
 def slice_reader(atenas: list[str]) -> Any:
@@ -146,7 +227,8 @@ def slice_reader(atenas: list[str]) -> Any:
             atenas,
         )
         moves = await conn.fetch(
-            """SELECT cause_event_id, atena_number, due_on, cancelled_at IS NOT NULL AS cancelled
+            """SELECT cause_event_id, atena_number, due_on, cancelled_at IS NOT NULL AS cancelled,
+                      applied_at IS NOT NULL AS applied
                FROM eligibility.scheduled_move WHERE atena_number = ANY($1::text[]) ORDER BY cause_event_id""",
             atenas,
         )
@@ -177,13 +259,14 @@ def slice_reader(atenas: list[str]) -> Any:
 async def compare(platform: Platform, steps: list[dict[str, Any]], cuts: list[int]) -> None:
     atenas = [unique_atena() for _ in range(3)]
     stream = changes_of(steps, atenas)
+    topic_changes = [n for n in range(1, len(stream)) if type(stream[n]) is not type(stream[n - 1])]
     await assert_batches_equal_one_at_a_time(
         platform,
         "eligibility",
-        one=on_person_changed,
-        batched=PersonChangesBatchHandler(),
+        one=one_at_a_time,
+        batched=ByTopic(),
         deliveries=[delivery(e, n) for n, e in enumerate(stream)],
-        cuts=cuts,
+        cuts=sorted({*cuts, *topic_changes}),
         read=slice_reader(atenas),
     )
 
@@ -193,6 +276,32 @@ async def compare(platform: Platform, steps: list[dict[str, Any]], cuts: list[in
 def test_a_batch_leaves_what_one_change_at_a_time_leaves(platform: Platform, stream: Any) -> None:
     steps, cuts = stream
     asyncio.run(compare(platform, steps, cuts))
+
+
+async def applied_as_one_batch(
+    platform: Platform, handler: Any, batch: list[Event], atenas: list[str], *, before: Sequence[Event] = ()
+) -> dict[str, Any]:
+    """What ``handler`` stores and announces for ``batch`` applied as one batch, after ``before`` applied one at a
+    time (its announcements left out), in a transaction rolled back afterwards."""
+    conn = await platform.connect_as("eligibility")
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            outbox = OutboxBuffer(schema="eligibility", source="/kokunen/eligibility")
+            for n, event in enumerate(before):
+                await one_at_a_time(delivery(event, n), UnitOfWork(conn, outbox))
+            outbox.rows.clear()
+            uow = UnitOfWork(conn, outbox, {})
+            for n, event in enumerate(batch):
+                await handler(delivery(event, n), uow)
+            await handler.finish_batch(uow)
+            read: dict[str, Any] = await slice_reader(atenas)(conn, outbox)
+            return read
+        finally:
+            await tx.rollback()
+    finally:
+        await conn.close()
 
 
 async def test_a_batch_announces_and_stores_what_the_law_gives(platform: Platform) -> None:
@@ -205,22 +314,7 @@ async def test_a_batch_announces_and_stores_what_the_law_gives(platform: Platfor
     later = TODAY + timedelta(days=30)
     leave = person_changed(leaves, K.MOVED_OUT_ABROAD, later)
     stream = [arrive_stays, arrive_leaves, cancel, leave]
-    conn = await platform.connect_as("eligibility")
-    try:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            outbox = OutboxBuffer(schema="eligibility", source="/kokunen/eligibility")
-            handler = PersonChangesBatchHandler()
-            uow = UnitOfWork(conn, outbox, {})
-            for n, event in enumerate(stream):
-                await handler(delivery(event, n), uow)
-            await handler.finish_batch(uow)
-            read = await slice_reader([stays, leaves])(conn, outbox)
-        finally:
-            await tx.rollback()
-    finally:
-        await conn.close()
+    read = await applied_as_one_batch(platform, PersonChangesBatchHandler(), stream, [stays, leaves])
     changed = {a: read["announced"][f"eligibility.qualification-changed.v1/{a}"] for a in (stays, leaves)}
     assert [event["kind"] for event in changed[stays]] == ["acquired", "cancelled"]
     assert changed[stays][1]["replaces_event_id"] == changed[stays][0]["event_id"]
@@ -231,3 +325,34 @@ async def test_a_batch_announces_and_stores_what_the_law_gives(platform: Platfor
     current = [(v["atena_number"], v["acquired_on"]) for v in read["versions"] if v["current"]]
     assert current == [(leaves, date(2025, 4, 1))]
     assert len(read["facts"]) == 4
+
+
+async def test_a_batch_of_calendar_facts_announces_what_the_law_gives(platform: Platform) -> None:
+    """The comparison is not vacuous for calendar facts either: in one batch, a resident's 20歳到達 begins a period
+    (国民年金法8条1号), the 転出予定日 of another's 国外転出 ends theirs (9条2号: the day after) and takes the
+    scheduled move, and a fact of a person the slice does not know changes nothing."""
+    young, leaving, unknown = unique_atena(), unique_atena(), unique_atena()
+    birthday = TODAY + timedelta(days=11)  # the day comes after the person is known (the fact is issued then)
+    birth = date(birthday.year - 20, birthday.month, min(birthday.day, 28))
+    turns_20 = date(birth.year + 20, birth.month, birth.day) - timedelta(days=1)
+    moved_in = person_changed(young, K.MOVED_IN_DOMESTIC, birth + timedelta(days=400), birth=birth)
+    arrived = person_changed(leaving, K.MOVED_IN_FROM_ABROAD, date(2025, 4, 1))
+    leave_on = TODAY + timedelta(days=30)
+    leave = person_changed(leaving, K.MOVED_OUT_ABROAD, leave_on)
+    facts = [
+        issued(young, CalendarFactKind.REACHED_20, turns_20),
+        issued(leaving, CalendarFactKind.MOVE_ABROAD_EFFECTIVE, leave_on, leave.event_id),
+        issued(unknown, CalendarFactKind.REACHED_60, TODAY),
+    ]
+    read = await applied_as_one_batch(
+        platform, CalendarFactsBatchHandler(), facts, [young, leaving, unknown], before=[moved_in, arrived, leave]
+    )
+    acquired = read["announced"][f"eligibility.qualification-changed.v1/{young}"]
+    assert [(a["kind"], a["acquisition_reason"], a["acquired_on"]) for a in acquired] == [
+        ("acquired", "reached_20", turns_20.isoformat())
+    ]
+    lost = read["announced"][f"eligibility.qualification-changed.v1/{leaving}"]
+    assert [(a["kind"], a["lost_on"]) for a in lost] == [("lost", (leave_on + timedelta(days=1)).isoformat())]
+    assert not any(unknown in key for key in read["announced"])
+    assert [m["applied"] for m in read["moves"]] == [True]
+    assert len(read["facts"]) == 5  # three person changes and the two facts of known persons

@@ -52,8 +52,8 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
     )
     runtime = ServiceRuntime(definition, settings)
     runtime.consumer.subscribe(QUALIFICATION_CHANGED, QualificationChangesHandler())
-    runtime.consumer.subscribe(JPS_REPORT_DUE, jps.on_jps_report_due)
-    runtime.consumer.subscribe(PERSON_CHANGED, jps.on_person_changed)
+    runtime.consumer.subscribe(JPS_REPORT_DUE, jps.JpsReportsBatchHandler())
+    runtime.consumer.subscribe(PERSON_CHANGED, jps.JpsPersonsBatchHandler())
     return runtime
 
 

@@ -14,10 +14,11 @@ import asyncpg
 from kokunen_common.ids import derived_id
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import OutboxBuffer
-from kokunen_common.telemetry import continuing, current_traceparent
+from kokunen_common.telemetry import current_context, resumed
 from kokunen_contracts.eligibility import QualificationChanged
 from kokunen_contracts.envelope import now
 from kokunen_contracts.registry import TRANSFER_RECORDED
+from opentelemetry.context import Context
 
 from .adapters.repository import (
     SNAPSHOT_SOURCES,
@@ -71,20 +72,21 @@ async def on_qualification_changed(delivery: Delivery[QualificationChanged], uow
     await repo.keep_qualification_change(event, processing_month(event.recorded_at))
     await repo.keep_insured_person(event)
     if event.basic_pension_number is not None:
-        await send_resident_register_record(repo, uow.outbox, event)
+        await send_resident_register_records(repo, uow.outbox, [(event, current_context())])
 
 
 class QualificationChangesHandler:
     """``eligibility.qualification-changed.v1`` on the stream path, a polled batch at once (issue 12): each change
-    is gathered with its trace; ``finish_batch`` keeps the batch's changes by one statement and each person's
-    latest state by one upsert (the rows ``on_qualification_changed`` writes one at a time), then sends 移転1 for
-    each change of a 基礎年金番号 holder, in arrival order, as ``on_qualification_changed`` does."""
+    is gathered with its trace context; ``finish_batch`` keeps the batch's changes by one statement and each
+    person's latest state by one upsert (the rows ``on_qualification_changed`` writes one at a time), then sends
+    移転1 for the changes of 基礎年金番号 holders, in arrival order, as ``on_qualification_changed`` does — what
+    each sends in its own trace."""
 
     async def __call__(self, delivery: Delivery[QualificationChanged], uow: UnitOfWork) -> None:
-        uow.batch.setdefault("qualification_changes", []).append((delivery.event, current_traceparent()))
+        uow.batch.setdefault("qualification_changes", []).append((delivery.event, current_context()))
 
     async def finish_batch(self, uow: UnitOfWork) -> None:
-        gathered: list[tuple[QualificationChanged, dict[str, str]]] = uow.batch.pop("qualification_changes", [])
+        gathered: list[tuple[QualificationChanged, Context]] = uow.batch.pop("qualification_changes", [])
         if not gathered:
             return
         repo = DispatchRepository(uow.conn)
@@ -92,85 +94,121 @@ class QualificationChangesHandler:
             [kept_change_row(event, processing_month(event.recorded_at)) for event, _ in gathered]
         )
         await repo.keep_insured_persons([insured_person_row(event) for event, _ in gathered])
-        for event, trace in gathered:
-            if event.basic_pension_number is not None:
-                with continuing(trace):
-                    await send_resident_register_record(repo, uow.outbox, event)
+        await send_resident_register_records(
+            repo, uow.outbox, [(event, context) for event, context in gathered if event.basic_pension_number]
+        )
 
 
-async def send_resident_register_record(
-    repo: DispatchRepository, outbox: OutboxBuffer, event: QualificationChanged
+async def send_resident_register_records(
+    repo: DispatchRepository, outbox: OutboxBuffer, changes: Sequence[tuple[QualificationChanged, Context]]
 ) -> None:
-    """移転1 (随時): the records one change of a holder of a 基礎年金番号 calls for, sent now as their own logged batch.
+    """移転1 (随時): the records each change of a holder of a 基礎年金番号 calls for, sent now as its own logged batch,
+    change after change in the order given; what a change sends is published in the change's trace (``context``).
 
     The same rule as 移転4 (``plan_person``), one change at a time: a correction names the record it corrects,
     a cancellation withdraws what it undoes (nothing, if nothing of it was sent). Record ids derive from the
-    change, and which change was taken is kept, so a redelivery or a replay sends nothing twice.
+    change, and which change was taken is kept, so a redelivery or a replay sends nothing twice. The changes'
+    kept rows, what was taken or sent already and the persons' records in force are read by one statement each;
+    the records in force then follow each change in memory, as the next change's reading would find them.
     """
-    builder = TransferBuilder.for_recipient(policies(), RESIDENT_REGISTER)
-    row = await repo.kept_change(event.event_id)
-    own_id = derived_id(event.event_id, "transfer", RESIDENT_REGISTER)
-    if await repo.batched(RESIDENT_REGISTER, row["record_id"]) or await repo.item_exists(RESIDENT_REGISTER, own_id):
+    if not changes:
         return
-    change = replace(KeptChange.of(row), record_id=own_id)  # 移転1's records are named from the change
-    held = [
-        RecordInForce(r["held_record_id"], KeptChange.of(r))
-        for r in await repo.records_in_force(RESIDENT_REGISTER, [event.atena_number])
-    ]
-    planned = plan_person([change], held, builder.policy.fields)
-    if not planned:
-        await repo.mark_batched(RESIDENT_REGISTER, None, [row["record_id"]])
-        return  # e.g. a cancellation of a change nothing was sent about: there is nothing to withdraw
-    at = now()
-    day = at.astimezone(JST).date().isoformat()
-    batch_id = f"{RESIDENT_REGISTER}-{day}-{str(own_id)[:8]}"
+    builder = TransferBuilder.for_recipient(policies(), RESIDENT_REGISTER)
+    rows = await repo.kept_changes([event.event_id for event, _ in changes])
+    own_ids = {event.event_id: derived_id(event.event_id, "transfer", RESIDENT_REGISTER) for event, _ in changes}
+    taken = await repo.batched_changes(RESIDENT_REGISTER, [row["record_id"] for row in rows.values()])
+    sent = await repo.existing_items(RESIDENT_REGISTER, list(own_ids.values()))
+    held: dict[str, list[RecordInForce]] = {}
+    for r in await repo.records_in_force(RESIDENT_REGISTER, sorted({event.atena_number for event, _ in changes})):
+        held.setdefault(r["atena_number"], []).append(RecordInForce(r["held_record_id"], KeptChange.of(r)))
+    batches: list[tuple[str, str, str, int]] = []
     items: list[TransferItem] = []
-    for p in planned:
-        payload = builder.payload(p.change.fields)
-        record = builder.build(
-            payload,
-            record_id=p.record_id,
-            batch_id=batch_id,
-            effective_date=event.effective_date,
-            recorded_at=at,
-            corrects_record_id=p.corrects_record_id,
-            cancelled=p.cancelled,
-        )
-        outbox.publish(builder.spec, record)
-        items.append(
-            TransferItem(
-                RESIDENT_REGISTER,
-                p.record_id,
-                batch_id,
-                record.event_id,
-                p.corrects_record_id,
-                day,
-                event.atena_number,  # never sent (the policy has no 宛名番号): finds the person's records in force
-                1,
-                payload_digest(payload),
-                p.cancelled,
-                row["record_id"],
-            )
-        )
-    record_sent(outbox, builder, batch_id, at, [SentAbout(event.atena_number, i.record_id, i.corrects_record_id,
-                                                           i.cancelled) for i in items])  # fmt: skip
-    await repo.add_batch(batch_id, RESIDENT_REGISTER, day, len(items))
+    marks: list[tuple[uuid.UUID, str | None]] = []
+    logs: list[dict[str, Any]] = []
+    for event, context in changes:
+        row = rows[event.event_id]
+        own_id = own_ids[event.event_id]
+        if row["record_id"] in taken or own_id in sent:
+            continue
+        change = replace(KeptChange.of(row), record_id=own_id)  # 移転1's records are named from the change
+        in_force = held.setdefault(event.atena_number, [])
+        planned = plan_person([change], in_force, builder.policy.fields)
+        if not planned:
+            marks.append((row["record_id"], None))
+            continue  # e.g. a cancellation of a change nothing was sent about: there is nothing to withdraw
+        at = now()
+        day = at.astimezone(JST).date().isoformat()
+        batch_id = f"{RESIDENT_REGISTER}-{day}-{str(own_id)[:8]}"
+        theirs: list[TransferItem] = []
+        with resumed(context):
+            for p in planned:
+                payload = builder.payload(p.change.fields)
+                record = builder.build(
+                    payload,
+                    record_id=p.record_id,
+                    batch_id=batch_id,
+                    effective_date=event.effective_date,
+                    recorded_at=at,
+                    corrects_record_id=p.corrects_record_id,
+                    cancelled=p.cancelled,
+                )
+                outbox.publish(builder.spec, record)
+                theirs.append(
+                    TransferItem(
+                        RESIDENT_REGISTER,
+                        p.record_id,
+                        batch_id,
+                        record.event_id,
+                        p.corrects_record_id,
+                        day,
+                        event.atena_number,  # never sent (the policy has no 宛名番号): finds the person's records
+                        1,
+                        payload_digest(payload),
+                        p.cancelled,
+                        row["record_id"],
+                    )
+                )
+            record_sent(outbox, builder, batch_id, at, [SentAbout(event.atena_number, i.record_id,
+                                                                  i.corrects_record_id, i.cancelled)
+                                                        for i in theirs], traced=True)  # fmt: skip
+        items += theirs
+        batches.append((batch_id, RESIDENT_REGISTER, day, len(theirs)))
+        marks.append((row["record_id"], batch_id))
+        logs.append(log_entry(builder.policy, batch_id, len(theirs), datetime.now(UTC)))
+        # What the department now holds of the person: what this change corrected or withdrew is out of force,
+        # what it sent (not a withdrawal) is in force, carrying this change (as ``records_in_force`` reads it).
+        named = {p.corrects_record_id for p in planned}
+        carried = KeptChange.of({**row, "replaced_lost_on": None})
+        in_force[:] = [
+            *(h for h in in_force if h.record_id not in named),
+            *(RecordInForce(p.record_id, carried) for p in planned if not p.cancelled),
+        ]
+    await repo.add_batches(batches)
     await repo.add_items(items)
-    await repo.mark_batched(RESIDENT_REGISTER, batch_id, [row["record_id"]])
-    await repo.append_log(log_entry(builder.policy, batch_id, len(items), datetime.now(UTC)))
+    await repo.mark_each_batched(RESIDENT_REGISTER, marks)
+    await repo.append_logs(logs)
 
 
 def record_sent(
-    outbox: OutboxBuffer, builder: TransferBuilder, batch_id: str, at: datetime, sent: list[SentAbout]
+    outbox: OutboxBuffer,
+    builder: TransferBuilder,
+    batch_id: str,
+    at: datetime,
+    sent: list[SentAbout],
+    *,
+    traced: bool = False,
 ) -> None:
     """提供・移転の記録 per person (``dispatch.transfer-recorded.v1``), in the transaction that sends the records:
-    queued in the same outbox, so they are written by the same COPY as the batch's records."""
-    outbox.publish_batch(
-        TRANSFER_RECORDED,
-        transfer_recorded(
-            builder.policy, sent, batch_id=batch_id, channel=builder.spec.name, at=at, day=at.astimezone(JST).date()
-        ),
+    queued in the same outbox, so they are written by the same COPY as the batch's records. ``traced``: in the
+    current trace (移転1, sent about one change); a monthly batch's are queued as one bulk run."""
+    recorded = transfer_recorded(
+        builder.policy, sent, batch_id=batch_id, channel=builder.spec.name, at=at, day=at.astimezone(JST).date()
     )
+    if not traced:
+        outbox.publish_batch(TRANSFER_RECORDED, recorded)
+        return
+    for event in recorded:
+        outbox.publish(TRANSFER_RECORDED, event)
 
 
 @dataclass(frozen=True)

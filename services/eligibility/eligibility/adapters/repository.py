@@ -63,6 +63,15 @@ class EligibilityRepository:
         )
         return None if row is None else record_of(row)
 
+    async def persons(self, atena_numbers: list[str]) -> dict[str, asyncpg.Record]:
+        """The rows of those of these persons eligibility knows, locked in 宛名番号 order (``person`` for many)."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM eligibility.person WHERE atena_number = ANY($1::text[])
+               ORDER BY atena_number FOR UPDATE""",
+            atena_numbers,
+        )
+        return {r["atena_number"]: r for r in rows}
+
     async def remember_person(self, event: PersonChanged) -> PersonRecord:
         """Keep what qualification needs from a person change (minimised: no name, no address)."""
         return record_of((await self.remember_persons([person_columns(event)]))[event.atena_number])
@@ -269,34 +278,6 @@ class EligibilityRepository:
 
     # --- dated facts -------------------------------------------------------------------------------
 
-    async def keep_fact(
-        self,
-        atena_number: str,
-        event_id: uuid.UUID,
-        kind: FactKind,
-        on: date,
-        source_recorded_at: datetime,
-        *,
-        cancels: uuid.UUID | None = None,
-        residence_status: str | None = None,
-        designated_activity: str | None = None,
-    ) -> None:
-        """Keep a fact the history is derived from (once: a redelivery changes nothing)."""
-        await self.keep_facts(
-            [
-                (
-                    atena_number,
-                    event_id,
-                    kind.value,
-                    on,
-                    source_recorded_at,
-                    cancels,
-                    residence_status,
-                    designated_activity,
-                )
-            ]
-        )
-
     async def keep_facts(self, rows: list[FactRow]) -> None:
         """Keep facts in one statement, each once."""
         if not rows:
@@ -377,6 +358,15 @@ class EligibilityRepository:
             cause_event_id,
         )
         return due
+
+    async def take_scheduled_moves(self, cause_event_ids: list[uuid.UUID]) -> None:
+        """``take_scheduled_move`` for several moves at once."""
+        if cause_event_ids:
+            await self.conn.execute(
+                """UPDATE eligibility.scheduled_move SET applied_at = clock_timestamp()
+                   WHERE cause_event_id = ANY($1::uuid[]) AND applied_at IS NULL AND cancelled_at IS NULL""",
+                cause_event_ids,
+            )
 
     async def due_moves(self, today: date) -> list[asyncpg.Record]:
         return list(
@@ -528,9 +518,24 @@ def record_of(row: Mapping[str, Any]) -> PersonRecord:
 
 def record_after(stored: Mapping[str, Any], event: PersonChanged, my_number_sealed: str | None) -> PersonRecord:
     """The person as ``remember_person`` leaves them after ``event`` when the row held ``stored`` for what person
-    changes do not set (年金基本, 第2号/第3号, …) and ``my_number_sealed`` before it."""
-    columns = person_columns(event, my_number_sealed=my_number_sealed)
-    return record_of({**stored, **dict(zip(PERSON_COLUMNS, columns, strict=True))})
+    changes do not set (年金基本, 第2号/第3号, …) and ``my_number_sealed`` before it: what ``person_columns`` sets
+    read from the event as ``record_of`` reads it from the row (a batch applies thousands: no JSON round trip)."""
+    status = event.residence_status
+    return PersonRecord(
+        PersonState(
+            birth=event.birth_date,
+            lives_in_japan=event.lives_in_japan,
+            is_resident=event.is_resident,
+            other_category=OtherCategoryStatus(stored["other_category"]),
+            residence_status=status.status if status else None,
+            designated_activity=status.designated_activity if status else None,
+            can_receive_kosei_old_age_benefit=stored["can_receive_kosei_old_age_benefit"],
+            basic_pension_number=stored["basic_pension_number"],
+        ),
+        event.nationality,
+        event.my_number_sealed or my_number_sealed,
+        stored["pension_fund_member"],
+    )
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,11 @@ class _Walk:
             resident_today = resident or bool(kinds & _ENTRIES)
             new_status = (todays[-1].residence_status, todays[-1].designated_activity) if todays else status
             before = self._state(status, lives_in_japan=in_japan or arrived, resident=resident_today)
-            after = replace(before, residence_status=new_status[0], designated_activity=new_status[1])
+            after = (
+                before
+                if new_status == status
+                else replace(before, residence_status=new_status[0], designated_activity=new_status[1])
+            )
             # A change dated before the birth (a record whose 生年月日 was corrected later) judges no age.
             if alive and day >= self.person.birth:
                 # Losses on the day itself (9条3号・4号) and 8条3号 come first: a 60歳到達 on the day of a

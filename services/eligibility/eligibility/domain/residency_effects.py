@@ -127,6 +127,8 @@ def reached_20(person: PersonState, history: QualificationHistory) -> Qualificat
 
 def reached_60(person: PersonState, history: QualificationHistory) -> QualificationHistory:
     """60歳到達: a category-1 period ends on the 60歳到達日 itself (9条3号); 任意加入 goes on."""
+    if not history.periods:
+        return history  # nothing to end (most of a city's elderly: no period was ever derived here)
     loss = loss_on_reaching_60(person.birth)
     period = history.period_on(loss.on)
     if period is None or period.category is not InsuredCategory.CATEGORY_1 or period.lost_on is not None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import asyncpg
-from kokunen_common.hash_chain import append_entry
+from kokunen_common.hash_chain import append_entries, append_entry
 from kokunen_common.ids import derived_id
 from kokunen_contracts.eligibility import QualificationChanged, QualificationChangeKind
 
@@ -173,11 +173,14 @@ class DispatchRepository:
             *(list(column) for column in zip(*latest_per_person(rows), strict=True)),
         )
 
-    async def item_exists(self, policy_id: str, record_id: uuid.UUID) -> bool:
-        found = await self.conn.fetchval(
-            "SELECT 1 FROM dispatch.transfer_item WHERE policy_id = $1 AND record_id = $2", policy_id, record_id
+    async def existing_items(self, policy_id: str, record_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these records of the policy were sent already."""
+        rows = await self.conn.fetch(
+            "SELECT record_id FROM dispatch.transfer_item WHERE policy_id = $1 AND record_id = ANY($2::uuid[])",
+            policy_id,
+            list(record_ids),
         )
-        return bool(found)
+        return {r["record_id"] for r in rows}
 
     async def population(
         self, policy_id: str, fields: tuple[str, ...], *, after: str = "", limit: int | None = None
@@ -248,21 +251,25 @@ class DispatchRepository:
     async def batches(self) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.fetch("SELECT * FROM dispatch.transfer_batch ORDER BY created_at")]
 
-    async def kept_change(self, source_event_id: uuid.UUID) -> dict[str, Any]:
-        """One kept change, as ``changes_to_batch`` gives it (with the loss date of the change it replaces)."""
-        row = await self.conn.fetchrow(f"{_CHANGES} WHERE q.source_event_id = $1", source_event_id)
-        if row is None:
-            raise LookupError(f"qualification change {source_event_id} is not kept")
-        return dict(row)
+    async def kept_changes(self, source_event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+        """Kept changes by their event id, as ``changes_to_batch`` gives them (with the loss date of the change each
+        replaces)."""
+        rows = await self.conn.fetch(f"{_CHANGES} WHERE q.source_event_id = ANY($1::uuid[])", list(source_event_ids))
+        found = {r["source_event_id"]: dict(r) for r in rows}
+        missing = [i for i in source_event_ids if i not in found]
+        if missing:
+            raise LookupError(f"qualification change {missing[0]} is not kept")
+        return found
 
-    async def batched(self, policy_id: str, change_record_id: uuid.UUID) -> bool:
-        """Whether a batch of this policy already took the change into account."""
-        found = await self.conn.fetchval(
-            "SELECT 1 FROM dispatch.batched_change WHERE policy_id = $1 AND change_record_id = $2",
+    async def batched_changes(self, policy_id: str, change_record_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these changes a batch of this policy already took into account."""
+        rows = await self.conn.fetch(
+            "SELECT change_record_id FROM dispatch.batched_change WHERE policy_id = $1 "
+            "AND change_record_id = ANY($2::uuid[])",
             policy_id,
-            change_record_id,
+            list(change_record_ids),
         )
-        return bool(found)
+        return {r["change_record_id"] for r in rows}
 
     async def changes_to_batch(self, policy_id: str, processing_month: str) -> list[dict[str, Any]]:
         """Changes of the month no batch of this policy has taken yet, person by person, each person's in the
@@ -305,6 +312,17 @@ class DispatchRepository:
             batch_id,
         )
 
+    async def mark_each_batched(self, policy_id: str, marks: Sequence[tuple[uuid.UUID, str | None]]) -> None:
+        """``mark_batched`` for changes each taken by its own batch: (change record id, batch id or ``None``)."""
+        if marks:
+            await self.conn.execute(
+                "INSERT INTO dispatch.batched_change (policy_id, change_record_id, batch_id) "
+                "SELECT $1, c, b FROM unnest($2::uuid[], $3::text[]) AS m(c, b)",
+                policy_id,
+                [change for change, _ in marks],
+                [batch for _, batch in marks],
+            )
+
     async def batches_for(self, policy_id: str, period: str) -> int:
         count: int = await self.conn.fetchval(
             "SELECT count(*) FROM dispatch.transfer_batch WHERE policy_id = $1 AND period = $2", policy_id, period
@@ -346,13 +364,16 @@ class DispatchRepository:
         return [r["event_id"] for r in rows]
 
     async def add_batch(self, batch_id: str, policy_id: str, period: str, record_count: int) -> None:
-        await self.conn.execute(
-            "INSERT INTO dispatch.transfer_batch (batch_id, policy_id, period, record_count) VALUES ($1, $2, $3, $4)",
-            batch_id,
-            policy_id,
-            period,
-            record_count,
-        )
+        await self.add_batches([(batch_id, policy_id, period, record_count)])
+
+    async def add_batches(self, batches: Sequence[tuple[str, str, str, int]]) -> None:
+        """Completed batches (batch id, policy, period, record count) in one statement."""
+        if batches:
+            await self.conn.execute(
+                "INSERT INTO dispatch.transfer_batch (batch_id, policy_id, period, record_count) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[])",
+                *(list(column) for column in zip(*batches, strict=True)),
+            )
 
     async def add_items(self, items: list[TransferItem]) -> None:
         await self.conn.copy_records_to_table(
@@ -362,6 +383,10 @@ class DispatchRepository:
     async def append_log(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Append one 提供・移転の記録 entry, linked to the one before it (serialised by a lock)."""
         return await append_entry(self.conn, "dispatch.transfer_log", entry, LOG_FIELDS)
+
+    async def append_logs(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Append entries in order, each linked to the one before it (one lock, one read, one insert)."""
+        await append_entries(self.conn, "dispatch.transfer_log", entries, LOG_FIELDS)
 
     async def log_entries(self) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.fetch("SELECT * FROM dispatch.transfer_log ORDER BY seq")]

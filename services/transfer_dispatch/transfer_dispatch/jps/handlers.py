@@ -19,5 +19,25 @@ async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) 
     await JpsRepository(uow.conn).keep_person(delivery.event)
 
 
+class JpsReportsBatchHandler:
+    """``on_jps_report_due`` for a polled batch (issue 12): the batch's reports kept by one statement, in order."""
+
+    async def __call__(self, delivery: Delivery[JpsReportDue], uow: UnitOfWork) -> None:
+        uow.batch.setdefault("jps_reports", []).append(delivery.event)
+
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        await JpsRepository(uow.conn).keep_reports(uow.batch.pop("jps_reports", []))
+
+
+class JpsPersonsBatchHandler:
+    """``on_person_changed`` for a polled batch (issue 12): the persons' latest 基本4情報 kept by one statement."""
+
+    async def __call__(self, delivery: Delivery[PersonChanged], uow: UnitOfWork) -> None:
+        uow.batch.setdefault("jps_persons", []).append(delivery.event)
+
+    async def finish_batch(self, uow: UnitOfWork) -> None:
+        await JpsRepository(uow.conn).keep_persons(uow.batch.pop("jps_persons", []))
+
+
 KEPT_ON_REPLAY = ("jps_batch", "jps_item", "jps_result_import", "jps_result_line")
 """What was provided to JPS and what came back: no topic holds it, a replay keeps it."""

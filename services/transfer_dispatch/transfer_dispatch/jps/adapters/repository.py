@@ -17,55 +17,90 @@ class JpsRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def keep_report(self, event: JpsReportDue) -> bool:
-        """Keep a report due (its My Number still sealed); False if already kept."""
-        inserted = await self.conn.fetchval(
+    async def keep_report(self, event: JpsReportDue) -> None:
+        """Keep a report due (its My Number still sealed), once."""
+        await self.keep_reports([event])
+
+    async def keep_reports(self, events: Sequence[JpsReportDue]) -> None:
+        """Keep reports due in one statement, each once, their ``arrival`` numbers drawn in the events' order."""
+        if not events:
+            return
+        await self.conn.execute(
             """INSERT INTO dispatch.jps_report
                    (report_id, source_event_id, report_kind, atena_number, my_number_sealed, basic_pension_number,
                     received_on, insured_category, acquired_on, acquisition_reason, lost_on, loss_reason,
                     exemption_kind, exemption_from, exemption_to, pension_code, replaces_report_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-               ON CONFLICT DO NOTHING RETURNING 1""",
-            event.report_id,
-            event.event_id,
-            event.report_kind.value,
-            event.atena_number,
-            event.my_number_sealed,
-            event.basic_pension_number,
-            event.received_on,
-            event.category.value if event.category else None,
-            event.acquired_on,
-            event.acquisition_reason.value if event.acquisition_reason else None,
-            event.lost_on,
-            event.loss_reason.value if event.loss_reason else None,
-            event.exemption_kind,
-            event.exemption_from,
-            event.exemption_to,
-            event.pension_code,
-            event.replaces_report_id,
+               SELECT r, e, k, a, m, b, rc, c, ac, ar, l, lr, ek, ef, et, pc, rp
+               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[],
+                           $8::text[], $9::date[], $10::text[], $11::date[], $12::text[], $13::text[], $14::date[],
+                           $15::date[], $16::text[], $17::uuid[])
+                    WITH ORDINALITY AS u(r, e, k, a, m, b, rc, c, ac, ar, l, lr, ek, ef, et, pc, rp, n)
+               ORDER BY n
+               ON CONFLICT DO NOTHING""",
+            *(
+                list(column)
+                for column in zip(
+                    *(
+                        (
+                            event.report_id,
+                            event.event_id,
+                            event.report_kind.value,
+                            event.atena_number,
+                            event.my_number_sealed,
+                            event.basic_pension_number,
+                            event.received_on,
+                            event.category.value if event.category else None,
+                            event.acquired_on,
+                            event.acquisition_reason.value if event.acquisition_reason else None,
+                            event.lost_on,
+                            event.loss_reason.value if event.loss_reason else None,
+                            event.exemption_kind,
+                            event.exemption_from,
+                            event.exemption_to,
+                            event.pension_code,
+                            event.replaces_report_id,
+                        )
+                        for event in events
+                    ),
+                    strict=True,
+                )
+            ),
         )
-        return bool(inserted)
 
     async def keep_person(self, event: PersonChanged) -> None:
         """The latest 基本4情報 (by the time residency recorded them)."""
+        await self.keep_persons([event])
+
+    async def keep_persons(self, events: Sequence[PersonChanged]) -> None:
+        """``keep_person`` for many changes in one statement: each person's changes folded first as successive
+        upserts would leave them (the latest by recording time, a later one winning a tie)."""
+        latest: dict[str, PersonChanged] = {}
+        for event in events:
+            kept = latest.get(event.atena_number)
+            if kept is None or kept.recorded_at <= event.recorded_at:
+                latest[event.atena_number] = event
+        if not latest:
+            return
+        people = list(latest.values())
         await self.conn.execute(
             """INSERT INTO dispatch.jps_person
                    (atena_number, name, name_kana, sex, birth_date, postal_code, address, recorded_at, source_event_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[],
+                                    $7::text[], $8::timestamptz[], $9::uuid[])
                ON CONFLICT (atena_number) DO UPDATE SET
                    name = EXCLUDED.name, name_kana = EXCLUDED.name_kana, sex = EXCLUDED.sex,
                    birth_date = EXCLUDED.birth_date, postal_code = EXCLUDED.postal_code, address = EXCLUDED.address,
                    recorded_at = EXCLUDED.recorded_at, source_event_id = EXCLUDED.source_event_id
                WHERE dispatch.jps_person.recorded_at <= EXCLUDED.recorded_at""",
-            event.atena_number,
-            event.name,
-            event.name_kana,
-            event.sex.value,
-            event.birth_date,
-            event.address.postal_code,
-            event.address.text,
-            event.recorded_at,
-            event.event_id,
+            [e.atena_number for e in people],
+            [e.name for e in people],
+            [e.name_kana for e in people],
+            [e.sex.value for e in people],
+            [e.birth_date for e in people],
+            [e.address.postal_code for e in people],
+            [e.address.text for e in people],
+            [e.recorded_at for e in people],
+            [e.event_id for e in people],
         )
 
     async def unsent_reports(self, first_day: date, last_day: date) -> list[dict[str, Any]]:
