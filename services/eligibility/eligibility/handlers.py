@@ -231,6 +231,7 @@ async def on_person_changed(delivery: Delivery[PersonChanged], uow: UnitOfWork) 
     change ends in the history its dates give; 職権消除 → 住所不明候補."""
     event = delivery.event
     repo = EligibilityRepository(uow.conn)
+    await repo.lock_arrivals([event.atena_number])
     before = await repo.person(event.atena_number)
     person = await repo.remember_person(event)
     await remember_household(uow, event)
@@ -434,6 +435,7 @@ class PersonChangesBatchHandler:
         by_person: dict[str, list[PersonChanged]] = {}
         for item in gathered:
             by_person.setdefault(item.delivery.event.atena_number, []).append(item.delivery.event)
+        await repo.lock_arrivals(list(by_person))
         met = await repo.persons_met(sorted(by_person))
         one_by_one = {
             atena
@@ -574,6 +576,7 @@ async def on_jps_processing_result(delivery: Delivery[JpsProcessingResult], uow:
     JPS used (国民年金法14条) when ＜年金基本＞ lacks it — a different one is never overwritten silently."""
     result = delivery.event
     repo = EligibilityRepository(uow.conn)
+    await repo.lock_arrivals([result.atena_number])
     person = await repo.person(result.atena_number)
     decision = jps_results.decide(
         jps_results.Reconciliation(result.reconciliation.value),

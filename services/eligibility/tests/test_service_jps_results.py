@@ -4,12 +4,17 @@ each line is kept once, with the follow-up it asks of staff; a 基礎年金番�
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import date, datetime
 from typing import Any
 
+import asyncpg
 import pytest
+from eligibility.handlers import PersonChangesBatchHandler, on_jps_processing_result
+from kokunen_common.messaging import Delivery, UnitOfWork
+from kokunen_common.outbox import OutboxBuffer
 from kokunen_contracts.eligibility import JpsReportKind
 from kokunen_contracts.jps import JpsOutcome, JpsProcessingResult, Reconciliation
 from kokunen_contracts.registry import JPS_PROCESSING_RESULT, PERSON_CHANGED
@@ -130,4 +135,45 @@ async def test_a_result_read_before_its_person_is_applied_when_the_person_arrive
     assert await eventually(lambda: kept(platform, atena, 1)) == [(1, "matched", "processed", None, False, False)]
     await platform.publish(PERSON_CHANGED, [person_changed(atena, K.MOVED_IN_FROM_ABROAD, date(2026, 10, 1))])
     assert await eventually(lambda: pension_number(platform, atena)) == "4567-890123"
+    assert await kept(platform, atena, 1) == [(1, "matched", "processed", None, True, True)]
+
+
+@pytest.mark.parametrize("first", ["person", "result"])
+async def test_a_result_and_its_person_applied_concurrently_still_meet(platform: Platform, first: str) -> None:
+    """The two subscriptions apply their batches in concurrent transactions: the person's arrival and a result for
+    them, each uncommitted while the other runs, must not miss each other (the result kept for nobody, the person
+    never taking it). Whichever transaction comes second waits for the first and sees it."""
+    atena = unique_atena()
+    arrival = person_changed(atena, K.MOVED_IN_FROM_ABROAD, date(2026, 10, 1))
+    line = result(atena, 1, Reconciliation.MATCHED, JpsOutcome.PROCESSED, basic_pension_number="5678-901234")
+
+    async def apply(conn: asyncpg.Connection, outbox: OutboxBuffer, which: str) -> None:
+        if which == "person":
+            handler = PersonChangesBatchHandler()
+            uow = UnitOfWork(conn, outbox, {})
+            await handler(Delivery(arrival, arrival.event_id, "/test", PERSON_CHANGED.name, 0, 0), uow)
+            await handler.finish_batch(uow)
+        else:
+            delivery = Delivery(line, line.event_id, "/test", JPS_PROCESSING_RESULT.name, 0, 0)
+            await on_jps_processing_result(delivery, UnitOfWork(conn, outbox))
+
+    admin = await platform.admin()
+    one = await platform.connect_as("eligibility")
+    other = await platform.connect_as("eligibility")
+    try:
+        outbox = OutboxBuffer(schema="eligibility", source="/kokunen/eligibility")
+        first_tx, second_tx = one.transaction(), other.transaction()
+        await first_tx.start()
+        await apply(one, outbox, first)
+        await second_tx.start()
+        second = asyncio.create_task(apply(other, outbox, "result" if first == "person" else "person"))
+        waiting = "SELECT count(*) FROM pg_locks WHERE pid = $1 AND NOT granted"
+        await eventually(lambda: second.done() or admin.fetchval(waiting, other.get_server_pid()))
+        await first_tx.commit()
+        await second
+        await second_tx.commit()
+    finally:
+        for conn in (one, other, admin):
+            await conn.close()
+    assert await pension_number(platform, atena) == "5678-901234"
     assert await kept(platform, atena, 1) == [(1, "matched", "processed", None, True, True)]

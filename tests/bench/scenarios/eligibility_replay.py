@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 from harness import BenchContext, Figure, ServiceProcess, _vm_hwm_kb, raw_consume, scenario, wait_until
 from kokunen_contracts.envelope import cloudevent_headers
-from kokunen_contracts.registry import PERSON_CHANGED
+from kokunen_contracts.registry import PERSON_CHANGED, TopicSpec
 from kokunen_contracts.residency import PersonChangeKind, ResidenceStatus
 from kokunen_testing.factories import person_changed
 
@@ -133,6 +133,20 @@ async def produce(
     return count
 
 
+async def past_the_end(bootstrap: str, spec: TopicSpec) -> None:
+    """Every group that reads ``spec``'s topic starts past what is on it now: the replay's records are not a stream
+    for the services that later scenarios run (a group never seen would otherwise read them all from the first)."""
+    for group in spec.consumers:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(spec.name, p) for p in range(spec.partitions)]
+            consumer.assign(partitions)
+            await consumer.commit(await consumer.end_offsets(partitions))
+        finally:
+            await consumer.stop()
+
+
 async def records_on(bootstrap: str, topic: str, partitions: int) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
@@ -207,6 +221,7 @@ async def eligibility_replay(ctx: BenchContext) -> list[Figure]:
     )
     produce_s = time.perf_counter() - started
     print(f"  {produced:,} person changes generated and produced in {produce_s:.1f} s", flush=True)
+    await past_the_end(bootstrap, PERSON_CHANGED)
     on_topic = await records_on(bootstrap, PERSON_CHANGED.name, PERSON_CHANGED.partitions)
 
     baseline = await raw_consume(bootstrap, PERSON_CHANGED.name, on_topic, group=f"bench-raw-{uuid.uuid4().hex[:8]}")
@@ -214,10 +229,13 @@ async def eligibility_replay(ctx: BenchContext) -> list[Figure]:
     loadavg = load()
     seconds, cpu_s, rss_mb, output = replay_process(ctx)
     print(f"  {output.splitlines()[-1] if output else ''} (load {loadavg})", flush=True)
+    print(f"  replay process: {cpu_s:.1f} s CPU, peak RSS {rss_mb:.0f} MB", flush=True)
     conn = await ctx.db("eligibility")
     try:
         persons = await conn.fetchval(
-            "SELECT count(*) FROM eligibility.person WHERE atena_number >= $1", str(first_atena)
+            "SELECT count(*) FROM eligibility.person WHERE atena_number BETWEEN $1 AND $2",
+            f"{first_atena:015d}",
+            f"{first_atena + count - 1:015d}",
         )
         versions = await conn.fetchval("SELECT count(*) FROM eligibility.qualification_version")
         records = await conn.fetchval("SELECT count(*) FROM eligibility.inbox")

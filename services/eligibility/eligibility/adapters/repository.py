@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -62,6 +62,18 @@ class EligibilityRepository:
             f"SELECT * FROM eligibility.person WHERE atena_number = $1{' FOR UPDATE' if lock else ''}", atena_number
         )
         return None if row is None else record_of(row)
+
+    async def lock_arrivals(self, atena_numbers: Sequence[str]) -> None:
+        """Serialise a person's arrival (person changes) with JPS results for them (another subscription, applied
+        concurrently): whichever commits second sees the other — a result for a person not known yet is kept for
+        them, and a person met for the first time takes the results kept (``results_kept_before_the_person``),
+        never neither. Transaction-scoped advisory locks, taken in one order in one statement."""
+        await self.conn.execute(
+            """SELECT pg_advisory_xact_lock(k) FROM (
+                   SELECT DISTINCT hashtextextended('eligibility.person:' || a, 0) AS k
+                   FROM unnest($1::text[]) AS a ORDER BY k) AS keys""",
+            list(atena_numbers),
+        )
 
     async def persons(self, atena_numbers: list[str]) -> dict[str, asyncpg.Record]:
         """The rows of those of these persons eligibility knows, locked in 宛名番号 order (``person`` for many)."""
