@@ -104,12 +104,12 @@ class ServiceProcess:
         assert self.process is not None
         # The process's own high-water mark (VmHWM), read while it lives: wait4's ru_maxrss also counts the
         # pages of this (large) benchmark process that the child had between fork and exec.
-        peak_kb = _vm_hwm_kb(self.process.pid)
+        peak_kb = self._tree_hwm_kb()
         if stop:
             self.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         while True:
-            peak_kb = max(peak_kb, _vm_hwm_kb(self.process.pid))
+            peak_kb = max(peak_kb, self._tree_hwm_kb())
             pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
             if pid:
                 self.max_rss_mb = (peak_kb or usage.ru_maxrss) / 1024  # kB on Linux
@@ -119,12 +119,39 @@ class ServiceProcess:
                 self.process.kill()
             time.sleep(0.05)
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) the process has used so far: a figure the machine's other load does not
-        inflate the way it inflates latencies."""
+    def cpu_seconds(self, *, children: bool = True) -> float:
+        """CPU time (user + system) the process and (unless ``children`` is off) its child processes — a service's
+        workers — have used so far: a figure the machine's other load does not inflate the way it inflates
+        latencies."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        pids = _process_tree(self.process.pid) if children else [self.process.pid]
+        return sum(_cpu_seconds(pid) for pid in pids)
+
+    def _tree_hwm_kb(self) -> int:
+        """The peak resident set of the process and its children, each process's own high-water mark summed."""
+        assert self.process is not None
+        return sum(_vm_hwm_kb(pid) for pid in _process_tree(self.process.pid))
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, as /proc lists them now."""
+    tree, i = [pid], 0
+    while i < len(tree):
+        try:
+            children = Path(f"/proc/{tree[i]}/task/{tree[i]}/children").read_text().split()
+        except OSError:
+            children = []
+        tree += [int(c) for c in children]
+        i += 1
+    return tree
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _vm_hwm_kb(pid: int) -> int:

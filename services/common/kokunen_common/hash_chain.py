@@ -4,8 +4,8 @@ so editing, deleting or reordering any entry breaks every hash after it; ``verif
 Used by the transfer log (提供・移転の記録, transfer_dispatch) and the access log (アクセスログ, counter): each
 names the fields its hash covers. ``append_entry`` links a new row to one chain under a transaction-scoped lock
 (appends are serialised: fine for a batch job's log). ``append_to_lane`` links it to one of several parallel
-chains (lanes) of the same table, so that concurrent requests append side by side; ``verify_lanes`` checks
-every lane and names the first broken row of the whole table.
+chains (lanes) of the same table in one round trip (a database function, ``lane_append_ddl``), so that concurrent
+requests append side by side; ``verify_lanes`` checks every lane and names the first broken row of the whole table.
 """
 
 from __future__ import annotations
@@ -125,6 +125,55 @@ def verify_lanes(entries: Iterable[Mapping[str, Any]], fields: Sequence[str], la
     return sorted(breaks, key=lambda b: b.seq)
 
 
+SEQ_SENTINEL = -7_354_120_977_615_301
+"""A seq no appender draws: the canonical form is made once with it and cut around it (``_around_seq``)."""
+
+
+def _around_seq(entry: Mapping[str, Any], fields: Sequence[str]) -> tuple[bytes, bytes, bytes]:
+    """The canonical form of ``entry`` with the seq left out, as the bytes before and after the seq's digits
+    (canonical = head + str(seq) + tail), and the whole form with a stand-in seq (the row's JSON for the insert).
+    The seq is drawn by the database under the lane's lock, after this is made."""
+    whole = canonical({**entry, "seq": SEQ_SENTINEL}, fields)
+    parts = whole.split(b'"seq":%d' % SEQ_SENTINEL)
+    if len(parts) != 2:  # a key "seq" inside a value: never in the logs' fields
+        raise ValueError("the entry names a seq more than once")
+    return parts[0] + b'"seq":', parts[1], whole
+
+
+def lane_append_ddl(table: str, sequence: str) -> str:
+    """The function ``append_to_lane`` calls (``<table>_append``), for a table's migration: it takes a free lane,
+    draws the seq, reads the lane's last hash and inserts the linked row — in one round trip. Each statement of a
+    volatile PL/pgSQL function takes a fresh snapshot, so the lane's last row is read after the lock is granted and
+    sees the previous holder's commit. The table's columns: the entry's fields + lane, prev_hash, entry_hash."""
+    return f"""CREATE FUNCTION {table}_append(p_row jsonb, p_lanes int, p_start int, p_head bytea, p_tail bytea)
+    RETURNS TABLE (o_seq bigint, o_lane int, o_prev_hash bytea, o_entry_hash bytea)
+    LANGUAGE plpgsql VOLATILE AS $fn$
+    DECLARE
+        v_lane int;
+        v_seq bigint;
+        v_prev bytea;
+        v_hash bytea;
+    BEGIN
+        -- Lanes tried one at a time from p_start until one is taken (OFFSET 0 keeps the subquery a subquery:
+        -- flattened, a sort above the filter would try, and take, every lane); all busy: wait for p_start's.
+        SELECT l INTO v_lane FROM (SELECT (g + p_start) % p_lanes AS l FROM generate_series(0, p_lanes - 1) g
+                                   OFFSET 0) lanes
+            WHERE pg_try_advisory_xact_lock(hashtext('{table}'), l) LIMIT 1;
+        IF v_lane IS NULL THEN
+            v_lane := p_start;
+            PERFORM pg_advisory_xact_lock(hashtext('{table}'), v_lane);
+        END IF;
+        v_seq := nextval('{sequence}');  -- under the lock: seq rises along every lane
+        SELECT t.entry_hash INTO v_prev FROM {table} t WHERE t.lane = v_lane ORDER BY t.seq DESC LIMIT 1;
+        v_prev := coalesce(v_prev, '\\x{GENESIS.hex()}'::bytea);
+        v_hash := sha256(v_prev || p_head || convert_to(v_seq::text, 'UTF8') || p_tail);
+        INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, p_row || jsonb_build_object(
+            'seq', v_seq, 'lane', v_lane,
+            'prev_hash', '\\x' || encode(v_prev, 'hex'), 'entry_hash', '\\x' || encode(v_hash, 'hex')));
+        RETURN QUERY SELECT v_seq, v_lane, v_prev, v_hash;
+    END $fn$"""
+
+
 async def append_to_lane(
     conn: asyncpg.Connection,
     table: str,
@@ -132,49 +181,30 @@ async def append_to_lane(
     fields: Sequence[str],
     *,
     lanes: int,
-    sequence: str,
 ) -> dict[str, Any]:
     """Insert ``entry`` into ``table`` (columns ``fields`` + lane, prev_hash, entry_hash) linked to the last row
-    of a free lane; ``seq`` comes from ``sequence``. The lane's lock is held until the transaction ends, so call
-    this as the transaction's last statement: the lock then covers the insert and the commit only.
+    of a free lane, through the table's ``<table>_append`` function (``lane_append_ddl``): one round trip. The
+    lane's lock is held until the transaction ends (in autocommit: the statement's own).
 
     A lane is taken without waiting if any is free (starting at a random one, so lanes fill evenly); when all are
-    busy, it waits for one. The lane's last row is read after the lock is granted (in a statement of its own, so
-    its snapshot sees the previous holder's commit), and the seq is drawn under it: seq rises along every lane. Two
-    round trips: the lock with the seq, then the insert that links itself."""
-    start = secrets.randbelow(lanes)
+    busy, it waits for one. entry_hash = sha256(prev_hash || canonical content), as entry_hash() computes it: the
+    canonical form is made here, the seq's digits put in by the database."""
+    head, tail, row = _around_seq(entry, fields)
     taken = await conn.fetchrow(
-        # Lanes are tried one at a time, in generate_series order, until one is taken: OFFSET 0 keeps the
-        # subquery a subquery (flattened, a sort above the filter would try — and take — every lane).
-        f"SELECT l AS lane, nextval('{sequence}') AS seq FROM (SELECT (g + $3) % $2 AS l "
-        "FROM generate_series(0, $2 - 1) g OFFSET 0) lanes WHERE pg_try_advisory_xact_lock(hashtext($1), l) LIMIT 1",
-        table,
+        f"SELECT * FROM {table}_append($1::jsonb, $2, $3, $4, $5)",
+        row.decode(),
         lanes,
-        start,
+        secrets.randbelow(lanes),
+        head,
+        tail,
     )
-    if taken is None:
-        taken = await conn.fetchrow(
-            f"SELECT $2::int AS lane, nextval('{sequence}') AS seq FROM pg_advisory_xact_lock(hashtext($1), $2)",
-            table,
-            start,
-        )
-    lane, seq = taken["lane"], taken["seq"]
-    full = {**entry, "seq": seq, "lane": lane}
-    columns = [*fields, "lane"]
-    # The link is made by the insert itself: its snapshot (taken after the lock above) sees the lane's last row;
-    # entry_hash = sha256(prev_hash || canonical content), as entry_hash() computes it.
-    values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    content, lane_arg = len(columns) + 1, columns.index("lane") + 1
-    linked = await conn.fetchrow(
-        f"WITH prev AS (SELECT coalesce((SELECT entry_hash FROM {table} WHERE lane = ${lane_arg} "
-        f"ORDER BY seq DESC LIMIT 1), ${content + 1}::bytea) AS hash) "
-        f"INSERT INTO {table} ({', '.join(columns)}, prev_hash, entry_hash) "
-        f"SELECT {values}, prev.hash, sha256(prev.hash || ${content}::bytea) FROM prev RETURNING prev_hash, entry_hash",
-        *[_column_value(full[c]) for c in columns],
-        canonical(full, fields),
-        GENESIS,
-    )
-    return {**full, "prev_hash": bytes(linked["prev_hash"]), "entry_hash": bytes(linked["entry_hash"])}
+    return {
+        **entry,
+        "seq": taken["o_seq"],
+        "lane": taken["o_lane"],
+        "prev_hash": bytes(taken["o_prev_hash"]),
+        "entry_hash": bytes(taken["o_entry_hash"]),
+    }
 
 
 def _column_value(value: Any) -> Any:

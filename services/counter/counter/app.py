@@ -35,6 +35,7 @@ from kokunen_contracts.registry import (
     TRANSFER_RECORDED,
 )
 
+from . import page_workers
 from .adapters.log_report import report_command
 from .adapters.repository import AccessLog
 from .adapters.web import create_app
@@ -79,19 +80,12 @@ async def web_pages(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         with socket.socket() as probe:
             probe.bind((settings.counter_http_host, 0))
             object.__setattr__(settings, "counter_http_port", probe.getsockname()[1])
+    if settings.counter_web_workers > 1:
+        await page_workers.supervise(settings, stop)
+        return
     app = create_app(settings, lambda: runtime.pool, lambda: runtime.vault)
     log.info("counter pages", url=settings.public_url)
-    server = _Server(
-        uvicorn.Config(
-            app,
-            host=settings.counter_http_host,
-            port=settings.counter_http_port,
-            log_config=None,
-            access_log=False,  # the access log that matters is counter.access_log
-            server_header=False,
-            lifespan="off",
-        )
-    )
+    server = _Server(page_workers.server_config(app, settings))
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -146,6 +140,12 @@ async def verify_access_log(conn: asyncpg.Connection) -> tuple[int, list[ChainBr
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         entries = await AccessLog(conn).entries()
     return len(entries), verify_lanes(entries, LOG_FIELDS, LANES)
+
+
+@cli.command("pages", hidden=True)
+def pages_command() -> None:
+    """One page worker (``counter run`` starts COUNTER_WEB_WORKERS of them): the staff's pages only."""
+    page_workers.run_page_worker(build())
 
 
 @cli.command("verify-access-log")

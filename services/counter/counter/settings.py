@@ -22,6 +22,10 @@ class CounterPageSettings(BaseSettings):
     """Address the pages listen on (``0.0.0.0`` in a container)."""
     counter_http_port: int = 0
     """Port of the pages; 0 takes a free one (logged) — set it (8080) wherever a proxy or a probe needs it."""
+    counter_web_workers: int = Field(default=1, ge=1, le=64)
+    """Processes serving the pages. 1: the service process serves them itself. N > 1: N page workers on the same
+    port (SO_REUSEPORT), started and watched by the service process, which then reads the topics and relays the
+    outbox only — one per core the counter is given (a worker is CPU-bound on one core)."""
     counter_public_url: str | None = None
     """The address staff open (behind a proxy: https://counter.city.example); the IdP redirects back to
     ``<it>/auth/callback``. Unset: ``http://<host>:<port>``."""

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from counter import page_workers
 from counter.adapters.repository import AccessLog, ReadModel
 from counter.app import build, verify_access_log
 from counter.domain.search import parse_search
@@ -28,10 +32,12 @@ from kokunen_contracts.registry import (
     QUALIFICATION_CHANGED,
 )
 from kokunen_contracts.residency import PersonChangeKind
+from kokunen_testing.counter_client import sign_in
 from kokunen_testing.factories import JST, person_changed, qualification_acquired
+from kokunen_testing.infra import load_localstack
 from kokunen_testing.platform import consumed_everything, eventually, unique_atena
 
-from .conftest import CounterWorld
+from .conftest import CounterWorld, counter_settings
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +332,65 @@ async def test_a_replay_rebuilds_the_read_model_and_keeps_the_access_log(counter
     for query, old, new in zip(SNAPSHOT, before, after, strict=True):
         differing = sorted(set(old) ^ set(new), key=str)[:6]
         assert new == old, f"rebuilt read model differs for: {query.split('FROM')[1].split()[0]}: {differing}"
+
+
+def _page_workers_of(pid: int) -> list[int]:
+    """The ``counter pages`` processes ``pid`` started."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"pages" in Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")]
+
+
+async def test_page_workers_share_the_port_log_every_read_and_end_with_the_service_process(
+    counter_world: CounterWorld,
+) -> None:
+    """COUNTER_WEB_WORKERS=2: two ``counter pages`` processes on one port; a signed-in search and view through them
+    write their log rows; a worker that dies is started again; stopping the supervisor ends both."""
+    port = load_localstack().free_port()
+    settings = counter_settings(  # plain http: httpx sends no Secure cookie there (browsers do, on 127.0.0.1)
+        counter_world.platform, counter_world.oidc.issuer, port, counter_web_workers=2, counter_cookie_secure=False
+    )
+    url = settings.public_url
+    stop = asyncio.Event()
+    supervisor = asyncio.create_task(page_workers.supervise(settings, stop))
+
+    async def serving(client: httpx.AsyncClient) -> bool:
+        try:
+            return (await client.get(f"{url}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        async with httpx.AsyncClient(timeout=60) as client:
+            await eventually(lambda: serving(client), timeout_s=120)
+            workers = _page_workers_of(os.getpid())
+            assert len(workers) == 2
+            csrf = await sign_in(client, url, load_localstack().DEMO_STAFF[0])
+            reason = {"csrf_token": csrf, "reason_code": "03", "reason_text": "ワーカーの確認"}
+            for _ in range(4):  # new connections: the kernel spreads them over the workers
+                async with httpx.AsyncClient(timeout=60, cookies=client.cookies) as fresh:
+                    found = await fresh.post(f"{url}/search", data={**reason, "atena_number": counter_world.citizen})
+                    page = await fresh.post(f"{url}/person", data={**reason, "atena_number": counter_world.citizen})
+                assert (found.status_code, page.status_code) == (200, 200)
+                assert "浦和 花子" in page.text
+            conn = await counter_world.platform.connect_as("counter")
+            try:
+                logged = await conn.fetchval(
+                    "SELECT count(*) FROM counter.access_log WHERE reason_text = 'ワーカーの確認'"
+                )
+                _, breaks = await verify_access_log(conn)
+            finally:
+                await conn.close()
+            assert logged == 8
+            assert breaks == []
+
+            os.kill(workers[0], signal.SIGKILL)
+
+            async def replaced() -> bool:
+                now = _page_workers_of(os.getpid())
+                return len(now) == 2 and workers[0] not in now and await serving(client)
+
+            await eventually(replaced, timeout_s=120)
+    finally:
+        stop.set()
+        await supervisor
+    assert _page_workers_of(os.getpid()) == []

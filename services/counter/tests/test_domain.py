@@ -3,6 +3,7 @@ moment, what a page shows, and the CSV export that never carries a person under 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 
@@ -136,6 +137,20 @@ def test_the_chain_names_an_edited_row() -> None:
     assert verify_chain(entries, fields) == []
     entries[1]["shown"] = {"persons": [{"宛名番号": "9"}]}
     assert [b.seq for b in verify_chain(entries, fields)] == [2]  # the edited row, named
+
+
+def test_the_database_puts_the_seq_into_the_same_canonical_form_python_hashes() -> None:
+    """The append function hashes head + the seq's digits + tail (the seq is drawn under the lane's lock): that must
+    be exactly the canonical form the verifier recomputes, whatever the values (a seq-like text included)."""
+    from kokunen_common.hash_chain import _around_seq, canonical
+
+    fields = ("seq", "logged_at", "text", "shown", "count")
+    entry = {"logged_at": datetime(2026, 12, 5, 7, 1, 2, 345678, tzinfo=UTC), "text": '"seq":1, 改ざん\n',
+             "shown": {"persons": [{"宛名番号": "0001", "氏名": "浦和 花子"}]}, "count": None}  # fmt: skip
+    head, tail, row = _around_seq(entry, fields)
+    for seq in (1, 42, 9_007_199_254_740_993):
+        assert head + str(seq).encode() + tail == canonical({**entry, "seq": seq}, fields)
+    assert json.loads(row)["text"] == entry["text"]  # the row's JSON the function inserts from
 
 
 def test_the_lanes_verify_together_and_name_the_first_broken_row_of_the_table() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import time
 import uuid
@@ -78,12 +77,6 @@ def moves_in(atenas: list[str]) -> list[tuple[str, bytes, bytes, list[tuple[str,
         headers = cloudevent_headers(event, source="/bench/jumin-kiroku")
         encoded.append((atena, RESIDENT_CHANGED.key_of(event).encode(), event.model_dump_json().encode(), headers))
     return encoded
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -320,14 +313,14 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
         for phase in phases:
             messages = moves_in(phase.atenas)
             loadavg = load()
-            before = {name: cpu_seconds(p.process.pid) for name, p in services.items() if p.process}
+            before = {name: p.cpu_seconds() for name, p in services.items() if p.process}
             started = time.time()
             await asyncio.gather(
                 publish(producer, phase, messages),
                 wait_until(lambda phase=phase: collect(phase), timeout_s=1800, interval_s=0.2),
             )
             phase.seconds = max(phase.kept_at.values()) - started
-            phase.cpu_s = {name: cpu_seconds(p.process.pid) - before[name] for name, p in services.items() if p.process}
+            phase.cpu_s = {name: p.cpu_seconds() - before[name] for name, p in services.items() if p.process}
             print(f"  {phase.name}: {len(phase.atenas)} in {phase.seconds:.1f} s (load {loadavg})", flush=True)
             phase.load = loadavg
         one_at_a_time = {name: await applied_one_at_a_time(ctx, name) for name in SERVICES}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.tax import IncomeDetermined
 from kokunen_contracts.transfer import TransferRecorded
 
-from ..domain.access_log import LANES, LOG_FIELDS, SEQUENCE
+from ..domain.access_log import LANES, LOG_FIELDS
 from ..domain.qualification import QualificationEvent
 from ..domain.search import SearchKind, SearchQuery, kana_key
 from ..domain.sign_in_limits import LimitedBy, SignInLimits, SignInRefusedForNow
@@ -301,46 +302,93 @@ class ReadModel:
         return value
 
     async def qualification_events(self, atena_number: str) -> list[QualificationEvent]:
-        rows = await self.conn.fetch(
-            """SELECT event_id, kind, period_id, category, acquired_on, acquisition_reason, lost_on, loss_reason,
-                      replaces_event_id, recorded_at
-               FROM counter.qualification_event WHERE atena_number = $1""",
-            atena_number,
-        )
-        return [QualificationEvent(**dict(r)) for r in rows]
+        return await self._person_list("qualification_events", atena_number)
 
     async def incomes(self, atena_number: str) -> list[dict[str, Any]]:
         """The current figure of each income year (the highest 更正連番), newest year first."""
-        rows = await self.conn.fetch(
-            """SELECT DISTINCT ON (income_year) income_year, correction_seq, figures, recorded_at
-               FROM counter.income WHERE atena_number = $1
-               ORDER BY income_year DESC, correction_seq DESC""",
-            atena_number,
-        )
-        return [{**dict(r), "figures": json.loads(r["figures"])} for r in rows]
-
-    async def filing_outcomes(self, atena_number: str) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
-            "SELECT * FROM counter.filing_outcome WHERE atena_number = $1 ORDER BY recorded_at DESC LIMIT 100",
-            atena_number,
-        )
-        return [dict(r) for r in rows]
+        return await self._person_list("incomes", atena_number)
 
     async def transfer_records(self, atena_number: str, limit: int = 200) -> list[dict[str, Any]]:
         """What was sent about the person, to whom and when (提供・移転の記録), newest first."""
-        rows = await self.conn.fetch(
-            f"""SELECT * FROM counter.transfer_record WHERE atena_number = $1
-               ORDER BY recorded_at DESC, batch_id LIMIT {int(limit)}""",
-            atena_number,
-        )
-        return [dict(r) for r in rows]
+        return await self._person_list("transfers", atena_number, limit)
 
     async def submissions(self, atena_number: str) -> list[dict[str, Any]]:
-        """What staff submitted about the person (newest first) with eligibility's latest answer to each:
-        ``answer`` is None while it is awaited. Each answer is looked up within the person's rows (the tables'
-        person index), never across all answers."""
-        rows = await self.conn.fetch(
-            """SELECT s.submission_id, s.family, s.kind, s.staff_id, s.department, s.received_on, s.submitted_at,
+        return await self._person_list("submissions", atena_number)
+
+    async def exemption_screenings(self, atena_number: str) -> list[dict[str, Any]]:
+        return await self._person_list("screenings", atena_number)
+
+    async def exemption_periods(self, atena_number: str) -> list[dict[str, Any]]:
+        return await self._person_list("exemption_periods", atena_number)
+
+    async def person_page(self, atena_number: str) -> dict[str, Any] | None:
+        """Everything the person page shows, in one statement (one snapshot, one round trip): the person's columns
+        and each of ``PERSON_LISTS`` under its name; None for an unknown 宛名番号."""
+        row = await self.conn.fetchrow(PERSON_PAGE, atena_number)
+        if row is None:
+            return None
+        page = _person({k: v for k, v in row.items() if k not in PERSON_LISTS})
+        page.update({name: spec.decoded(row[name]) for name, spec in PERSON_LISTS.items()})
+        return page
+
+    async def _person_list(self, name: str, atena_number: str, limit: int | None = None) -> list[Any]:
+        spec = PERSON_LISTS[name]
+        sql = spec.sql.format(limit=int(limit or spec.limit))
+        return spec.decoded(await self.conn.fetchval(f"SELECT ARRAY({sql})", atena_number))
+
+
+@dataclass(frozen=True)
+class PersonList:
+    """One list on the person page: ``sql`` selects one value per row of the person ``$1`` — a table's whole row
+    (asyncpg decodes it into a record with the table's column names) or a ``ROW(…)`` of ``columns`` (a tuple) —
+    and ``decode`` turns a row, as a dict, into what the page reads. ``{limit}``: the most rows shown."""
+
+    sql: str
+    decode: Callable[[dict[str, Any]], Any] = dict
+    columns: tuple[str, ...] = ()
+    limit: int = 100
+
+    def decoded(self, rows: Sequence[Any] | None) -> list[Any]:
+        if self.columns:
+            return [self.decode(dict(zip(self.columns, r, strict=True))) for r in rows or ()]
+        return [self.decode(dict(r)) for r in rows or ()]
+
+
+QUALIFICATION_FIELDS = tuple(f.name for f in fields(QualificationEvent))
+SUBMISSION_COLUMNS = ("submission_id", "family", "kind", "staff_id", "department", "received_on", "submitted_at",
+                      "confirms_id", "payload", "answer")  # fmt: skip
+SCREENING_COLUMNS = ("event_id", "application_id", "atena_number", "kind", "outcome", "decision", "first_month",
+                     "last_month", "income_year", "refusals", "checks", "explanation", "replaces_event_id",
+                     "effective_date", "recorded_at", "jps_decision", "jps_tier", "jps_decided_on",
+                     "jps_explanation")  # fmt: skip
+PERSON_LISTS: dict[str, PersonList] = {
+    "qualification_events": PersonList(
+        "SELECT q FROM counter.qualification_event q WHERE q.atena_number = $1",
+        lambda r: QualificationEvent(**{k: r[k] for k in QUALIFICATION_FIELDS}),
+    ),
+    # The current figure of each income year (the highest 更正連番), newest year first.
+    "incomes": PersonList(
+        "SELECT DISTINCT ON (i.income_year) i FROM counter.income i WHERE i.atena_number = $1 "
+        "ORDER BY i.income_year DESC, i.correction_seq DESC",
+        lambda r: {**r, "figures": json.loads(r["figures"])},
+    ),
+    "outcomes": PersonList(
+        "SELECT o FROM counter.filing_outcome o WHERE o.atena_number = $1 ORDER BY o.recorded_at DESC LIMIT {limit}"
+    ),
+    "premiums": PersonList(
+        "SELECT a FROM counter.additional_premium a WHERE a.atena_number = $1 ORDER BY a.recorded_at DESC"
+    ),
+    # What was sent about the person, to whom and when (提供・移転の記録), newest first.
+    "transfers": PersonList(
+        "SELECT t FROM counter.transfer_record t WHERE t.atena_number = $1 "
+        "ORDER BY t.recorded_at DESC, t.batch_id LIMIT {limit}",
+        limit=200,
+    ),
+    # What staff submitted about the person (newest first) with eligibility's latest answer to each: ``answer`` is
+    # None while it is awaited. Each answer is looked up within the person's rows (the tables' person index),
+    # never across all answers.
+    "submissions": PersonList(
+        """SELECT ROW(s.submission_id, s.family, s.kind, s.staff_id, s.department, s.received_on, s.submitted_at,
                       s.confirms_id, s.payload,
                       COALESCE(
                         (SELECT to_jsonb(o) FROM counter.filing_outcome o
@@ -354,47 +402,45 @@ class ReadModel:
                          ORDER BY n.recorded_at DESC LIMIT 1),
                         (SELECT to_jsonb(b) FROM counter.benefit_claim_received b
                          WHERE b.atena_number = s.atena_number AND b.claim_id = s.submission_id
-                         ORDER BY b.recorded_at DESC LIMIT 1)) AS answer
-               FROM counter.submission s WHERE s.atena_number = $1 ORDER BY s.submitted_at DESC LIMIT 100""",
-            atena_number,
-        )
-        return [
-            {**dict(r), "payload": json.loads(r["payload"]), "answer": json.loads(r["answer"]) if r["answer"] else None}
-            for r in rows
-        ]
-
-    async def exemption_screenings(self, atena_number: str) -> list[dict[str, Any]]:
-        """Each application's current screening (a re-screening replaces the one it names), newest first, with
-        JPS's latest decision on it (``jps_decision`` None until the 処理結果一覧表 names it)."""
-        rows = await self.conn.fetch(
-            """SELECT x.*, d.jps_decision, d.tier AS jps_tier, d.decided_on AS jps_decided_on,
-                      d.explanation AS jps_explanation
-               FROM counter.exemption_screening x
-               LEFT JOIN LATERAL (SELECT * FROM counter.exemption_decision d
-                                  WHERE d.atena_number = x.atena_number AND d.application_id = x.application_id
-                                  ORDER BY d.recorded_at DESC LIMIT 1) d ON true
-               WHERE x.atena_number = $1
-                   AND NOT EXISTS (SELECT 1 FROM counter.exemption_screening y WHERE y.replaces_event_id = x.event_id)
-               ORDER BY x.recorded_at DESC LIMIT 50""",
-            atena_number,
-        )
-        return [_decoded(r, "refusals", "checks", "explanation") for r in rows]
-
-    async def exemption_periods(self, atena_number: str) -> list[dict[str, Any]]:
-        """法定免除・産前産後免除 as eligibility recorded them (accepted notifications), newest first."""
-        rows = await self.conn.fetch(
-            """SELECT * FROM counter.exemption_notification_outcome WHERE atena_number = $1 AND accepted
-               ORDER BY recorded_at DESC LIMIT 50""",
-            atena_number,
-        )
-        return [_decoded(r, "refusals") for r in rows]
-
-    async def additional_premiums(self, atena_number: str) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
-            "SELECT * FROM counter.additional_premium WHERE atena_number = $1 ORDER BY recorded_at DESC",
-            atena_number,
-        )
-        return [dict(r) for r in rows]
+                         ORDER BY b.recorded_at DESC LIMIT 1)))
+           FROM counter.submission s WHERE s.atena_number = $1 ORDER BY s.submitted_at DESC LIMIT {limit}""",
+        lambda r: {
+            **r,
+            "payload": json.loads(r["payload"]),
+            "answer": json.loads(r["answer"]) if r["answer"] else None,
+        },
+        SUBMISSION_COLUMNS,
+    ),
+    # Each application's current screening (a re-screening replaces the one it names), newest first, with JPS's
+    # latest decision on it (``jps_decision`` None until the 処理結果一覧表 names it).
+    "screenings": PersonList(
+        """SELECT ROW(x.event_id, x.application_id, x.atena_number, x.kind, x.outcome, x.decision, x.first_month,
+                      x.last_month, x.income_year, x.refusals, x.checks, x.explanation, x.replaces_event_id,
+                      x.effective_date, x.recorded_at, d.jps_decision, d.tier, d.decided_on, d.explanation)
+           FROM counter.exemption_screening x
+           LEFT JOIN LATERAL (SELECT * FROM counter.exemption_decision d
+                              WHERE d.atena_number = x.atena_number AND d.application_id = x.application_id
+                              ORDER BY d.recorded_at DESC LIMIT 1) d ON true
+           WHERE x.atena_number = $1
+               AND NOT EXISTS (SELECT 1 FROM counter.exemption_screening y WHERE y.replaces_event_id = x.event_id)
+           ORDER BY x.recorded_at DESC LIMIT {limit}""",
+        lambda r: _decoded(r, "refusals", "checks", "explanation"),
+        SCREENING_COLUMNS,
+        limit=50,
+    ),
+    # 法定免除・産前産後免除 as eligibility recorded them (accepted notifications), newest first.
+    "exemption_periods": PersonList(
+        "SELECT n FROM counter.exemption_notification_outcome n WHERE n.atena_number = $1 AND n.accepted "
+        "ORDER BY n.recorded_at DESC LIMIT {limit}",
+        lambda r: _decoded(r, "refusals"),
+        limit=50,
+    ),
+}
+PERSON_PAGE = (
+    f"SELECT {PERSON_COLUMNS}, "
+    + ", ".join(f"ARRAY({spec.sql.format(limit=spec.limit)}) AS {name}" for name, spec in PERSON_LISTS.items())
+    + " FROM counter.person p WHERE p.atena_number = $1"
+)
 
 
 def _json(value: object) -> str:
@@ -420,7 +466,7 @@ class AccessLog:
     async def append(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Link ``entry`` into a free lane: the last statement of the request's transaction (the lane is held
         until the commit)."""
-        return await append_to_lane(self.conn, self.TABLE, entry, LOG_FIELDS, lanes=LANES, sequence=SEQUENCE)
+        return await append_to_lane(self.conn, self.TABLE, entry, LOG_FIELDS, lanes=LANES)
 
     async def entries(self, after_seq: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT * FROM {self.TABLE} WHERE seq > $1 ORDER BY seq"

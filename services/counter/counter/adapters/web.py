@@ -1,9 +1,11 @@
 """The staff's pages (FastAPI, server-rendered Jinja2, no JavaScript): sign-in, person inquiry (照会) with a
 required 処理事由, My Number reveal for 個人番号取扱者, and the access log for auditors.
 
-Every request that shows personal data writes its access-log row in the same transaction as it reads; input is
-checked on the server (the form's checks are a convenience only); errors are Japanese pages with the right HTTP
-status and never a traceback. Personal data travels in POST bodies, never in URLs (proxies and logs keep URLs).
+Every request that shows personal data writes its access-log row before it answers, and shows nothing unless the
+row is committed (a pure read appends it as a statement of its own; a request that writes appends it in the write's
+transaction); input is checked on the server (the form's checks are a convenience only); errors are Japanese
+pages with the right HTTP status and never a traceback. Personal data travels in POST bodies, never in URLs (proxies
+and logs keep URLs).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import hmac
 import io
 import math
 import secrets
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, Request
@@ -90,12 +93,39 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+FORM_FIELDS_MAX = 40
+"""More fields than any form of these pages has: a body with more is refused (400) before it is decoded further."""
+
+
+async def posted_fields(request: Request) -> defaultdict[str, str]:
+    """The fields of a posted form, "" for any not sent (as ``Form("")`` gave them; a repeated field: its last
+    value). The inquiry pages' forms are urlencoded and parsed here directly: FastAPI's form parameters cost about
+    a fifth of a search's or a view's CPU. Anything else (multipart) goes through Starlette's parser."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        body = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
+        except ValueError:
+            raise PageError(400, "入力内容を確認してください", "送信された内容の形式が正しくありません。") from None
+        return defaultdict(str, pairs)
+    form = await request.form(max_fields=FORM_FIELDS_MAX)
+    return defaultdict(str, {name: value for name, value in form.items() if isinstance(value, str)})
+
+
 def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumberVault | None]) -> FastAPI:
     """The web application; ``pool`` and ``vault`` are the running service's (started before requests come)."""
     secret = settings.session_secret()
     if len(secret) < 32:
         raise RuntimeError("COUNTER_SESSION_SECRET must be 32 characters or more (random)")
-    app = FastAPI(title="窓口 (counter)", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="窓口 (counter)",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # One span per request (not one per dependency, endpoint and serialisation: CPU on every page), and no
+        # exception messages recorded as logs (a message may quote personal data: the handler below logs the type).
+        telemetry={"operation_spans": False, "logs": False},
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -105,6 +135,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         https_only=settings.counter_cookie_secure,
     )
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.auto_reload = False  # compiled once per process: no stat() of every template on every page
     templates.env.globals.update(
         both_dates=both_dates,
         yen=yen,
@@ -340,16 +371,11 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         return render(request, "home.html", signed_in=me)
 
     @app.post("/search")
-    async def search(
-        request: Request,
-        csrf_token: str = Form(""),
-        reason_code: str = Form(""),
-        reason_text: str = Form(""),
-        atena_number: str = Form(""),
-        kana_name: str = Form(""),
-        birth_date: str = Form(""),
-        basic_pension_number: str = Form(""),
-    ) -> HTMLResponse:
+    async def search(request: Request) -> HTMLResponse:
+        posted = await posted_fields(request)
+        csrf_token, reason_code, reason_text = posted["csrf_token"], posted["reason_code"], posted["reason_text"]
+        atena_number, kana_name = posted["atena_number"], posted["kana_name"]
+        birth_date, basic_pension_number = posted["birth_date"], posted["basic_pension_number"]
         me = await signed_in(request, csrf=csrf_token, check_csrf=True)
         require(me, Permission.INQUIRE)
         form = {
@@ -372,7 +398,9 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             errors.update(exc.errors)
         if errors or reason is None:
             return render(request, "home.html", 400, signed_in=me, form=form, errors=errors)
-        async with pool().acquire() as conn, conn.transaction():
+        # The read and its log row: the page is shown only once the row is committed (the append is one
+        # statement, committed on its own); a failed append is a system error page and shows nothing.
+        async with pool().acquire() as conn:
             rows = await ReadModel(conn).search(query)
             shown = [show_person(r, me.staff, with_address=False) for r in rows]
             await AccessLog(conn).append(
@@ -397,24 +425,14 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         *,
         reveal: bool,
     ) -> HTMLResponse:
-        async with pool().acquire() as conn, conn.transaction():
+        async with pool().acquire() as conn:  # as in search: the page only after its log row is committed
             model = ReadModel(conn)
-            row = await model.person(atena_number)
+            row = await model.person_page(atena_number)  # the person and every list of the page: one statement
             shown = None if row is None else show_person(row, me.staff)
             my_number: str | None = None
-            if row is not None:
-                if reveal:
-                    my_number = await open_my_number(model, atena_number)
-                events = await model.qualification_events(atena_number)
-                incomes = await model.incomes(atena_number)
-                outcomes = await model.filing_outcomes(atena_number)
-                premiums = await model.additional_premiums(atena_number)
-                transfers = await model.transfer_records(atena_number)
-                submissions = await model.submissions(atena_number)
-                screenings = await model.exemption_screenings(atena_number)
-                exemption_periods = await model.exemption_periods(atena_number)
+            if row is not None and reveal:
+                my_number = await open_my_number(model, atena_number)
             action = Action.REVEAL_MY_NUMBER if reveal else Action.VIEW
-            # Last in the transaction: the log's lane is held from this insert to the commit only.
             await AccessLog(conn).append(
                 log_entry(
                     request,
@@ -432,7 +450,8 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             raise PageError(404, "該当する方が見つかりません", f"宛名番号 {atena_number} の方は登録されていません。")
         today = datetime.now(JST).date()
         recorded_by = None if as_of is None else datetime.combine(as_of + timedelta(days=1), time(0), JST)
-        periods = qualification.history(events, recorded_by)
+        periods = qualification.history(row["qualification_events"], recorded_by)
+        submissions = row["submissions"]
         return render(
             request,
             "person.html",
@@ -445,13 +464,13 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             periods=periods,
             current=qualification.current_period(periods, today),
             as_of=as_of,
-            incomes=incomes,
-            outcomes=[o for o in outcomes if o["filing_id"] not in {s["submission_id"] for s in submissions}],
-            premiums=premiums,
-            transfers=transfers,
+            incomes=row["incomes"],
+            outcomes=[o for o in row["outcomes"] if o["filing_id"] not in {s["submission_id"] for s in submissions}],
+            premiums=row["premiums"],
+            transfers=row["transfers"],
             submissions=submissions,
-            screenings=screenings,
-            exemption_periods=exemption_periods,
+            screenings=row["screenings"],
+            exemption_periods=row["exemption_periods"],
             forms=forms_by_family(),
             today=today,
         )
@@ -498,27 +517,20 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
 
     @app.post("/person")
     @app.post("/person/my-number")
-    async def person(
-        request: Request,
-        csrf_token: str = Form(""),
-        reason_code: str = Form(""),
-        reason_text: str = Form(""),
-        reveal_reason_code: str = Form(""),
-        reveal_reason_text: str = Form(""),
-        atena_number: str = Form(""),
-        as_of: str = Form(""),
-    ) -> HTMLResponse:
+    async def person(request: Request) -> HTMLResponse:
         """The person's page; at /person/my-number with the My Number shown, under its own 処理事由."""
+        posted = await posted_fields(request)
         reveal = request.url.path.endswith("/my-number")
+        prefix = "reveal_" if reveal else ""
         me, reason = await allowed(
             request,
-            csrf_token,
+            posted["csrf_token"],
             Permission.REVEAL_MY_NUMBER if reveal else Permission.INQUIRE,
-            reveal_reason_code if reveal else reason_code,
-            reveal_reason_text if reveal else reason_text,
+            posted[f"{prefix}reason_code"],
+            posted[f"{prefix}reason_text"],
         )
-        day = None if reveal else checked_as_of(as_of)
-        return await person_page(request, me, reason, checked_atena(atena_number), day, reveal=reveal)
+        day = None if reveal else checked_as_of(posted["as_of"])
+        return await person_page(request, me, reason, checked_atena(posted["atena_number"]), day, reveal=reveal)
 
     pages = Pages(
         pool=pool,
