@@ -124,13 +124,17 @@ class ServiceProcess:
         workers — have used so far: a figure the machine's other load does not inflate the way it inflates
         latencies."""
         assert self.process is not None
-        pids = _process_tree(self.process.pid) if children else [self.process.pid]
-        return sum(_cpu_seconds(pid) for pid in pids)
+        return tree_cpu_seconds(self.process.pid) if children else _cpu_seconds(self.process.pid)
 
     def _tree_hwm_kb(self) -> int:
         """The peak resident set of the process and its children, each process's own high-water mark summed."""
         assert self.process is not None
         return sum(_vm_hwm_kb(pid) for pid in _process_tree(self.process.pid))
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants living now (a server and its backends)."""
+    return sum(_cpu_seconds(p) for p in _process_tree(pid))
 
 
 def _process_tree(pid: int) -> list[int]:

@@ -31,6 +31,7 @@ from .settings import CounterSettings
 
 log = get_logger(__name__)
 RESTART_AFTER_S = 1.0
+KEEP_ALIVE_S = 75
 STOP_WAIT_S = 10.0
 
 
@@ -55,6 +56,9 @@ def server_config(app: object, settings: CounterSettings) -> uvicorn.Config:
         access_log=False,  # the access log that matters is counter.access_log
         server_header=False,
         lifespan="off",
+        # Longer than a proxy's idle upstream connection (nginx: 60 s): closed by us first, a connection can be
+        # closed just as the proxy (or a client starved of CPU) sends the next request on it — a failed request.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

@@ -24,15 +24,17 @@ import base64
 import json
 import os
 import random
+import resource
 import statistics
 import time
 import uuid
 from datetime import UTC, date, datetime
 from itertools import islice
+from pathlib import Path
 
 import asyncpg
 import httpx
-from harness import BenchContext, Figure, ServiceProcess, scenario
+from harness import BenchContext, Figure, ServiceProcess, scenario, tree_cpu_seconds
 from kokunen_testing.counter_client import sign_in
 from kokunen_testing.infra import load_localstack, repo_root
 from kokunen_testing.synthetic import SyntheticCity
@@ -49,14 +51,15 @@ PERSON_COLUMNS = ("atena_number", "household_number", "name", "name_kana", "kana
                   "is_resident", "lives_in_japan", "resident_class", "suspended", "change_kind", "effective_date",
                   "last_event_id", "recorded_at")  # fmt: skip
 PERIOD_COLUMNS = ("event_id", "atena_number", "kind", "period_id", "category", "acquired_on", "acquisition_reason",
-                  "effective_date", "recorded_at")  # fmt: skip
+                  "effective_date", "recorded_at", "basic_pension_number")  # fmt: skip
 SEED_CHUNK = 100_000
 SEEDED_TABLES = ["person", "qualification_event"]
 
 
 async def seed(ctx: BenchContext, count: int) -> float:
-    """COPY ``count`` persons (and a 第1号 period for each one of 20 or over) in chunks, the tables' secondary
-    indexes dropped first and built once at the end from their own definitions; returns the seconds taken."""
+    """COPY ``count`` persons (and a 第1号 period with a 基礎年金番号 for each one of 20 or over) in chunks, the
+    tables' secondary indexes dropped first and built once at the end from their own definitions; returns the
+    seconds taken."""
     started = time.perf_counter()
     recorded = datetime.now(UTC)
     residents = SyntheticCity(seed=59).residents(count, first_atena=FIRST_ATENA)
@@ -79,8 +82,10 @@ async def seed(ctx: BenchContext, count: int) -> float:
                                 uuid.uuid4(), recorded))  # fmt: skip
                 if r.birth_date <= date(2006, 11, 1):
                     acquired = date(r.birth_date.year + 20, r.birth_date.month, 1)
+                    # Everyone insured has a 基礎年金番号, as in a city: the search by it and the page's lookup of
+                    # the latest one read a full index, not an empty one.
                     periods.append((uuid.uuid4(), r.atena_number, "acquired", uuid.uuid4(), "category_1", acquired,
-                                    "reached_20", acquired, recorded))  # fmt: skip
+                                    "reached_20", acquired, recorded, f"4{r.atena_number[1:]}"))  # fmt: skip
             await conn.copy_records_to_table("person", schema_name="counter", columns=PERSON_COLUMNS, records=persons)
             await conn.copy_records_to_table(
                 "qualification_event", schema_name="counter", columns=PERIOD_COLUMNS, records=periods
@@ -92,6 +97,24 @@ async def seed(ctx: BenchContext, count: int) -> float:
         await conn.close()
         await admin.close()
     return time.perf_counter() - started
+
+
+async def database_pid(ctx: BenchContext) -> int | None:
+    """The PostgreSQL server's pid when it runs on this machine (its backends are its children), else None."""
+    admin = await ctx.platform.admin()
+    try:
+        directory = await admin.fetchval("SHOW data_directory")
+    finally:
+        await admin.close()
+    try:
+        return int((Path(directory) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None  # elsewhere (a container, a remote server): its CPU is not counted
+
+
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def p95(values: list[float]) -> float:
@@ -149,7 +172,14 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
     print(f"  seeded {count:,} persons in {seed_s:.1f} s", flush=True)
     rnd = random.Random(7)
     atenas = [[f"{FIRST_ATENA + rnd.randrange(count):010d}" for _ in range(ROUNDS)] for _ in range(SESSIONS)]
+    database = await database_pid(ctx)
+    raw_cpu_before = (tree_cpu_seconds(database) if database else 0.0) + client_cpu_seconds()
     baseline_s, baseline = await raw_reads(ctx, atenas)
+    raw_cpu_ms_per_pair = (
+        ((tree_cpu_seconds(database) if database else 0.0) + client_cpu_seconds() - raw_cpu_before)
+        * 1000
+        / (SESSIONS * ROUNDS)
+    )
 
     localstack = load_localstack()
     oidc = localstack.start_oidc(ctx.workdir / "oidc")
@@ -173,7 +203,7 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
                     pass
                 await asyncio.sleep(0.1)
         viewer = localstack.DEMO_STAFF[0]
-        # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes them under a request.
+        # Idle connections are dropped long before the counter's keep-alive timeout (75 s) closes them.
         limits = httpx.Limits(keepalive_expiry=2)
         clients = [httpx.AsyncClient(timeout=60, limits=limits) for _ in range(SESSIONS)]
         csrfs = [await sign_in(client, url, viewer) for client in clients]
@@ -198,7 +228,8 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
         finally:
             await conn.close()
         cpu_before, load_before = counter.cpu_seconds(), os.getloadavg()[0]
-        own_cpu_before = counter.cpu_seconds(children=False)
+        own_cpu_before, client_cpu_before = counter.cpu_seconds(children=False), client_cpu_seconds()
+        database_cpu_before = tree_cpu_seconds(database) if database else 0.0
         started = time.perf_counter()
         try:
             await asyncio.gather(*(session(c, t, mine) for c, t, mine in zip(clients, csrfs, atenas, strict=True)))
@@ -208,6 +239,10 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
         seconds = time.perf_counter() - started
         cpu_ms_per_pair = (counter.cpu_seconds() - cpu_before) * 1000 / (SESSIONS * ROUNDS)
         own_cpu_ms_per_pair = (counter.cpu_seconds(children=False) - own_cpu_before) * 1000 / (SESSIONS * ROUNDS)
+        client_cpu_ms_per_pair = (client_cpu_seconds() - client_cpu_before) * 1000 / (SESSIONS * ROUNDS)
+        database_cpu_ms_per_pair = (
+            (tree_cpu_seconds(database) - database_cpu_before) * 1000 / (SESSIONS * ROUNDS) if database else None
+        )
         load_after = os.getloadavg()[0]
     finally:
         counter.finish()
@@ -226,7 +261,10 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
               f"p99 {mine[f'{name}_p99_ms']:>7.1f} ms │ raw p50 {raw[f'{name}_p50_ms']:>6.1f} ms  "
               f"p95 {raw[f'{name}_p95_ms']:>6.1f} ms  p99 {raw[f'{name}_p99_ms']:>6.1f} ms")  # fmt: skip
     print(f"  counter CPU per pair (all its processes): {cpu_ms_per_pair:.1f} ms, of which the service process "
-          f"(topics, outbox, worker supervision) {own_cpu_ms_per_pair:.1f} ms; "
+          f"(topics, outbox, worker supervision) {own_cpu_ms_per_pair:.1f} ms; PostgreSQL "
+          f"{'—' if database_cpu_ms_per_pair is None else f'{database_cpu_ms_per_pair:.1f} ms'}; the 50 clients "
+          f"(this process) {client_cpu_ms_per_pair:.1f} ms │ raw reads: PostgreSQL + client "
+          f"{raw_cpu_ms_per_pair:.1f} ms; "
           f"load average before / after: {load_before:.1f} / {load_after:.1f}")  # fmt: skip
     return [
         Figure(
@@ -245,6 +283,11 @@ async def counter_inquiry(ctx: BenchContext) -> list[Figure]:
                 **{k: v for name, values in baseline.items() for k, v in percentiles(f"raw_{name}", values).items()},
                 "counter_cpu_ms_per_pair": round(cpu_ms_per_pair, 1),
                 "service_process_cpu_ms_per_pair": round(own_cpu_ms_per_pair, 1),
+                "database_cpu_ms_per_pair": None
+                if database_cpu_ms_per_pair is None
+                else round(database_cpu_ms_per_pair, 1),
+                "client_cpu_ms_per_pair": round(client_cpu_ms_per_pair, 1),
+                "raw_database_and_client_cpu_ms_per_pair": round(raw_cpu_ms_per_pair, 1),
                 "counter_workers": int(env["COUNTER_WEB_WORKERS"]),
                 "load_average_1min": [round(load_before, 1), round(load_after, 1)],
                 "access_log_rows_written": logged,
