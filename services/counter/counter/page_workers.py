@@ -22,7 +22,7 @@ import threading
 import uvicorn
 from kokunen_common.db import create_pool
 from kokunen_common.logs import configure_logging, get_logger
-from kokunen_common.service import ServiceRuntime
+from kokunen_common.service import ServiceRuntime, settle_heap
 from kokunen_common.telemetry import configure_tracing
 from pydantic import SecretStr
 
@@ -121,6 +121,7 @@ async def serve_pages(runtime: ServiceRuntime) -> None:
     pool = await create_pool(runtime.database_url, size=settings.database_pool_size)
     try:
         server = uvicorn.Server(server_config(create_app(settings, lambda: pool, lambda: vault), settings))
+        settle_heap()  # as a service process does once started: a page allocates many short-lived objects
         loop = asyncio.get_running_loop()
 
         def parent_gone() -> None:
