@@ -17,9 +17,8 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 from kokunen_common.logs import get_logger
-from kokunen_common.outbox import LeaderRelay
+from kokunen_common.outbox import LeaderRelay, PartitionBatches
 from kokunen_common.telemetry import OUTBOX_PUBLISHED
 from kokunen_contracts.registry import INCOME_DETERMINED
 
@@ -70,28 +69,16 @@ class FileRelay(LeaderRelay):
         return False  # publish_pending goes on until every file is published
 
     async def _send(self, rows: list[asyncpg.Record]) -> list[asyncio.Future[Any]]:
-        """Hand the rows to the producer as whole batches, one per partition, in line order. A batch skips
-        the per-message bookkeeping of ``send`` (a future, a partitioner call, a queue append each); the
-        partition is the default partitioner's (murmur2 of the key), as for the outbox path's events."""
+        """Hand the rows to the producer as record batches per partition, in line order (``PartitionBatches``: the
+        default partitioner's partition, as for the outbox path's events)."""
         topic = INCOME_DETERMINED.name
-        count = len(await self.producer.partitions_for(topic))
-        builders: dict[int, Any] = {}
-        futures: list[asyncio.Future[Any]] = []
+        batches: PartitionBatches[None] = PartitionBatches(self.producer)
         for row in rows:
             key = row["atena_number"].encode()
-            partition = (murmur2(key) & 0x7FFFFFFF) % count
             headers = [*_HEADERS, ("ce_id", row["event_id"].encode()), ("ce_time", row["recorded_at"].encode())]
-            value = bytes(row["payload"])
-            builder = builders.get(partition)
-            if builder is None:
-                builder = builders[partition] = self.producer.create_batch()
-            if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:  # full
-                futures.append(await self.producer.send_batch(builder, topic, partition=partition))
-                builder = builders[partition] = self.producer.create_batch()
-                builder.append(key=key, value=value, timestamp=None, headers=headers)
-        for partition, builder in builders.items():
-            futures.append(await self.producer.send_batch(builder, topic, partition=partition))
-        return futures
+            partition = await batches.partition(topic, key)
+            await batches.add(topic, partition, None, key=key, value=bytes(row["payload"]), headers=headers)
+        return [future for _, future in await batches.submit_all()]
 
     async def publish_pending(self, conn: asyncpg.Connection, stop: asyncio.Event | None = None) -> int:
         """Publish every imported file's figures not yet published; returns how many were sent."""
