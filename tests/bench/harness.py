@@ -133,8 +133,9 @@ class ServiceProcess:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its descendants living now (a server and its backends)."""
-    return sum(_cpu_seconds(p) for p in _process_tree(pid))
+    """CPU time (user + system) of a process and its descendants, those that ended included (a living process's
+    reaped children's time is in its own record: a server's backends that disconnected are still counted)."""
+    return sum(_cpu_seconds(p, reaped=True) for p in _process_tree(pid))
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -150,12 +151,50 @@ def _process_tree(pid: int) -> list[int]:
     return tree
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int, *, reaped: bool = False) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: children that ended and were waited for
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """The whole machine's CPU time so far, (busy, idle), over every core (``/proc/stat``): what the processes a
+    benchmark follows did not use went to other processes (other engineers' suites) or stayed idle."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / tick, (idle + iowait) / tick
+
+
+def listening_pid(port: int) -> int | None:
+    """The pid of the process listening on a local TCP port (a broker this machine runs), else None."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
 
 
 def _vm_hwm_kb(pid: int) -> int:
@@ -166,6 +205,112 @@ def _vm_hwm_kb(pid: int) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+@dataclass
+class CpuSnapshot:
+    totals: dict[str, float]
+    backends: dict[int, tuple[str, float]]
+    """PostgreSQL's client backends living now: pid → (whose, CPU seconds)."""
+
+
+class CpuLedger:
+    """Where a run's CPU goes on the whole machine: each service process (its workers included), the Kafka broker,
+    PostgreSQL (all its processes; its client backends also by role), this benchmark process (publishing and
+    polling for results), every other process (other suites on a shared machine) and what stayed idle. Servers
+    elsewhere (a container, a remote host) are not counted and say so (``None``)."""
+
+    def __init__(
+        self,
+        ctx: BenchContext,
+        services: dict[str, ServiceProcess],
+        kafka_pid: int | None,
+        postgres_pid: int | None,
+        roles: dict[str, str],
+    ) -> None:
+        self.ctx = ctx
+        self.services = services
+        self.kafka_pid = kafka_pid
+        self.postgres_pid = postgres_pid
+        self.roles = roles
+
+    @classmethod
+    async def open(cls, ctx: BenchContext, services: dict[str, ServiceProcess], roles: dict[str, str]) -> CpuLedger:
+        """``roles``: database role → whose (a service's name); the backends of other roles are ``other``."""
+        port = int(ctx.platform.bootstrap.split(",")[0].rsplit(":", 1)[1])
+        return cls(ctx, services, listening_pid(port), await database_pid(ctx), roles)
+
+    async def snapshot(self) -> CpuSnapshot:
+        busy, idle = machine_cpu_seconds()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        totals = {f"service:{name}": p.cpu_seconds() for name, p in self.services.items() if p.process}
+        totals |= {"bench driver": usage.ru_utime + usage.ru_stime, "machine busy": busy, "machine idle": idle}
+        if self.kafka_pid:
+            totals["kafka"] = tree_cpu_seconds(self.kafka_pid)
+        backends: dict[int, tuple[str, float]] = {}
+        if self.postgres_pid:
+            totals["postgresql"] = tree_cpu_seconds(self.postgres_pid)
+            admin = await self.ctx.platform.admin()
+            try:
+                rows = await admin.fetch(
+                    "SELECT pid, usename, application_name FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                )
+            finally:
+                await admin.close()
+            for row in rows:
+                whose = "bench driver" if row["application_name"] == "bench" else self.roles.get(row["usename"])
+                backends[row["pid"]] = (whose or "other", _cpu_seconds(row["pid"]))
+        return CpuSnapshot(totals, backends)
+
+    @staticmethod
+    def per_event(before: CpuSnapshot, after: CpuSnapshot, count: int) -> dict[str, float | None]:
+        """CPU milliseconds per event between two snapshots, by process; ``other processes`` is the machine's
+        busy time that none of them used, ``idle`` what no process used (both cores)."""
+        ms: dict[str, float | None] = {}
+        for name, seconds in after.totals.items():
+            if name in before.totals and not name.startswith("machine"):
+                ms[name] = (seconds - before.totals[name]) * 1000 / count
+        by_role: dict[str, float] = {}
+        for pid, (whose, seconds) in after.backends.items():
+            start = before.backends.get(pid, (whose, 0.0))[1]
+            by_role[whose] = by_role.get(whose, 0.0) + seconds - start
+        for whose, seconds in sorted(by_role.items()):
+            ms[f"postgresql:{whose}"] = seconds * 1000 / count
+        busy = (after.totals["machine busy"] - before.totals["machine busy"]) * 1000 / count
+        followed = sum(v or 0.0 for k, v in ms.items() if ":" not in k or k.startswith("service:"))
+        ms["other processes"] = max(0.0, busy - followed)
+        ms["idle"] = (after.totals["machine idle"] - before.totals["machine idle"]) * 1000 / count
+        ms.setdefault("kafka", None)
+        ms.setdefault("postgresql", None)
+        return ms
+
+    @staticmethod
+    def describe(ms: dict[str, float | None]) -> str:
+        def f(name: str) -> str:
+            value = ms.get(name)
+            return "not counted" if value is None else f"{value:.2f}"
+
+        def part(prefix: str) -> str:
+            return ", ".join(f"{k.split(':', 1)[1]} {v:.2f}" for k, v in ms.items() if k.startswith(prefix) and v)
+
+        services, backends = part("service:"), part("postgresql:")
+        return (
+            f"services {services} | Kafka {f('kafka')} | PostgreSQL {f('postgresql')} ({backends}) | "
+            f"bench driver {f('bench driver')} | other processes {f('other processes')} | idle {f('idle')}"
+        )
+
+
+async def database_pid(ctx: BenchContext) -> int | None:
+    """The PostgreSQL server's pid when it runs on this machine (its backends are its children), else None."""
+    admin = await ctx.platform.admin()
+    try:
+        directory = await admin.fetchval("SHOW data_directory")
+    finally:
+        await admin.close()
+    try:
+        return int((Path(directory) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None  # elsewhere (a container, a remote server): its CPU is not counted
 
 
 async def wait_until(

@@ -30,11 +30,10 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from itertools import islice
-from pathlib import Path
 
 import asyncpg
 import httpx
-from harness import BenchContext, Figure, ServiceProcess, scenario, tree_cpu_seconds
+from harness import BenchContext, Figure, ServiceProcess, database_pid, scenario, tree_cpu_seconds
 from kokunen_testing.counter_client import sign_in
 from kokunen_testing.infra import load_localstack, repo_root
 from kokunen_testing.synthetic import SyntheticCity
@@ -97,19 +96,6 @@ async def seed(ctx: BenchContext, count: int) -> float:
         await conn.close()
         await admin.close()
     return time.perf_counter() - started
-
-
-async def database_pid(ctx: BenchContext) -> int | None:
-    """The PostgreSQL server's pid when it runs on this machine (its backends are its children), else None."""
-    admin = await ctx.platform.admin()
-    try:
-        directory = await admin.fetchval("SHOW data_directory")
-    finally:
-        await admin.close()
-    try:
-        return int((Path(directory) / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None  # elsewhere (a container, a remote server): its CPU is not counted
 
 
 def client_cpu_seconds() -> float:
