@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -95,6 +96,10 @@ def _from_local() -> Iterator[Infra]:
             postgres.stop()
     finally:
         kafka.stop()
+        # The servers' data (a broker's segments, a cluster's files: 1–9 GB after a suite or a benchmark) would
+        # otherwise stay in /tmp after every run and fill the shared disk. KOKUNEN_KEEP_RUN_DIR=1 keeps it.
+        if not os.environ.get("KOKUNEN_KEEP_RUN_DIR"):
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
