@@ -23,7 +23,7 @@ from ..domain.forms import FORMS, FormRefused, FormSpec, Submission, build_event
 from ..domain.reasons import Reason
 from ..domain.staff import Permission
 from .pages import PageError, Pages, SignedIn
-from .repository import AccessLog, Submissions
+from .repository import Submissions
 
 JST = ZoneInfo("Asia/Tokyo")
 SOURCE = "/kokunen/counter"
@@ -94,8 +94,8 @@ def forms_router(pages: Pages) -> APIRouter:
         event = submission.event
         atena_number: str = getattr(event, "atena_number")  # noqa: B009 - every submitted contract has it
         spec = submission.spec
-        async with pages.pool().acquire() as conn, conn.transaction():
-            submissions = Submissions(conn)
+        async with pages.logged(request, me, reason, Action.FILE) as access:
+            submissions = Submissions(access.conn)
             first = await submissions.record(
                 idempotency_key=key,
                 submission_id=submission.submission_id,
@@ -111,20 +111,12 @@ def forms_router(pages: Pages) -> APIRouter:
             if first:
                 outbox = OutboxBuffer(schema="counter", source=SOURCE)
                 outbox.publish(spec.family_spec.topic, event)
-                await outbox.flush(conn)
-                await AccessLog(conn).append(
-                    pages.log_entry(
-                        request,
-                        me,
-                        reason,
-                        Action.FILE,
-                        atena_number=atena_number,
-                        query=f"{spec.title} 受付番号={submission.submission_id}",
-                        result_count=1,
-                    )
+                await outbox.flush(access.conn)
+                access.record(
+                    atena_number=atena_number, query=f"{spec.title} 受付番号={submission.submission_id}", result_count=1
                 )
                 filed = {"submission_id": submission.submission_id, "kind": spec.kind, "atena_number": atena_number}
-            else:
+            else:  # filed before: nothing is written, not even a log row (the first submission has its own)
                 filed = await submissions.by_key(key) or {}
         return pages.render(
             request,
@@ -186,22 +178,12 @@ def forms_router(pages: Pages) -> APIRouter:
     async def awaiting(request: Request) -> HTMLResponse:
         me = await pages.signed_in(request)
         pages.require(me, Permission.CONFIRM_CORRECTION)
-        async with pages.pool().acquire() as conn, conn.transaction():
-            pending = await Submissions(conn).awaiting_confirmation()
-            # The list shows each waiting correction's person (宛名番号, 受付番号, 受付日): an access to every one
-            # of them, logged like a search's result list — one row naming each person shown — under the duty's
-            # reason, in the transaction that read them (the last statement: the lane is held to the commit).
-            await AccessLog(conn).append(
-                pages.log_entry(
-                    request,
-                    me,
-                    CONFIRMING,
-                    Action.CORRECTION_QUEUE,
-                    query="確認待ちの訂正の一覧",
-                    result_count=len(pending),
-                    shown=queue_log_form(pending),
-                )
-            )
+        # The list shows each waiting correction's person (宛名番号, 受付番号, 受付日): an access to every one of
+        # them, logged like a search's result list — one row naming each person shown — under the duty's reason,
+        # in the transaction that read them.
+        async with pages.logged(request, me, CONFIRMING, Action.CORRECTION_QUEUE) as access:
+            pending = await Submissions(access.conn).awaiting_confirmation()
+            access.record(query="確認待ちの訂正の一覧", result_count=len(pending), shown=queue_log_form(pending))
         return pages.render(request, "corrections.html", signed_in=me, pending=pending)
 
     async def pending_correction(me: SignedIn, submission_id: str) -> dict[str, Any]:
@@ -227,19 +209,11 @@ def forms_router(pages: Pages) -> APIRouter:
         me = await pages.signed_in(request, csrf=csrf_token, check_csrf=True)
         pages.require(me, Permission.CONFIRM_CORRECTION)
         key = key_of(submission_id)
-        async with pages.pool().acquire() as conn, conn.transaction():
-            correction = checked_correction(me, await Submissions(conn).correction(key))
-            # Showing what a correction changes is a view of the person's record: logged, under the duty's reason.
-            await AccessLog(conn).append(
-                pages.log_entry(
-                    request,
-                    me,
-                    CONFIRMING,
-                    Action.VIEW,
-                    atena_number=correction["atena_number"],
-                    query=f"確認待ちの訂正 受付番号={key}",
-                    result_count=1,
-                )
+        # Showing what a correction changes is a view of the person's record: logged, under the duty's reason.
+        async with pages.logged(request, me, CONFIRMING, Action.VIEW) as access:
+            correction = checked_correction(me, await Submissions(access.conn).correction(key))
+            access.record(
+                atena_number=correction["atena_number"], query=f"確認待ちの訂正 受付番号={key}", result_count=1
             )
         return pages.render(
             request,

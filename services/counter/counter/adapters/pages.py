@@ -3,16 +3,20 @@ web application (``web.create_app`` builds them; each module of pages is an APIR
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from ..domain.access_log import Action
 from ..domain.reasons import Reason
 from ..domain.staff import Permission, Staff
+from .repository import AccessLog
 
 
 class PageError(Exception):
@@ -39,6 +43,22 @@ class SignedIn:
 Pool = Callable[[], asyncpg.Pool]
 
 
+class LoggedAccess:
+    """One access to personal data being served (アクセスログの1行): ``conn`` for its reads (and writes), and
+    ``record(**fields)`` saying what it showed — the row ``Pages.logged`` appends when the block ends."""
+
+    def __init__(self, conn: asyncpg.Connection, entry_of: Callable[..., dict[str, Any]]) -> None:
+        self.conn = conn
+        self._entry_of = entry_of
+        self.entry: dict[str, Any] | None = None
+
+    def record(self, **fields: Any) -> dict[str, Any]:
+        """The access-log row of this access (``atena_number``, ``query``, ``result_count``, ``shown``,
+        ``my_number_shown``); returned, so that an export can list its own making."""
+        self.entry = self._entry_of(**fields)
+        return self.entry
+
+
 @dataclass(frozen=True)
 class Pages:
     """The application's helpers, for the modules of pages beside ``web``."""
@@ -55,5 +75,23 @@ class Pages:
     """``log_entry(request, me, reason, action, **fields)``: an access-log row."""
     checked_atena: Callable[[str], str]
 
+    @asynccontextmanager
+    async def logged(
+        self, request: Request, me: SignedIn, reason: Reason, action: Action, *, transaction: bool = True
+    ) -> AsyncIterator[LoggedAccess]:
+        """A connection for an access and its log row: the row the block ``record``-ed is appended when the block
+        ends without an error, as its last statement — in the block's transaction (the lane is held only until
+        the commit), or, with ``transaction=False`` (a pure read), as a statement of its own committed at once.
+        Either way the caller answers only after the block, i.e. once the row is committed; a failed append is a
+        system error page that shows nothing. A block that records nothing appends nothing (a resubmitted form,
+        which files nothing)."""
+        async with self.pool().acquire() as conn:
+            in_transaction: AbstractAsyncContextManager[object] = conn.transaction() if transaction else nullcontext()
+            async with in_transaction:
+                access = LoggedAccess(conn, partial(self.log_entry, request, me, reason, action))
+                yield access
+                if access.entry is not None:
+                    await AccessLog(conn).append(access.entry)
 
-__all__ = ["PageError", "Pages", "Pool", "SignedIn"]
+
+__all__ = ["LoggedAccess", "PageError", "Pages", "Pool", "SignedIn"]

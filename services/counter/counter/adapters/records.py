@@ -29,7 +29,7 @@ from ..domain.search import ATENA, normalise
 from ..domain.staff import Permission
 from .pages import PageError, Pages
 from .reception_repository import Receptions
-from .repository import AccessLog, ReadModel
+from .repository import ReadModel
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -82,21 +82,15 @@ def records_router(pages: Pages) -> APIRouter:
         me, reason = await pages.allowed(request, csrf_token, Permission.READ_RECEPTION_BOOK, reason_code, reason_text)
         counter, period = book_form(department, day, span)
         pdf = output == "pdf"
-        async with pages.pool().acquire() as conn, conn.transaction():
-            receptions = Receptions(conn)
+        async with pages.logged(request, me, reason, Action.RECEPTION_BOOK) as access:
+            receptions = Receptions(access.conn)
             rows = await receptions.book(counter, period.first, period.last)
             departments = await receptions.departments()
-            await AccessLog(conn).append(
-                pages.log_entry(
-                    request,
-                    me,
-                    reason,
-                    Action.RECEPTION_BOOK,
-                    query=f"部署={counter} 期間={period.first.isoformat()}〜{period.last.isoformat()}"
-                    + (" PDF" if pdf else ""),
-                    result_count=len(rows),
-                    shown=[_book_log_form(r, pdf=pdf) for r in rows],
-                )
+            access.record(
+                query=f"部署={counter} 期間={period.first.isoformat()}〜{period.last.isoformat()}"
+                + (" PDF" if pdf else ""),
+                result_count=len(rows),
+                shown=[_book_log_form(r, pdf=pdf) for r in rows],
             )
         book = [_book_line(n, r) for n, r in enumerate(rows, start=1)]
         if pdf:
@@ -142,15 +136,12 @@ def records_router(pages: Pages) -> APIRouter:
         if not ATENA.match(atena):
             raise PageError(400, "入力内容を確認してください", "宛名番号は半角数字15桁以内です。")
         at = datetime.now(UTC)
-        async with pages.pool().acquire() as conn, conn.transaction():
-            model, receptions = ReadModel(conn), Receptions(conn)
+        # The export's row is appended last (the log's lane is held only until the commit).
+        async with pages.logged(request, me, reason, Action.DISCLOSURE_EXPORT) as access:
+            model, receptions = ReadModel(access.conn), Receptions(access.conn)
             person = await model.person(atena)
             shown = None if person is None else show_person(person, me.staff, with_address=not person["suspended"])
-            entry = pages.log_entry(
-                request,
-                me,
-                reason,
-                Action.DISCLOSURE_EXPORT,
+            entry = access.record(
                 atena_number=atena,
                 result_count=0 if person is None else 1,
                 shown=[] if shown is None else [shown.log_form()],
@@ -164,13 +155,12 @@ def records_router(pages: Pages) -> APIRouter:
                     decisions=await receptions.decisions_of(atena),
                     jps_decisions=await receptions.jps_decisions_of(atena),
                     transfers=await model.transfer_records(atena, limit=100_000),
-                    # The export lists its own making too (its row is appended below, as the last statement).
+                    # The export lists its own making too (its row is appended as the block's last statement).
                     accesses=[*await receptions.accesses_of(atena), entry],
                     reason=reason,
                     department=me.staff.department,
                     at=at,
                 )
-            await AccessLog(conn).append(entry)  # last: the log's lane is held only until the commit
         if person is None:  # after the commit: the attempt stays in the log
             raise PageError(404, "該当する方が見つかりません", f"宛名番号 {atena} の方は登録されていません。")
         stem = f"disclosure-{atena}-{at.astimezone(JST):%Y%m%d}"

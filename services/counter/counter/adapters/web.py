@@ -272,6 +272,45 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             "my_number_shown": fields.get("my_number_shown", False),
         }
 
+    def checked_atena(value: str) -> str:
+        atena = normalise(value[:100])
+        if not ATENA.match(atena):
+            raise PageError(400, "入力内容を確認してください", "宛名番号は半角数字15桁以内です。")
+        return atena
+
+    def checked_as_of(value: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(normalise(value[:40]))
+        except ValueError:
+            raise PageError(
+                400, "入力内容を確認してください", "記録時点の日付は 2026-11-27 の形で入力してください。"
+            ) from None
+
+    async def allowed(
+        request: Request, csrf_token: str, permission: Permission, code: str, text: str
+    ) -> tuple[SignedIn, Reason]:
+        """Signed in, the form is ours, the role allows it, and a 処理事由 is given — or a refusal page."""
+        me = await signed_in(request, csrf=csrf_token, check_csrf=True)
+        require(me, permission)
+        try:
+            return me, require_reason(code, text)
+        except ReasonRefused as exc:
+            raise PageError(
+                400, "処理事由を入力してください", f"{exc.message}。処理事由のない照会は受け付けません。"
+            ) from None
+
+    pages = Pages(
+        pool=pool,
+        render=render,
+        signed_in=signed_in,
+        require=require,
+        allowed=allowed,
+        log_entry=log_entry,
+        checked_atena=checked_atena,
+    )
+
     async def sign_in_failed(request: Request, staff_id: str | None, problem: str) -> None:
         """For the auditors' monthly review (サインインの失敗): never the token or the claims, only what was wrong.
         Counted towards the terminal's and the staff member's sign-in limits."""
@@ -398,22 +437,11 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             errors.update(exc.errors)
         if errors or reason is None:
             return render(request, "home.html", 400, signed_in=me, form=form, errors=errors)
-        # The read and its log row: the page is shown only once the row is committed (the append is one
-        # statement, committed on its own); a failed append is a system error page and shows nothing.
-        async with pool().acquire() as conn:
-            rows = await ReadModel(conn).search(query)
+        # The read, then its log row as a statement of its own: the page only once the row is committed.
+        async with pages.logged(request, me, reason, Action.SEARCH, transaction=False) as access:
+            rows = await ReadModel(access.conn).search(query)
             shown = [show_person(r, me.staff, with_address=False) for r in rows]
-            await AccessLog(conn).append(
-                log_entry(
-                    request,
-                    me,
-                    reason,
-                    Action.SEARCH,
-                    query=query.describe(),
-                    result_count=len(shown),
-                    shown=[p.log_form() for p in shown],
-                )
-            )
+            access.record(query=query.describe(), result_count=len(shown), shown=[p.log_form() for p in shown])
         return render(request, "results.html", signed_in=me, people=shown, reason=reason, form=form, query=query)
 
     async def person_page(
@@ -425,26 +453,21 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         *,
         reveal: bool,
     ) -> HTMLResponse:
-        async with pool().acquire() as conn:  # as in search: the page only after its log row is committed
-            model = ReadModel(conn)
+        action = Action.REVEAL_MY_NUMBER if reveal else Action.VIEW
+        # As in search: the page only after its log row is committed.
+        async with pages.logged(request, me, reason, action, transaction=False) as access:
+            model = ReadModel(access.conn)
             row = await model.person_page(atena_number)  # the person and every list of the page: one statement
             shown = None if row is None else show_person(row, me.staff)
             my_number: str | None = None
             if row is not None and reveal:
                 my_number = await open_my_number(model, atena_number)
-            action = Action.REVEAL_MY_NUMBER if reveal else Action.VIEW
-            await AccessLog(conn).append(
-                log_entry(
-                    request,
-                    me,
-                    reason,
-                    action,
-                    atena_number=atena_number,
-                    query=None if as_of is None else f"記録時点={as_of.isoformat()}",
-                    result_count=0 if row is None else 1,
-                    shown=[] if shown is None else [shown.log_form()],
-                    my_number_shown=my_number is not None,
-                )
+            access.record(
+                atena_number=atena_number,
+                query=None if as_of is None else f"記録時点={as_of.isoformat()}",
+                result_count=0 if row is None else 1,
+                shown=[] if shown is None else [shown.log_form()],
+                my_number_shown=my_number is not None,
             )
         if row is None or shown is None:  # after the commit: the attempt stays in the log
             raise PageError(404, "該当する方が見つかりません", f"宛名番号 {atena_number} の方は登録されていません。")
@@ -486,35 +509,6 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             log.error("a sealed My Number does not open", reason="wrong key or tampered")
             return None
 
-    def checked_atena(value: str) -> str:
-        atena = normalise(value[:100])
-        if not ATENA.match(atena):
-            raise PageError(400, "入力内容を確認してください", "宛名番号は半角数字15桁以内です。")
-        return atena
-
-    def checked_as_of(value: str) -> date | None:
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(normalise(value[:40]))
-        except ValueError:
-            raise PageError(
-                400, "入力内容を確認してください", "記録時点の日付は 2026-11-27 の形で入力してください。"
-            ) from None
-
-    async def allowed(
-        request: Request, csrf_token: str, permission: Permission, code: str, text: str
-    ) -> tuple[SignedIn, Reason]:
-        """Signed in, the form is ours, the role allows it, and a 処理事由 is given — or a refusal page."""
-        me = await signed_in(request, csrf=csrf_token, check_csrf=True)
-        require(me, permission)
-        try:
-            return me, require_reason(code, text)
-        except ReasonRefused as exc:
-            raise PageError(
-                400, "処理事由を入力してください", f"{exc.message}。処理事由のない照会は受け付けません。"
-            ) from None
-
     @app.post("/person")
     @app.post("/person/my-number")
     async def person(request: Request) -> HTMLResponse:
@@ -532,15 +526,6 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         day = None if reveal else checked_as_of(posted["as_of"])
         return await person_page(request, me, reason, checked_atena(posted["atena_number"]), day, reveal=reveal)
 
-    pages = Pages(
-        pool=pool,
-        render=render,
-        signed_in=signed_in,
-        require=require,
-        allowed=allowed,
-        log_entry=log_entry,
-        checked_atena=checked_atena,
-    )
     app.include_router(forms_router(pages))
 
     # --- the access log, for auditors --------------------------------------------------------------
@@ -568,9 +553,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             raise SearchRefused(errors)
         return filters
 
-    def audit_entry(
-        request: Request, me: SignedIn, action: Action, filters: dict[str, Any], entries: list[dict[str, Any]]
-    ) -> dict[str, Any]:
+    def audit_fields(filters: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
         """An auditor's read of the log is an access to every person it shows: its own row, naming the person
         searched for (宛名番号) and every person the answer showed (by 宛名番号 only)."""
         conditions = [
@@ -579,17 +562,12 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
                                  ("から", filters["since"]), ("まで(翌日)", filters["until"]))
             if value
         ]  # fmt: skip
-        persons = persons_named(entries)
-        return log_entry(
-            request,
-            me,
-            AUDIT_REASON,
-            action,
-            atena_number=filters["atena_number"],
-            query=" ".join(conditions) or "条件なし",
-            result_count=len(entries),
-            shown=[{"宛名番号": a} for a in persons],
-        )
+        return {
+            "atena_number": filters["atena_number"],
+            "query": " ".join(conditions) or "条件なし",
+            "result_count": len(entries),
+            "shown": [{"宛名番号": a} for a in persons_named(entries)],
+        }
 
     @app.get("/audit")
     async def audit(
@@ -607,10 +585,9 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             filters = audit_filters(staff_id, atena_number, since, until)
         except SearchRefused as exc:
             return render(request, "audit.html", 400, signed_in=me, form=form, errors=exc.errors, entries=[])
-        async with pool().acquire() as conn, conn.transaction():
-            log_book = AccessLog(conn)
-            entries = await log_book.search(**filters)
-            await log_book.append(audit_entry(request, me, Action.AUDIT_SEARCH, filters, entries))
+        async with pages.logged(request, me, AUDIT_REASON, Action.AUDIT_SEARCH) as access:
+            entries = await AccessLog(access.conn).search(**filters)
+            access.record(**audit_fields(filters, entries))
         return render(request, "audit.html", signed_in=me, form=form, entries=entries, searched=True)
 
     @app.get("/audit/export.csv")
@@ -623,10 +600,9 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             filters = audit_filters(staff_id, atena_number, since, until)
         except SearchRefused as exc:
             raise PageError(400, "入力内容を確認してください", str(exc)) from None
-        async with pool().acquire() as conn, conn.transaction():
-            log_book = AccessLog(conn)
-            entries = await log_book.search(**filters, limit=100_000)
-            await log_book.append(audit_entry(request, me, Action.AUDIT_EXPORT, filters, entries))
+        async with pages.logged(request, me, AUDIT_REASON, Action.AUDIT_EXPORT) as access:
+            entries = await AccessLog(access.conn).search(**filters, limit=100_000)
+            access.record(**audit_fields(filters, entries))
         return Response(
             export_csv(entries),
             media_type="text/csv; charset=utf-8",
