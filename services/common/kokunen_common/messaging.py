@@ -49,6 +49,7 @@ from kokunen_contracts.envelope import EnvelopeError, Event, check_envelope, clo
 from kokunen_contracts.registry import CLEAR_MY_NUMBER_RETENTION_DAYS, DLQ_PARTITIONS, TopicSpec
 from kokunen_contracts.strict import BodyError, parse_body
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from .db import is_transient, retry_transient
 from .errors import describe_exception, redact
@@ -63,6 +64,7 @@ from .telemetry import (
     MESSAGES_CONSUMED,
     MESSAGES_PROCESSED,
     POISON_MESSAGES,
+    ProcessSpan,
     context_from_headers,
     current_traceparent,
     tracer,
@@ -438,6 +440,13 @@ class EventConsumer:
         # transaction (e.g. tax_sync stages assessments, then one SQL path applies them): its ``finish_batch``.
         # Isolated, each message is a batch of its own, finished in its savepoint: what fails is that message's.
         finish_batch = getattr(handler, "finish_batch", None)
+        span_name = f"{spec.name} process"
+        span_attributes: dict[str, AttributeValue] = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": spec.name,
+            "messaging.operation.type": "process",
+            "messaging.consumer.group.name": self.settings.consumer_group or self.service,
+        }
         for item in decoded:
             if item.key not in fresh:
                 outcome["duplicate"] += 1
@@ -451,18 +460,14 @@ class EventConsumer:
                     self._dead_letter(outbox, spec, item.record, item.reason, item.error_class)
                 outcome["dead_lettered"] += 1
                 continue
-            with tracer().start_as_current_span(
-                f"{spec.name} process",
-                context=context_from_headers(item.headers),
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": spec.name,
-                    "messaging.operation.type": "process",
+            with ProcessSpan(
+                span_name,
+                item.headers,
+                {
+                    **span_attributes,
                     "messaging.message.id": str(item.delivery.event_id),
                     "messaging.kafka.destination.partition": item.record.partition,
                     "messaging.kafka.offset": item.record.offset,
-                    "messaging.consumer.group.name": self.settings.consumer_group or self.service,
                 },
             ) as span:
                 if not isolate:

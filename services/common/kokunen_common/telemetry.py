@@ -18,6 +18,9 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 from prometheus_client import Counter, Gauge, Histogram
 
 TRACER_NAME = "kokunen"
@@ -55,6 +58,34 @@ def _tracer_of(provider: trace.TracerProvider) -> trace.Tracer:
 
 def context_from_headers(headers: Mapping[str, str]) -> otel_context.Context:
     return extract(dict(headers))
+
+
+_W3C = TraceContextTextMapPropagator()
+
+
+class ProcessSpan:
+    """The ``CONSUMER`` span of one event's processing: a child of the event's W3C ``traceparent`` (its
+    ``tracestate`` kept), current while the event is applied, ended on exit; an exception that escapes is recorded
+    on it and sets its status to ERROR — what ``start_as_current_span`` does. Without its two generator context
+    managers, the baggage propagator and a copy of the headers: a fifth of a span's CPU, paid five times per
+    resident change along residency → eligibility → dispatch (issue 12)."""
+
+    __slots__ = ("_token", "span")
+
+    def __init__(self, name: str, headers: Mapping[str, str], attributes: Mapping[str, AttributeValue]) -> None:
+        parent = _W3C.extract(headers)
+        self.span = tracer().start_span(name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes)
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        return self.span
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        otel_context.detach(self._token)
+        if isinstance(exc, Exception) and self.span.is_recording():
+            self.span.record_exception(exc)
+            self.span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        self.span.end()
 
 
 def current_traceparent() -> dict[str, str]:
