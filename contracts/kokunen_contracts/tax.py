@@ -80,6 +80,14 @@ class _IncomeFigures(Event):
     disabled_dependants: Count = Field(description="障害者扶養数 (障害者である扶養親族等の数)")
     specially_disabled_dependants: Count = Field(description="特別障害者扶養数 (特別障害者である扶養親族等の数)")
     young_dependants: Count = Field(description="年少扶養数 (16歳未満の扶養親族の数)")
+    general_dependants_aged_16_to_18: Count | None = Field(
+        default=None,
+        description=(
+            "一般扶養数のうち16歳以上19歳未満の控除対象扶養親族の数 (年齢は所得年の12月31日現在; 免除等の"
+            "扶養親族等控除額では特定扶養親族等として控除, 国民年金法施行令6条の9ほか). 省略 (null): "
+            "税システムが区別していない (16〜18歳の扶養親族の数は不明)"
+        ),
+    )
     disability_class: DisabilityClass = Field(description="本人障害者区分")
     widow_class: WidowClass = Field(description="本人寡婦区分")
     working_student: bool = Field(description="本人勤労学生区分 (勤労学生である)")
@@ -99,6 +107,17 @@ class _IncomeFigures(Event):
     def _tax_year_follows_income_year(self) -> Self:
         if self.tax_year != self.income_year + 1:
             raise ValueError("課税年度は所得年の翌年です (tax_year must be income_year + 1)")
+        return self
+
+    @model_validator(mode="after")
+    def _aged_16_to_18_are_general_dependants(self) -> Self:
+        # 16〜18歳 are 一般の控除対象扶養親族 in the tax record: a part of 一般扶養数, never more than it.
+        aged_16_to_18 = self.general_dependants_aged_16_to_18
+        if aged_16_to_18 is not None and aged_16_to_18 > self.general_dependants:
+            raise ValueError(
+                "16〜18歳の扶養親族の数は一般扶養数以下です "
+                "(general_dependants_aged_16_to_18 must not exceed general_dependants)"
+            )
         return self
 
 

@@ -34,10 +34,12 @@ def synthetic_lines(
     for n in range(count):
         income = rng.randrange(0, 8_000_000, 1000)
         pension = rng.choice((0, 0, 0, rng.randrange(600_000, 3_000_000, 1000)))
+        general = rng.randrange(3)
+        aged_16_to_18 = rng.choice(("", str(rng.randrange(general + 1))))  # of the 一般扶養; empty: not given
         yield (
             f"{first_atena + n},{tax_year},{income_year},{tax_year}-06-10,0,"
-            f"{rng.randrange(3)},{rng.randrange(2)},{rng.randrange(2)},{rng.randrange(3)},0,0,{rng.randrange(3)},"
+            f"{general},{rng.randrange(2)},{rng.randrange(2)},{rng.randrange(3)},0,0,{rng.randrange(3)},"
             f"0,0,0,{int(rng.random() < 0.03)},{int(income < 450_000)},"
             f"{pension},{max(0, pension - 1_100_000)},{income},0,0,{rng.randrange(0, 200_000, 1000)},"
-            f"{income // 7},0,{rng.choice((0, 0, 0, 240_000))}"
+            f"{income // 7},0,{rng.choice((0, 0, 0, 240_000))},{aged_16_to_18}"
         )

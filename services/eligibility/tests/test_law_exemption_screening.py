@@ -42,6 +42,7 @@ JULY_TO_JUNE = ScreeningYear.JULY_TO_JUNE
 APRIL_TO_MARCH = ScreeningYear.APRIL_TO_MARCH
 APPLICANT, SPOUSE, HOUSEHOLDER = "1000001", "1000002", "1000003"
 PASSED, FAILED, UNKNOWN = CheckOutcome.PASSED, CheckOutcome.FAILED, CheckOutcome.INCOME_UNKNOWN
+AGED_16: dict[str, Any] = {"general_dependants_aged_16_to_18": 1}  # one of the 一般扶養 is 16〜18歳
 
 
 def income(total: int, year: int = 2025, **fields: Any) -> IncomeFigures:
@@ -119,12 +120,52 @@ def test_the_last_day_of_a_year_is_30_june_or_31_march() -> None:
             id="4分の1-mixed-dependants-and-医療費控除",
         ),
         pytest.param(Tier.HALF, {"working_student": True}, 1_280_000 + 260_000, id="半額-勤労学生控除-住民税26万"),
+        # 16〜18歳 (19歳未満の控除対象扶養親族) are 特定扶養親族等: 63万円 each (施行令6条の9ほか), within 一般扶養数.
+        pytest.param(Tier.HALF, {**AGED_16, "general_dependants": 1}, 1_280_000 + 630_000, id="半額-16〜18歳-63万"),
+        pytest.param(
+            Tier.STUDENT_DEFERRAL,
+            {**AGED_16, "general_dependants": 2},
+            1_280_000 + 380_000 + 630_000,
+            id="学特-一般1人38万と16〜18歳1人63万",
+        ),
+        pytest.param(
+            Tier.THREE_QUARTERS,
+            {"general_dependants": 1, "general_dependants_aged_16_to_18": 0},
+            880_000 + 380_000,
+            id="4分の3-known-none-aged-16-to-18-38万",
+        ),
+        pytest.param(
+            Tier.QUARTER, {"general_dependants": 1}, 1_680_000 + 380_000, id="4分の1-16〜18歳-unknown-read-at-38万"
+        ),
+        pytest.param(Tier.FULL, {**AGED_16, "general_dependants": 1}, 1_020_000, id="全額-counts-them-as-one-each"),
     ],
 )
 def test_a_limit_is_met_exactly_and_missed_by_one_yen(tier: Tier, figures: dict[str, Any], limit: int) -> None:
     at_limit = income(limit, **figures)
     assert check(tier, at_limit) is PASSED
     assert check(tier, replace(at_limit, total_income=limit + 1)) is FAILED
+
+
+def test_the_explanation_names_the_deduction_used_for_16_to_18_year_olds_or_that_they_were_not_known() -> None:
+    known = check_person(
+        Tier.HALF, Role.APPLICANT, APPLICANT, income(0, general_dependants=2, **AGED_16), M(2026, 7), JULY_TO_JUNE
+    )
+    assert known.limit == 1_280_000 + 380_000 + 630_000
+    assert "一般扶養1人×380,000円、16〜18歳の扶養1人×630,000円" in known.explanation
+    assert "要確認" not in known.explanation
+    unknown = check_person(
+        Tier.HALF, Role.APPLICANT, APPLICANT, income(0, general_dependants=2), M(2026, 7), JULY_TO_JUNE
+    )
+    assert unknown.limit == 1_280_000 + 2 * 380_000  # today's reading, kept for an older producer's record
+    assert "所得情報に16〜18歳の扶養親族の数がないため一般扶養は全員380,000円で計算" in unknown.explanation
+    assert "1人につき630,000円: 要確認" in unknown.explanation
+    # Without any 一般扶養 there is no one aged 16〜18 to miss: no warning.
+    assert (
+        "要確認"
+        not in check_person(
+            Tier.HALF, Role.APPLICANT, APPLICANT, income(0, specified_dependants=1), M(2026, 7), JULY_TO_JUNE
+        ).explanation
+    )
 
 
 def test_the_person_check_says_the_income_used_the_limit_and_the_article() -> None:

@@ -77,9 +77,9 @@ async def household(platform: Platform, *relationships: str, birth: date = date(
 
 
 def income(
-    atena: str, total: int, *, seq: int = 0, supersedes: uuid.UUID | None = None, year: int = 2025
+    atena: str, total: int, *, seq: int = 0, supersedes: uuid.UUID | None = None, year: int = 2025, **figures: Any
 ) -> IncomeDetermined:
-    return IncomeDetermined(
+    values: dict[str, Any] = dict(
         event_id=uuid.uuid4(),
         effective_date=date(year + 1, 6, 10),
         recorded_at=datetime.now(JST),
@@ -112,6 +112,7 @@ def income(
         supersedes_event_id=supersedes,
         person_verified=True,
     )
+    return IncomeDetermined(**{**values, **figures})
 
 
 async def incomes_known(platform: Platform, *events: IncomeDetermined) -> None:
@@ -215,6 +216,34 @@ async def test_an_application_is_screened_on_receipt_and_reported_to_jps_with_it
     )
     assert report["screening_outcome"] == "passed"
     assert report["category"] == "category_1"
+
+
+@pytest.mark.usefixtures("eligibility")
+async def test_a_dependant_aged_16_to_18_is_deducted_at_630_000_when_the_tax_record_counts_them(
+    platform: Platform,
+) -> None:
+    # 半額: 1,280,000 + 380,000 (一般) + 630,000 (16〜18歳, 施行令6条の9ほか) = 2,290,000 — met exactly.
+    (counted,) = await household(platform, "世帯主")
+    (older_record,) = await household(platform, "世帯主")
+    dependants = {"general_dependants": 2}
+    await incomes_known(
+        platform,
+        income(counted, 2_290_000, general_dependants_aged_16_to_18=1, **dependants),
+        income(older_record, 2_290_000, **dependants),  # an older producer: 16〜18歳 not given
+    )
+    known, unknown = application(counted), application(older_record)
+    await platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [known, unknown])
+    (screened,) = await screenings(platform, known)
+    assert screened["decision"] == "half_exemption"
+    half = next(c for c in screened["checks"] if c["tier"] == "half_exemption")
+    assert (half["income_used"], half["limit"]) == (2_290_000, 2_290_000)
+    assert "16〜18歳の扶養1人×630,000円" in half["rule"]
+    # Read as today: both at 380,000 (2,040,000 for 半額, so 4分の1), and the explanation says why.
+    (screened,) = await screenings(platform, unknown)
+    assert screened["decision"] == "quarter_exemption"
+    half = next(c for c in screened["checks"] if c["tier"] == "half_exemption")
+    assert (half["outcome"], half["limit"]) == ("failed", 2_040_000)
+    assert "16〜18歳の扶養親族の数がない" in half["rule"]
 
 
 @pytest.mark.usefixtures("eligibility")

@@ -75,10 +75,48 @@ def test_a_negative_total_income_is_a_loss_not_an_error() -> None:
 
 
 def test_the_header_may_be_japanese_or_english_but_must_match() -> None:
-    read_header(",".join(JAPANESE))
-    read_header(",".join(NAMES))
+    assert read_header(",".join(JAPANESE)) == len(FIELDS)
+    assert read_header(",".join(NAMES)) == len(FIELDS)
+    # The older layout, without the last (optional) column: 16〜18歳の扶養親族の数 unknown.
+    assert read_header(",".join(JAPANESE[:-1])) == len(FIELDS) - 1
+    assert read_header(",".join(NAMES[:-1])) == len(FIELDS) - 1
     with pytest.raises(FileRejected):
-        read_header(",".join(JAPANESE[:-1]))
+        read_header(",".join(JAPANESE[:-2]))
+    with pytest.raises(FileRejected):
+        read_header(",".join((*JAPANESE[:-1], "備考")))
+
+
+@pytest.mark.parametrize(
+    ("given", "staged"),
+    [
+        pytest.param(["1"], "1", id="given"),
+        pytest.param([""], "", id="empty-cell-unknown"),
+        pytest.param([], "", id="older-layout-unknown"),
+    ],
+)
+def test_the_count_of_16_to_18_year_olds_is_optional(given: list[str], staged: str) -> None:
+    line = cells(general_dependants="2")[:-1] + given
+    columns = len(FIELDS) - 1 + len(given)
+    expected = ",".join([*cells(general_dependants="2")[:-1], staged])
+    assert check_cells(line, columns) == expected
+    padding = "," * (len(FIELDS) - columns)
+    assert _fast(",".join(line) + padding) == expected
+
+
+@pytest.mark.parametrize("value", ["3", "-1", "x"])
+def test_a_count_of_16_to_18_year_olds_beyond_the_general_dependants_or_not_a_count_is_refused(value: str) -> None:
+    line = cells(general_dependants="2", general_dependants_aged_16_to_18=value)
+    assert _fast(",".join(line)) is None
+    with pytest.raises(AssessmentError) as caught:
+        check_cells(line)
+    assert caught.value.error_class == "invalid_value"
+    assert "一般扶養数のうち16歳以上19歳未満" in caught.value.reason
+
+
+def test_an_older_layout_line_with_the_new_column_is_malformed() -> None:
+    with pytest.raises(AssessmentError) as caught:
+        check_cells(cells(), len(FIELDS) - 1)
+    assert f"expected {len(FIELDS) - 1} columns, found {len(FIELDS)}" in caught.value.reason
 
 
 def test_the_fast_path_accepts_what_the_careful_path_accepts(tmp_path: Path) -> None:

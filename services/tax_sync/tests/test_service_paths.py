@@ -22,6 +22,7 @@ from tax_sync.adapters.file_relay import FileRelay
 from tax_sync.adapters.repository import apply_staged, ensure_staging, remember_person, stage_rows, staging_row_of
 from tax_sync.app import build
 from tax_sync.domain import Arrival, Outcome, apply_in_order
+from tax_sync.domain.fields import JAPANESE
 
 pytestmark = pytest.mark.integration
 
@@ -71,19 +72,41 @@ async def test_the_set_based_apply_agrees_with_applying_one_at_a_time(platform: 
 
 async def test_both_ways_in_publish_the_same_body_for_the_same_figure(platform: Platform, tmp_path: Path) -> None:
     by_kafka, by_file = unique_atena(), unique_atena()
-    figures = {"total_income": 3_210_000, "spouse_deduction": "elderly", "single_parent": True, "young_dependants": 2}
+    # 16〜18歳 given (new layout), and not given: by an older producer, and by a file in the older layout.
+    unknown_by_kafka, unknown_by_file, by_old_layout = unique_atena(), unique_atena(), unique_atena()
+    figures = {
+        "total_income": 3_210_000,
+        "spouse_deduction": "elderly",
+        "single_parent": True,
+        "young_dependants": 2,
+        "general_dependants": 3,
+        "general_dependants_aged_16_to_18": 2,
+    }
+    unknown = {**figures, "general_dependants_aged_16_to_18": None}
     start = await platform.end_offsets(INCOME_DETERMINED.name)
     async with build(platform.settings("tax_sync")):
-        await platform.publish(INCOME_ASSESSED, [income_assessed(by_kafka, 2025, 1, **figures)])
-        path = write_file(tmp_path / "same.csv", [csv_line(record(by_file, 2025, 1, **figures))])
+        await platform.publish(
+            INCOME_ASSESSED,
+            [income_assessed(by_kafka, 2025, 1, **figures), income_assessed(unknown_by_kafka, 2025, 1, **unknown)],
+        )
+        path = write_file(
+            tmp_path / "same.csv",
+            [csv_line(record(by_file, 2025, 1, **figures)), csv_line(record(unknown_by_file, 2025, 1, **unknown))],
+        )
+        old_layout = write_file(
+            tmp_path / "older-layout.csv",
+            [csv_line(record(by_old_layout, 2025, 1, **unknown)).removesuffix(",")],
+            header=JAPANESE[:-1],
+        )
         conn = await platform.connect_as("tax_sync")
         try:
             await import_file(conn, path)
+            assert (await import_file(conn, old_layout)).rejected == 0
         finally:
             await conn.close()
-        keys = {by_kafka.encode(), by_file.encode()}
+        keys = {a.encode() for a in (by_kafka, by_file, unknown_by_kafka, unknown_by_file, by_old_layout)}
         records = await platform.read_from(
-            INCOME_DETERMINED.name, start, until=lambda r: sum(x.key in keys for x in r) >= 2, timeout_s=30
+            INCOME_DETERMINED.name, start, until=lambda r: sum(x.key in keys for x in r) >= 5, timeout_s=30
         )
     bodies = {}
     for kafka_record in records:
@@ -94,6 +117,10 @@ async def test_both_ways_in_publish_the_same_body_for_the_same_figure(platform: 
             bodies[kafka_record.key.decode()] = body
     assert bodies[by_kafka] == bodies[by_file]
     assert bodies[by_file]["total_income"] == 3_210_000
+    assert bodies[by_file]["general_dependants_aged_16_to_18"] == 2
+    assert bodies[unknown_by_kafka] == bodies[unknown_by_file] == bodies[by_old_layout]
+    assert bodies[by_old_layout]["general_dependants_aged_16_to_18"] is None
+    assert bodies[by_old_layout]["general_dependants"] == 3
 
 
 async def test_the_file_relay_resumes_after_the_last_acknowledged_batch(platform: Platform, tmp_path: Path) -> None:

@@ -407,6 +407,9 @@ def _figures(figures: Mapping[str, Any]) -> str:
         if field is None or key in ("kind", "person_verified", "income_year", "correction_seq"):
             continue
         label = (field.description or key).split(" (")[0]
+        if value is None:  # an optional figure the tax system did not give (e.g. 16〜18歳の扶養親族の数)
+            parts.append(f"{label} 不明")
+            continue
         shown = ("はい" if value else "いいえ") if isinstance(value, bool) else value
         parts.append(f"{label} {yen(shown) if field.description and '円' in field.description else shown}")
     return "、".join(parts)

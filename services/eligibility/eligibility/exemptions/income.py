@@ -39,6 +39,8 @@ class IncomeFigures:
     elderly_dependants: int = 0
     specified_dependants: int = 0
     young_dependants: int = 0
+    # Of the general_dependants, those aged 16–18 (控除対象扶養親族で19歳未満); None: the tax record does not say.
+    general_dependants_aged_16_to_18: int | None = None
     spouse_deduction: SpouseDeduction = SpouseDeduction.NONE
     disabled_dependants: int = 0
     specially_disabled_dependants: int = 0
@@ -92,16 +94,25 @@ def deductions(figures: IncomeFigures, judged_month_start: date) -> DeductionBre
     per = DEPENDANT_DEDUCTIONS.on(judged_month_start)
     elderly_spouse = figures.spouse_deduction is SpouseDeduction.ELDERLY
     general_spouse = figures.spouse_deduction is SpouseDeduction.GENERAL
+    aged_16_to_18 = figures.general_dependants_aged_16_to_18 or 0
     parts = [
         ("控除対象配偶者", int(general_spouse), per.general),
         ("老人控除対象配偶者", int(elderly_spouse), per.elderly),
-        ("一般扶養", figures.general_dependants, per.general),
+        ("一般扶養", figures.general_dependants - aged_16_to_18, per.general),
+        ("16〜18歳の扶養", aged_16_to_18, per.aged_16_to_18),
         ("老人扶養", figures.elderly_dependants, per.elderly),
         ("特定扶養", figures.specified_dependants, per.specified),
         ("年少扶養", figures.young_dependants, per.young),
     ]
     dependants = sum(count * amount for _, count, amount in parts)
     dependants_detail = "、".join(f"{label}{count}人×{amount:,}円" for label, count, amount in parts if count) or "なし"
+    if figures.general_dependants and figures.general_dependants_aged_16_to_18 is None:
+        # An older producer: 16〜18歳 (63万円 each) cannot be told from the others; staff must know the limit
+        # may be too low for this person.
+        dependants_detail += (
+            f"。所得情報に16〜18歳の扶養親族の数がないため一般扶養は全員{per.general:,}円で計算"
+            f"（16〜18歳がいれば1人につき{per.aged_16_to_18:,}円: 要確認）"
+        )
 
     personal = PERSONAL_DEDUCTIONS.on(date(figures.income_year, 1, 1))
     items = [

@@ -70,20 +70,27 @@ class DependantDeductions:
     """扶養親族等控除額 per person, by type (partial tiers and 学生納付特例)."""
 
     general: int  # 一般の扶養親族・控除対象配偶者 (and 年少扶養: [unconfirmed], see below)
-    elderly: int  # 老人扶養親族・老人控除対象配偶者
+    elderly: int  # 老人扶養親族・老人控除対象配偶者 (70歳以上の同一生計配偶者)
     specified: int  # 特定扶養親族 (19歳以上23歳未満)
+    aged_16_to_18: int  # 控除対象扶養親族のうち19歳未満 (16〜18歳): with 特定扶養親族, 「特定扶養親族等」
     young: int  # 年少扶養親族 (16歳未満)
 
 
 DEPENDANT_DEDUCTIONS: Final = DatedTable[DependantDeductions](
-    "扶養親族等控除額 (国民年金法90条の2・90条の3の政令で定める額)",
+    "扶養親族等控除額 (国民年金法90条の2・90条の3の政令で定める額: 施行令6条の9ほか)",
     (
         Dated(
-            DependantDeductions(general=380_000, elderly=480_000, specified=630_000, young=380_000),
+            DependantDeductions(
+                general=380_000, elderly=480_000, specified=630_000, aged_16_to_18=630_000, young=380_000
+            ),
             valid_from=date(2006, 7, 1),
-            # 年少扶養 counted at the general amount [unconfirmed]; 16–18-year-olds belong at the 特定 amount
-            # but the tax record gives them no count of their own, so they are read at the general one.
-            source="JPS 免除基準の説明 (38万円・老人48万円・特定63万円); 年少扶養の額 [unconfirmed]",
+            # 16–18-year-olds are read at 63万円 when the tax record counts them (general_dependants_aged_16_to_18
+            # on tax.income-determined.v1); an older record leaves them among the general ones, and the
+            # explanation says so. 年少扶養 counted at the general amount [unconfirmed].
+            source=(
+                "施行令6条の9ほか: 1人38万円, 老人控除対象配偶者・老人扶養親族48万円, 特定扶養親族等 (特定扶養親族"
+                "・19歳未満の控除対象扶養親族) 63万円 (JPS 免除基準の説明も同じ); 年少扶養の額 [unconfirmed]"
+            ),
         ),
     ),
 )

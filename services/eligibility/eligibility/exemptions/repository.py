@@ -30,6 +30,7 @@ _FIGURES = (
     "elderly_dependants",
     "specified_dependants",
     "young_dependants",
+    "general_dependants_aged_16_to_18",
     "disabled_dependants",
     "specially_disabled_dependants",
     "working_student",

@@ -2,7 +2,9 @@
 
 One record per line, a header line of the field names (Japanese, as in ＜所得情報＞, or the contract's
 English names) in ``domain.fields.FIELDS`` order, 区分 as codes (``CODES``), flags 0/1, dates
-YYYY-MM-DD, amounts in whole yen.
+YYYY-MM-DD, amounts in whole yen. The last column (一般扶養数のうち16歳以上19歳未満) is optional: a file
+whose header stops before it uses the older layout (``LAYOUT_COLUMNS``), and its records leave that number
+unknown; in the newer layout an empty cell says the same for one record.
 
 The file is streamed, never held whole: a first pass computes its SHA-256 (importing the same bytes again
 is a no-op) and detects the encoding (UTF-8 if every byte decodes as UTF-8, else CP932); the second
@@ -27,7 +29,7 @@ import asyncpg
 from kokunen_common.logs import get_logger
 from kokunen_common.telemetry import tracer
 
-from ..domain.fields import CODE_OF, CODES, FIELDS, JAPANESE, MAX_COUNT, MAX_SEQ, NAMES, Kind
+from ..domain.fields import CODE_OF, CODES, FIELDS, INDEX, JAPANESE, LAYOUT_COLUMNS, MAX_COUNT, MAX_SEQ, NAMES, Kind
 from ..domain.income import AssessmentError, check_years
 from .repository import APPLY_LOCK, STAGING_COLUMNS, ApplyResult, apply_staged, ensure_staging
 
@@ -46,6 +48,7 @@ _FAST_PATTERN = {
     Kind.DATE: "([0-9]{4}-[0-9]{2}-[0-9]{2})",
     Kind.SEQ: "[0-9]{1,4}",
     Kind.COUNT: "[0-9]{1,2}",
+    Kind.OPTIONAL_COUNT: "[0-9]{0,2}",
     Kind.YEN: "[0-9]{1,12}",
     Kind.SIGNED_YEN: "-?[0-9]{1,12}",
     Kind.FLAG: "[01]",
@@ -104,11 +107,13 @@ def inspect(path: Path) -> FileFacts:
     return FileFacts(path, sha.hexdigest(), "utf-8-sig" if utf8 else "cp932", size)
 
 
-def check_cells(cells: list[str]) -> str:
-    """One record checked field by field: its staging text (fields joined by commas), or
-    ``AssessmentError`` naming the first rule it breaks."""
-    if len(cells) != len(FIELDS):
-        raise AssessmentError(f"malformed row: expected {len(FIELDS)} columns, found {len(cells)}", "malformed")
+def check_cells(cells: list[str], columns: int = len(FIELDS)) -> str:
+    """One record of a file with ``columns`` columns (its layout) checked field by field: its staging text (every
+    field, those the layout lacks empty, joined by commas), or ``AssessmentError`` naming the first rule it
+    breaks."""
+    if len(cells) != columns:
+        raise AssessmentError(f"malformed row: expected {columns} columns, found {len(cells)}", "malformed")
+    cells = cells + [""] * (len(FIELDS) - columns)
     years: dict[str, int] = {}
     assessed_on: date | None = None
     for f, cell in zip(FIELDS, cells, strict=True):
@@ -137,6 +142,11 @@ def check_cells(cells: list[str]) -> str:
                 raise AssessmentError(f"{label} is a negative count", "negative_count")
             if not _DIGITS.fullmatch(cell) or int(cell) > MAX_COUNT:
                 raise AssessmentError(f"{label} must be a whole number of persons 0–{MAX_COUNT}", "invalid_value")
+        elif f.kind is Kind.OPTIONAL_COUNT and cell:
+            if not _DIGITS.fullmatch(cell) or int(cell) > MAX_COUNT:
+                raise AssessmentError(
+                    f"{label} must be empty or a whole number of persons 0–{MAX_COUNT}", "invalid_value"
+                )
         elif f.kind in (Kind.YEN, Kind.SIGNED_YEN):
             if _DECIMAL.fullmatch(cell):
                 raise AssessmentError(f"{label} is not whole yen (a decimal amount)", "non_integer_yen")
@@ -153,7 +163,21 @@ def check_cells(cells: list[str]) -> str:
             raise AssessmentError(f"{label} must be one of the codes {', '.join(CODES[f.name])}", "invalid_value")
     assert assessed_on is not None
     check_years(years["tax_year"], years["income_year"], assessed_on)
+    _check_aged_16_to_18(cells)
     return ",".join(cells)
+
+
+_GENERAL = INDEX["general_dependants"]
+_AGED_16_TO_18 = INDEX["general_dependants_aged_16_to_18"]
+
+
+def _check_aged_16_to_18(cells: list[str]) -> None:
+    """16〜18歳 are counted within 一般扶養数 (as the contract says): never more than it."""
+    aged = cells[_AGED_16_TO_18]
+    if aged and int(aged) > int(cells[_GENERAL]):
+        raise AssessmentError(
+            f"{FIELDS[_AGED_16_TO_18].japanese} must not exceed {FIELDS[_GENERAL].japanese}", "invalid_value"
+        )
 
 
 def _fast(line: str) -> str | None:
@@ -167,18 +191,23 @@ def _fast(line: str) -> str | None:
             return None
     try:
         check_years(int(tax_year), int(income_year), date.fromisoformat(assessed))
+        if not line.endswith(","):  # 16〜18歳 given: within 一般扶養数
+            _check_aged_16_to_18(line.split(","))
     except (ValueError, AssessmentError):
         return None
     return line
 
 
 def format_line(values: dict[str, object]) -> str:
-    """One line of the annual file from contract-named values (区分 as their codes, flags as 0/1): what the tax
-    system writes, for the demo, the tests and the benchmark."""
+    """One line of the annual file from contract-named values (区分 as their codes, flags as 0/1, an optional
+    count absent or None as an empty cell): what the tax system writes, for the demo, the tests and the
+    benchmark."""
     cells = []
     for f in FIELDS:
-        value = values[f.name]
-        if f.kind is Kind.CODE:
+        value = values.get(f.name) if f.kind is Kind.OPTIONAL_COUNT else values[f.name]
+        if value is None:
+            value = ""
+        elif f.kind is Kind.CODE:
             value = CODE_OF[f.name][str(value)]
         elif f.kind is Kind.FLAG:
             value = "1" if value else "0"
@@ -186,13 +215,16 @@ def format_line(values: dict[str, object]) -> str:
     return ",".join(cells)
 
 
-def read_header(first_line: str) -> None:
-    cells = next(csv.reader([first_line]))
-    if tuple(cells) not in (JAPANESE, NAMES):
-        raise FileRejected(
-            "header: expected the columns " + ",".join(JAPANESE) + f" (or their English names); found {len(cells)} "
-            "columns that do not match"
-        )
+def read_header(first_line: str) -> int:
+    """The file's layout from its header: its number of columns (``LAYOUT_COLUMNS``)."""
+    cells = tuple(next(csv.reader([first_line])))
+    for columns in LAYOUT_COLUMNS:
+        if cells in (JAPANESE[:columns], NAMES[:columns]):
+            return columns
+    raise FileRejected(
+        "header: expected the columns " + ",".join(JAPANESE) + f" (or their English names; the last may be left "
+        f"out); found {len(cells)} columns that do not match"
+    )
 
 
 @dataclass
@@ -208,20 +240,23 @@ class _Scan:
     def chunks(self) -> Iterator[bytes]:
         with self.facts.path.open("r", encoding=self.facts.encoding, newline="") as f:
             header_seen = False
+            columns = len(FIELDS)
+            padding = ""  # the older layout's records: the optional last field empty (unknown)
             parts: list[str] = []
             for number, raw in enumerate(f, start=1):
                 line = raw.rstrip("\r\n")
                 if not line:
                     continue  # blank lines (e.g. at the end) carry nothing
                 if not header_seen:
-                    read_header(line)
+                    columns = read_header(line)
+                    padding = "," * (len(FIELDS) - columns)
                     header_seen = True
                     continue
                 self.lines += 1
-                text = _fast(line) if '"' not in line else None
+                text = _fast(line + padding) if '"' not in line else None
                 if text is None:
                     try:
-                        text = check_cells(next(csv.reader([line])))
+                        text = check_cells(next(csv.reader([line])), columns)
                     except AssessmentError as exc:
                         self._reject(number, exc.error_class, exc.reason)
                         continue

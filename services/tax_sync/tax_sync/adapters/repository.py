@@ -38,6 +38,7 @@ _SQL_TYPES = {
     Kind.DATE: "date",
     Kind.SEQ: "integer",
     Kind.COUNT: "integer",
+    Kind.OPTIONAL_COUNT: "integer",  # NULL: not given (older producers and file layout)
     Kind.YEN: "bigint",
     Kind.SIGNED_YEN: "bigint",
     Kind.FLAG: "boolean",
@@ -50,7 +51,9 @@ fields in the annual file's order, and where it came from."""
 
 _STAGING_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS income_in (arrival bigint NOT NULL, "
-    + ", ".join(f"{f.name} {_SQL_TYPES[f.kind]} NOT NULL" for f in FIELDS)
+    + ", ".join(
+        f"{f.name} {_SQL_TYPES[f.kind]}" + ("" if f.kind is Kind.OPTIONAL_COUNT else " NOT NULL") for f in FIELDS
+    )
     + ", source_event_id uuid, traceparent text) ON COMMIT DELETE ROWS"
 )
 
@@ -150,6 +153,8 @@ def _json_member(f_name: str, kind: Kind) -> tuple[str, str]:
         return f'"{f_name}":%s', f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
     if kind in (Kind.ATENA, Kind.DATE, Kind.CODE):
         return f'"{f_name}":"%s"', column
+    if kind is Kind.OPTIONAL_COUNT:
+        return f'"{f_name}":%s', f"coalesce({column}::text, 'null')"
     return f'"{f_name}":%s', column
 
 
@@ -292,7 +297,7 @@ def staging_row_of(
 
     row: list[Any] = [arrival]
     for f in FIELDS:
-        value = values[f.name]
+        value = values.get(f.name) if f.kind is Kind.OPTIONAL_COUNT else values[f.name]
         if f.kind is Kind.CODE:
             value = CODE_OF[f.name][str(value)]
         row.append(value)

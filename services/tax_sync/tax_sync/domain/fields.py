@@ -17,6 +17,7 @@ class Kind(StrEnum):
     DATE = "date"  # YYYY-MM-DD
     SEQ = "seq"  # 更正連番: 0–9999
     COUNT = "count"  # a number of persons: 0–99
+    OPTIONAL_COUNT = "optional_count"  # a number of persons 0–99, or empty: the producer does not give it
     YEN = "yen"  # whole yen, ≥ 0
     SIGNED_YEN = "signed_yen"  # whole yen, may be negative
     FLAG = "flag"  # 0 / 1
@@ -58,10 +59,16 @@ FIELDS: tuple[AssessmentField, ...] = (
     F("social_insurance_deduction", "社会保険料控除", Kind.YEN),
     F("spouse_special_deduction", "配偶者特別控除", Kind.YEN),
     F("small_business_mutual_aid_deduction", "小規模企業共済等掛金控除", Kind.YEN),
+    # Added later, optional: files written to the older layout (without this column) are still read.
+    F("general_dependants_aged_16_to_18", "一般扶養数のうち16歳以上19歳未満", Kind.OPTIONAL_COUNT),
 )
 NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 JAPANESE: tuple[str, ...] = tuple(f.japanese for f in FIELDS)
 INDEX: dict[str, int] = {f.name: i for i, f in enumerate(FIELDS)}
+
+LAYOUT_COLUMNS: tuple[int, ...] = (len(FIELDS), len(FIELDS) - 1)
+"""The annual file's layouts by their number of columns: every field, or the older one without the last
+(16〜18歳の扶養親族の数, then unknown). The header line says which one a file uses."""
 
 CODES: dict[str, dict[str, str]] = {
     # 控除対象配偶者: 0 なし, 1 一般, 2 老人控除対象配偶者
