@@ -299,6 +299,36 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
         batch_id="nhi-2026-11", channel="transfer.nhi-qualification-changes.v1", record_id=uuid.uuid4(),
     )  # fmt: skip
     await world.platform.publish(TRANSFER_RECORDED, [sent])
+    # A filing of the person with eligibility's answer, and an application with its screening: both disclosed.
+    reissue = filing(world.citizen, FilingKind.PENSION_NUMBER_NOTICE_REISSUE, date(2026, 11, 20))
+    applied_for = ExemptionApplicationSubmitted(
+        event_id=uuid.uuid4(), effective_date=date(2026, 11, 20), recorded_at=datetime.now(JST),
+        application_id=uuid.uuid4(), kind=ExemptionApplicationKind.PAYMENT_DEFERRAL, atena_number=world.citizen,
+        received_on=date(2026, 11, 20), staff_id="madoguchi", department=COUNTER, first_month="2026-07",
+        last_month="2027-06",
+    )  # fmt: skip
+    screened = ExemptionScreened(
+        event_id=uuid.uuid4(), effective_date=date(2026, 11, 20), recorded_at=datetime.now(JST),
+        application_id=applied_for.application_id, atena_number=world.citizen, kind=applied_for.kind,
+        outcome=ScreeningOutcome.PASSED, decision=ExemptionTier.PAYMENT_DEFERRAL, first_month="2026-07",
+        last_month="2027-06", income_year=2025,
+        checks=[PersonScreening(tier=ExemptionTier.PAYMENT_DEFERRAL, role=ScreeningRole.APPLICANT,
+                                atena_number=world.citizen, income_year=2025, outcome=PersonCheckOutcome.PASSED,
+                                income_used=500_000, limit=670_000, rule="500,000円 ≤ 基準額 670,000円",
+                                article="平成26年法律64号附則14条1項")],
+    )  # fmt: skip
+    await world.platform.publish(FILING_SUBMITTED, [reissue])
+    await world.platform.publish(FILING_OUTCOME, [outcome(reissue, FilingOutcomeKind.ACCEPTED)])
+    await world.platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [applied_for])
+    await world.platform.publish(EXEMPTION_SCREENED, [screened])
+    await applied(
+        world,
+        """SELECT (SELECT count(*) FROM counter.filing_outcome WHERE filing_id = $1)
+                + (SELECT count(*) FROM counter.decision WHERE receipt_id = $2)""",
+        reissue.filing_id,
+        applied_for.application_id,
+        expected=2,
+    )
     # 日本年金機構's decisions (処理結果一覧表 → eligibility → counter): one for each person, the suspended one too.
     decided = {atena: jps_decided(atena) for atena in (world.citizen, world.suspended)}
     await world.platform.publish(EXEMPTION_DECIDED, list(decided.values()))
@@ -343,6 +373,21 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
         assert body["person"]["my_number_registered"] is True
         assert body["qualification_periods"][0]["category"] == "第1号被保険者"
         assert [i["income_year"] for i in body["incomes"]] == [2024]
+        # The tax system did not say how many dependants are 16〜18: disclosed as not given, not as a number.
+        assert body["incomes"][0]["figures"]["general_dependants_aged_16_to_18"] is None
+        [reissued] = [f for f in body["filings"] if f["receipt_id"] == str(reissue.filing_id)]
+        assert (reissued["kind"], reissued["outcome"], reissued["received_on"]) == (
+            "基礎年金番号通知書再交付申請",
+            "受理",
+            "2026-11-20",
+        )
+        [deferral] = [d for d in body["decisions"] if d["receipt_id"] == str(applied_for.application_id)]
+        assert (deferral["decision"], deferral["months"], deferral["income_year"]) == (
+            "納付猶予",
+            "2026-07〜2027-06",
+            2025,
+        )
+        assert deferral["grounds"] == ["500,000円 ≤ 基準額 670,000円 (平成26年法律64号附則14条1項)"]
         assert [(t["recipient"], t["batch_id"]) for t in body["transfers"]] == [
             ("福祉局 生活福祉部 国保年金課", "nhi-2026-11")
         ]
@@ -366,7 +411,7 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
         for expected in ("保有個人情報の開示", "浦和 花子", "平成2年4月2日", "第1号被保険者", "国保年金課",
                          "提供・移転の記録", "記録を照会した記録", "本人からの電話照会",
                          "登録あり (番号は記載しません)", "日本年金機構の決定", "令和8年9月10日", "承認",
-                         "半額免除"):  # fmt: skip
+                         "半額免除", "届出と処理結果", "納付猶予"):  # fmt: skip
             assert expected in text, expected
         rows = await log_rows(world, "kansa")
         export = rows[-1]

@@ -89,6 +89,7 @@ def outcome(result: Received | Refused) -> str | ClaimRefusal | None:
         pytest.param(K.DEATH_LUMP_SUM, LIFELONG, SHORT, {}, R.TOO_FEW_MONTHS, id="死亡一時金-32-months"),
         pytest.param(K.UNPAID_PENSION, LIFELONG, DECEASED, {}, None, id="未支給"),
         pytest.param(K.OLD_AGE_WELFARE, LIFELONG, None, {}, None, id="老齢福祉年金"),
+        pytest.param(K.SPECIAL_DISABILITY_BENEFIT, LIFELONG, None, {}, None, id="特別障害給付金"),
     ],
 )
 def test_a_claim_is_checked_against_the_records(
