@@ -17,6 +17,8 @@ from kokunen_contracts.counter import (
     ExemptionNotificationSubmitted,
     FilingKind,
     FilingSubmitted,
+    JobLossClaim,
+    JobLossProof,
 )
 from kokunen_contracts.eligibility import ExemptionNotificationKind, ExemptionTier, JpsReportKind
 from kokunen_contracts.jps import JpsDecision, JpsOutcome, JpsProcessingResult, Reconciliation
@@ -244,6 +246,26 @@ async def test_a_dependant_aged_16_to_18_is_deducted_at_630_000_when_the_tax_rec
     half = next(c for c in screened["checks"] if c["tier"] == "half_exemption")
     assert (half["outcome"], half["limit"]) == ("failed", 2_040_000)
     assert "16〜18歳の扶養親族の数がない" in half["rule"]
+
+
+@pytest.mark.usefixtures("eligibility")
+async def test_a_job_loss_shown_at_the_counter_reads_that_person_s_income_as_zero(platform: Platform) -> None:
+    # 失業等による特例 (90条1項4号): the householder left work in the 年度 before; without it 4分の1 would fail.
+    householder, applicant = await household(platform, "世帯主", "子")
+    await incomes_known(platform, income(applicant, 0), income(householder, 6_000_000))
+    app = application(
+        applicant,
+        job_losses=[
+            JobLossClaim(atena_number=householder, separated_on=date(2026, 3, 31), proof=JobLossProof.SEPARATION_NOTICE)
+        ],
+    )
+    await platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [app])
+    (screened,) = await screenings(platform, app)
+    assert (screened["outcome"], screened["decision"]) == ("passed", "full_exemption")
+    check = next(c for c in screened["checks"] if c["role"] == "householder" and c["tier"] == "full_exemption")
+    assert check["income_used"] == 0
+    assert "失業等による特例: 離職日 2026-03-31（離職票）" in check["rule"]
+    assert check["article"].startswith("国民年金法90条1項4号")
 
 
 @pytest.mark.usefixtures("eligibility")
