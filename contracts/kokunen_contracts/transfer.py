@@ -150,6 +150,7 @@ SENT_FIELD_LABELS: dict[str, str] = {
     "exemption_to": "免除等の期間 (終期)",
     "pension_code": "年金コード",
     "replaces_report_id": "訂正対象の受付番号",
+    "screening_outcome": "所得審査結果",
     "certificate_symbol": "証書記号",
     "certificate_number": "証書番号",
     "payment_category": "支給区分",

@@ -33,6 +33,7 @@ def report(**overrides: object) -> dict[str, object]:
         "exemption_to": None,
         "pension_code": None,
         "replaces_report_id": None,
+        "screening_outcome": None,
     }
     values.update(overrides)
     return values
@@ -52,6 +53,20 @@ def test_every_column_of_a_data_record_is_a_field_of_the_jps_policy() -> None:
     policy = load_policies().get("jps")
     assert layout.data_fields() <= set(policy.fields)
     assert set(policy.fields) <= layout.data_fields()  # and the policy lists nothing the file does not carry
+
+
+@pytest.mark.parametrize(("outcome", "code"), [("passed", "1"), ("failed", "2"), ("income_unknown", "3"), (None, "")])
+def test_an_exemption_application_carries_the_city_s_screening_result(outcome: str | None, code: str) -> None:
+    applied = report(
+        report_kind="exemption_application",
+        exemption_kind="全額免除",
+        exemption_from=date(2026, 7, 1),
+        exemption_to=date(2027, 6, 30),
+        screening_outcome=outcome,
+    )
+    payload = load_policies().get("jps").payload(jps_record(applied, PERSON, None))
+    [record] = layout.parse_file(layout.build_file({"batch_id": "jps-2026-W47"}, [payload])).records
+    assert (record["report_kind"], record["exemption_kind"], record["screening_outcome"]) == ("10", "01", code)
 
 
 def test_records_are_600_bytes_of_cp932_and_read_back() -> None:

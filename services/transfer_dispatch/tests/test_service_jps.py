@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kokunen_contracts.eligibility import AcquisitionReason, InsuredCategory, JpsReportDue, JpsReportKind, LossReason
+from kokunen_contracts.eligibility import (
+    AcquisitionReason,
+    InsuredCategory,
+    JpsReportDue,
+    JpsReportKind,
+    LossReason,
+    ScreeningOutcome,
+)
 from kokunen_contracts.identifiers import MyNumber
 from kokunen_contracts.registry import JPS_PROCESSING_RESULT, JPS_REPORT_DUE, PERSON_CHANGED
 from kokunen_contracts.residency import PersonChangeKind
@@ -115,6 +122,7 @@ async def a_week_of_reports(platform: Platform, week: IsoWeek) -> tuple[list[Jps
             exemption_kind="全額免除",
             exemption_from=date(2030, 7, 1),
             exemption_to=date(2031, 6, 30),
+            screening_outcome=ScreeningOutcome.INCOME_UNKNOWN,
         ),
         report(
             platform,
@@ -186,6 +194,8 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
     assert by_kind["01"]["birth_date_wareki"] == "5011225"  # 昭和元年12月25日
     assert by_kind["10"]["exemption_kind"] == "01"
     assert by_kind["10"]["exemption_to"] == "20310630"
+    assert by_kind["10"]["screening_outcome"] == "3"  # 所得不明: JPS does not read it as a passed 全額免除
+    assert by_kind["01"]["screening_outcome"] == ""
     assert by_kind["12"]["pension_code"] == "1150"
     assert by_kind["12"]["lost_on_wareki"] == "9130101"
 

@@ -29,12 +29,12 @@ class JpsRepository:
             """INSERT INTO dispatch.jps_report
                    (report_id, source_event_id, report_kind, atena_number, my_number_sealed, basic_pension_number,
                     received_on, insured_category, acquired_on, acquisition_reason, lost_on, loss_reason,
-                    exemption_kind, exemption_from, exemption_to, pension_code, replaces_report_id)
-               SELECT r, e, k, a, m, b, rc, c, ac, ar, l, lr, ek, ef, et, pc, rp
+                    exemption_kind, exemption_from, exemption_to, pension_code, replaces_report_id, screening_outcome)
+               SELECT r, e, k, a, m, b, rc, c, ac, ar, l, lr, ek, ef, et, pc, rp, so
                FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[],
                            $8::text[], $9::date[], $10::text[], $11::date[], $12::text[], $13::text[], $14::date[],
-                           $15::date[], $16::text[], $17::uuid[])
-                    WITH ORDINALITY AS u(r, e, k, a, m, b, rc, c, ac, ar, l, lr, ek, ef, et, pc, rp, n)
+                           $15::date[], $16::text[], $17::uuid[], $18::text[])
+                    WITH ORDINALITY AS u(r, e, k, a, m, b, rc, c, ac, ar, l, lr, ek, ef, et, pc, rp, so, n)
                ORDER BY n
                ON CONFLICT DO NOTHING""",
             *(
@@ -59,6 +59,7 @@ class JpsRepository:
                             event.exemption_to,
                             event.pension_code,
                             event.replaces_report_id,
+                            event.screening_outcome.value if event.screening_outcome else None,
                         )
                         for event in events
                     ),

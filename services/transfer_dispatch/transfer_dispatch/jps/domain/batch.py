@@ -113,6 +113,7 @@ def jps_record(report: Mapping[str, Any], person: Mapping[str, Any] | None, my_n
         "exemption_to": report["exemption_to"],
         "pension_code": report["pension_code"],
         "replaces_report_id": str(report["replaces_report_id"]) if report["replaces_report_id"] else None,
+        "screening_outcome": report["screening_outcome"],
     }
 
 
@@ -141,6 +142,7 @@ def not_found_record(target: InquiryTarget, asked_on: date) -> dict[str, Any]:
         "exemption_to": None,
         "pension_code": None,
         "replaces_report_id": None,
+        "screening_outcome": None,
     }
 
 

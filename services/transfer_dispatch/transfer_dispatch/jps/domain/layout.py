@@ -108,6 +108,8 @@ DATA = Layout(
         *_dates("exemption_to", "免除等の期間 終期"),
         Column("pension_code", "年金コード", 4, source="pension_code"),
         Column("replaces_report_id", "訂正対象の受付番号", 36, source="replaces_report_id"),
+        # Added after the others (their positions unchanged): the city's 所得審査 of an 免除等申請.
+        Column("screening_outcome", "所得審査結果 (1 該当 / 2 非該当 / 3 所得不明)", 1, source="screening_outcome"),
     ),
 )
 
@@ -190,6 +192,11 @@ EXEMPTION_KIND_CODES = {
     "学生納付特例": "06",
 }
 OTHER_EXEMPTION = "99"
+SCREENING_OUTCOME_CODES = {
+    "passed": "1",  # 該当: 免除等の種類 is the tier that passed
+    "failed": "2",  # 非該当: no tier passed; 免除等の種類 is the one applied for
+    "income_unknown": "3",  # 所得不明: a person's income not yet known; 免除等の種類 is the one applied for
+}
 
 
 class LayoutError(ValueError):
@@ -318,6 +325,7 @@ def data_values(seq: int, payload: Mapping[str, Any]) -> dict[str, str]:
         "exemption_kind": coded("exemption_kind", EXEMPTION_KIND_CODES, OTHER_EXEMPTION),
         "pension_code": text("pension_code"),
         "replaces_report_id": text("replaces_report_id"),
+        "screening_outcome": coded("screening_outcome", SCREENING_OUTCOME_CODES),
     }
     for name in ("received_on", "birth_date", "acquired_on", "lost_on", "exemption_from", "exemption_to"):
         values.update(date_columns(name, payload.get(name)))
