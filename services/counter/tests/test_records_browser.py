@@ -167,6 +167,60 @@ def outcome(of: FilingSubmitted, result: FilingOutcomeKind, **fields: Any) -> Fi
     )  # fmt: skip
 
 
+def screened_application(
+    atena: str,
+    kind: ExemptionApplicationKind,
+    tier: ExemptionTier,
+    received_on: date,
+    first_month: str,
+    last_month: str,
+    income_year: int,
+    *,
+    rule: str,
+    article: str,
+) -> tuple[ExemptionApplicationSubmitted, ExemptionScreened]:
+    """An application received at this counter and eligibility's screening of it: the applicant passed ``tier``."""
+    application = ExemptionApplicationSubmitted(
+        event_id=uuid.uuid4(),
+        effective_date=received_on,
+        recorded_at=datetime.now(JST),
+        application_id=uuid.uuid4(),
+        kind=kind,
+        atena_number=atena,
+        received_on=received_on,
+        staff_id="madoguchi",
+        department=COUNTER,
+        first_month=first_month,
+        last_month=last_month,
+    )
+    check = PersonScreening(
+        tier=tier,
+        role=ScreeningRole.APPLICANT,
+        atena_number=atena,
+        income_year=income_year,
+        outcome=PersonCheckOutcome.PASSED,
+        income_used=800_000,
+        limit=1_880_000,
+        rule=rule,
+        article=article,
+    )
+    screened = ExemptionScreened(
+        event_id=uuid.uuid4(),
+        effective_date=received_on,
+        recorded_at=datetime.now(JST),
+        application_id=application.application_id,
+        atena_number=atena,
+        kind=kind,
+        outcome=ScreeningOutcome.PASSED,
+        decision=tier,
+        first_month=first_month,
+        last_month=last_month,
+        income_year=income_year,
+        checks=[check],
+    )
+    return application, screened  # fmt: skip
+
+
 async def applied(world: CounterWorld, query: str, *args: Any, expected: int) -> None:
     async def done() -> bool:
         conn = await world.platform.admin()
@@ -191,26 +245,14 @@ async def test_the_reception_book_lists_a_counters_week_with_outcomes_and_jps_ki
                      lost_on=date(2030, 7, 1), loss_reason="filed")  # fmt: skip
     elsewhere = filing(world.citizen, FilingKind.NAME_CHANGE, date(2030, 7, 2), department="南区役所 保険年金課")
     next_week = filing(world.citizen, FilingKind.NAME_CHANGE, date(2030, 7, 8))
-    application = ExemptionApplicationSubmitted(
-        event_id=uuid.uuid4(), effective_date=date(2030, 7, 2), recorded_at=datetime.now(JST),
-        application_id=uuid.uuid4(), kind=ExemptionApplicationKind.EXEMPTION, atena_number=world.citizen,
-        received_on=date(2030, 7, 2), staff_id="madoguchi", department=COUNTER, first_month="2030-07",
-        last_month="2031-06",
+    application, screened = screened_application(
+        world.citizen, ExemptionApplicationKind.EXEMPTION, ExemptionTier.HALF_EXEMPTION, date(2030, 7, 2),
+        "2030-07", "2031-06", 2029, rule="本人 所得 80万円 ≤ 基準 188万円", article="国民年金法90条の2第2項",
     )  # fmt: skip
     claim = BenefitClaimSubmitted(
         event_id=uuid.uuid4(), effective_date=date(2030, 7, 4), recorded_at=datetime.now(JST), claim_id=uuid.uuid4(),
         kind=BenefitClaimKind.OLD_AGE_BASIC, atena_number=world.citizen, received_on=date(2030, 7, 4),
         staff_id="madoguchi", department=COUNTER,
-    )  # fmt: skip
-    screened = ExemptionScreened(
-        event_id=uuid.uuid4(), effective_date=date(2030, 7, 2), recorded_at=datetime.now(JST),
-        application_id=application.application_id, atena_number=world.citizen, kind=application.kind,
-        outcome=ScreeningOutcome.PASSED, decision=ExemptionTier.HALF_EXEMPTION, first_month="2030-07",
-        last_month="2031-06", income_year=2029,
-        checks=[PersonScreening(tier=ExemptionTier.HALF_EXEMPTION, role=ScreeningRole.APPLICANT,
-                                atena_number=world.citizen, income_year=2029, outcome=PersonCheckOutcome.PASSED,
-                                income_used=800_000, limit=1_880_000, rule="本人 所得 80万円 ≤ 基準 188万円",
-                                article="国民年金法90条の2第2項")],
     )  # fmt: skip
     await world.platform.publish(FILING_SUBMITTED, [moved, renamed, refused, elsewhere, next_week])
     await world.platform.publish(EXEMPTION_APPLICATION_SUBMITTED, [application])
@@ -301,21 +343,9 @@ async def test_a_disclosure_export_is_one_logged_action_giving_a_japanese_pdf_an
     await world.platform.publish(TRANSFER_RECORDED, [sent])
     # A filing of the person with eligibility's answer, and an application with its screening: both disclosed.
     reissue = filing(world.citizen, FilingKind.PENSION_NUMBER_NOTICE_REISSUE, date(2026, 11, 20))
-    applied_for = ExemptionApplicationSubmitted(
-        event_id=uuid.uuid4(), effective_date=date(2026, 11, 20), recorded_at=datetime.now(JST),
-        application_id=uuid.uuid4(), kind=ExemptionApplicationKind.PAYMENT_DEFERRAL, atena_number=world.citizen,
-        received_on=date(2026, 11, 20), staff_id="madoguchi", department=COUNTER, first_month="2026-07",
-        last_month="2027-06",
-    )  # fmt: skip
-    screened = ExemptionScreened(
-        event_id=uuid.uuid4(), effective_date=date(2026, 11, 20), recorded_at=datetime.now(JST),
-        application_id=applied_for.application_id, atena_number=world.citizen, kind=applied_for.kind,
-        outcome=ScreeningOutcome.PASSED, decision=ExemptionTier.PAYMENT_DEFERRAL, first_month="2026-07",
-        last_month="2027-06", income_year=2025,
-        checks=[PersonScreening(tier=ExemptionTier.PAYMENT_DEFERRAL, role=ScreeningRole.APPLICANT,
-                                atena_number=world.citizen, income_year=2025, outcome=PersonCheckOutcome.PASSED,
-                                income_used=500_000, limit=670_000, rule="500,000円 ≤ 基準額 670,000円",
-                                article="平成26年法律64号附則14条1項")],
+    applied_for, screened = screened_application(
+        world.citizen, ExemptionApplicationKind.PAYMENT_DEFERRAL, ExemptionTier.PAYMENT_DEFERRAL, date(2026, 11, 20),
+        "2026-07", "2027-06", 2025, rule="500,000円 ≤ 基準額 670,000円", article="平成26年法律64号附則14条1項",
     )  # fmt: skip
     await world.platform.publish(FILING_SUBMITTED, [reissue])
     await world.platform.publish(FILING_OUTCOME, [outcome(reissue, FilingOutcomeKind.ACCEPTED)])
