@@ -99,6 +99,8 @@ def streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
             steps.append({"what": "cancel", "target": draw(st.sampled_from(sent))})
         else:
             steps.append(draw(a_change()))
+    if not steps:  # every step drawn was a day with nothing scheduled for it: a stream has at least one change
+        steps.append(draw(a_change()))
     cuts = sorted(draw(st.lists(st.integers(1, len(steps)), max_size=4, unique=True)))
     return steps, cuts
 
