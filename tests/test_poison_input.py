@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 from kokunen_common.messaging import Delivery, UnitOfWork
 from kokunen_common.outbox import outbox_ddl
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
@@ -182,15 +182,7 @@ async def test_a_message_delivered_again_and_again_without_progress_is_dead_lett
     schema = "poison_probe"
     group = f"poison-probe-{uuid.uuid4()}"
     await _probe_schema(platform, schema, "event_id uuid PRIMARY KEY")
-    # The probe's group starts at the topic's end: it reads only what this test sends.
-    ends = await platform.end_offsets(RESIDENT_CHANGED.name)
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign([TopicPartition(RESIDENT_CHANGED.name, p) for p in ends])
-        await consumer.commit({TopicPartition(RESIDENT_CHANGED.name, p): o for p, o in ends.items()})
-    finally:
-        await consumer.stop()
+    await platform.group_at_end(group, RESIDENT_CHANGED.name)  # the probe reads only what this test sends
 
     atena = unique_atena()
     before, poison, after = (

@@ -101,6 +101,18 @@ class Platform:
         finally:
             await consumer.stop()
 
+    async def group_at_end(self, group: str, topic: str) -> None:
+        """Commit ``group``'s offsets at ``topic``'s end: a service in that group reads only what comes after,
+        not what earlier tests left (the topics are shared by the whole session)."""
+        ends = await self.end_offsets(topic)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(topic, p) for p in ends])
+            await consumer.commit({TopicPartition(topic, p): o for p, o in ends.items()})
+        finally:
+            await consumer.stop()
+
     async def read_from(self, topic: str, start: dict[int, int], *, until: Any, timeout_s: float = 30.0) -> list[Any]:
         """Records of ``topic`` after ``start`` offsets, until ``until(records)`` holds or time runs out."""
         consumer = await self._consumer()
