@@ -50,7 +50,7 @@ async def test_killing_the_partition_leader_mid_stream_loses_and_doubles_nothing
     platform: Platform, cluster: Any
 ) -> None:
     settings = ServiceSettings(kafka_bootstrap_servers=cluster.bootstrap)
-    await ensure_topics(settings, TOPICS, replication_factor=3)
+    await ensure_topics(settings, TOPICS)  # no factor given: the cluster's own (3), as `kokunen-admin prepare` does
     leaders = await _leaders(cluster.bootstrap, RESIDENT_CHANGED.name)
     assert await _replicas(cluster.bootstrap, RESIDENT_CHANGED.name) == {3}
     assert await _broker_setting(cluster.bootstrap, "min.insync.replicas") == "2"

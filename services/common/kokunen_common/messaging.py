@@ -615,17 +615,21 @@ def idempotent_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 async def ensure_topics(
     settings: ServiceSettings,
     specs: Sequence[TopicSpec],
-    replication_factor: int = 1,
+    replication_factor: int | None = None,
     clear_my_number_retention_days: int = CLEAR_MY_NUMBER_RETENTION_DAYS,
 ) -> list[str]:
     """Create the registry's topics and their dead-letter topics where missing; returns those created.
 
+    ``replication_factor`` defaults to the cluster's own ``default.replication.factor``: 1 on one broker, 3 on
+    ``localstack.py up --brokers 3`` (issue 13 item 5), so ``prepare`` without the option fits the cluster.
     Topics that carry My Numbers in clear (and their dead-letter topics) get a finite retention, also when
     they exist already (a changed setting applies on the next ``prepare``); each change is logged."""
     admin = AIOKafkaAdminClient(**kafka_client_kwargs(settings))
     await admin.start()
     created: list[str] = []
     try:
+        if replication_factor is None:
+            replication_factor = await cluster_replication_factor(admin)
         existing = set(await admin.list_topics())
         wanted: list[NewTopic] = []
         for spec in specs:
@@ -656,6 +660,18 @@ async def ensure_topics(
     finally:
         await admin.close()
     return created
+
+
+async def cluster_replication_factor(admin: AIOKafkaAdminClient) -> int:
+    """The ``default.replication.factor`` the cluster's brokers are configured with."""
+    broker = (await admin.describe_cluster())["brokers"][0]["node_id"]
+    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, str(broker))])
+    for response in responses:
+        for resource in response.resources:
+            for name, value, *_ in resource[4]:
+                if name == "default.replication.factor":
+                    return int(value)
+    raise RuntimeError(f"broker {broker} did not report its default.replication.factor")
 
 
 async def publish_events(producer: AIOKafkaProducer, spec: TopicSpec, events: Sequence[Event], *, source: str) -> None:

@@ -49,7 +49,7 @@ async def migrate_all(admin_url: str, services: list[str] | None = None) -> None
 async def prepare(
     admin_url: str,
     kafka_bootstrap: str,
-    replication_factor: int = 1,
+    replication_factor: int | None = None,
     clear_my_number_retention_days: int = CLEAR_MY_NUMBER_RETENTION_DAYS,
 ) -> list[str]:
     """Roles, schemas, migrations and topics: everything a fresh database and broker need."""
@@ -75,7 +75,9 @@ def logs_off_stdout() -> None:
 def prepare_command(
     admin_url: str = typer.Option(..., envvar="ADMIN_DATABASE_URL", help="superuser URL of the kokunen database"),
     bootstrap_servers: str = typer.Option(..., envvar="KAFKA_BOOTSTRAP_SERVERS"),
-    replication_factor: int = typer.Option(1, min=1, help="3 on a production cluster"),
+    replication_factor: int | None = typer.Option(
+        None, min=1, help="copies of each topic [default: the cluster's default.replication.factor]"
+    ),
     clear_my_number_retention_days: int = typer.Option(
         CLEAR_MY_NUMBER_RETENTION_DAYS,
         envvar="CLEAR_MY_NUMBER_RETENTION_DAYS",
