@@ -1,5 +1,5 @@
 """Readiness on the real stack: a service whose database goes away stops being ready, and is ready
-again when it comes back, while it stays alive throughout."""
+again when it comes back, while it stays alive throughout; a service whose background job ended is not ready."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
+from kokunen_common.outbox import outbox_ddl
+from kokunen_common.service import ServiceDefinition, ServiceRuntime
 from kokunen_testing.infra import load_localstack
 from kokunen_testing.platform import Platform, eventually
 
@@ -47,3 +50,37 @@ async def test_readiness_follows_the_database_and_liveness_does_not(platform: Pl
         finally:
             await asyncio.to_thread(platform.infra.start_database)
         await eventually(lambda: readiness(200), timeout_s=90)
+
+
+async def test_a_service_whose_background_job_ended_is_not_ready(platform: Platform) -> None:
+    """The counter's pages, eligibility's calendar and tax_sync's file relay run beside the consumers: one that
+    ended (here: failed at once) must not leave the service answering ready."""
+    schema = "jobs_probe"
+
+    async def web_pages(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+        raise OSError("address already in use")
+
+    conn = await platform.admin()
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        for statement in outbox_ddl(schema):
+            await conn.execute(statement)
+        definition = ServiceDefinition(
+            name=schema, schema=schema, migrations_dir=Path("."), background_jobs=[web_pages]
+        )
+        runtime = ServiceRuntime(
+            definition, platform.settings("residency_sync", database_url=platform.infra.admin_db_url)
+        )
+        await runtime.start(consumers=False)
+        try:
+
+            async def job_ended() -> str | None:
+                return (await runtime.readiness())["background_jobs"]
+
+            assert await eventually(job_ended, timeout_s=30) == "ended: web_pages"
+        finally:
+            await runtime.stop()
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self._jobs: list[asyncio.Task[None]] = []
         self._health: HealthServer | None = None
 
     @property
@@ -152,10 +153,27 @@ class ServiceRuntime:
             ),
         )
         self._relay = outbox_relay
-        self._relay_task = asyncio.create_task(outbox_relay.run(self._stop), name=f"{self.name}-relay")
+        self._relay_task = asyncio.create_task(outbox_relay.run(self._stop), name="outbox_relay")
+        self._relay_task.add_done_callback(self._task_ended)
         self._tasks.append(self._relay_task)
-        for job in self.definition.background_jobs:
-            self._tasks.append(asyncio.create_task(job(self, self._stop), name=f"{self.name}-{job.__name__}"))
+        self._jobs = [
+            asyncio.create_task(job(self, self._stop), name=job.__name__) for job in self.definition.background_jobs
+        ]
+        for task in self._jobs:
+            task.add_done_callback(self._task_ended)
+        self._tasks.extend(self._jobs)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """The relay or a background job ending before the service stops is a fault: one error line (with the
+        exception, if any), and ``/readyz`` says so."""
+        if self._stop.is_set() or task.cancelled():
+            return
+        exc = task.exception()
+        log.error(
+            "background task ended; the service is not ready",
+            task=task.get_name(),
+            error=describe_exception(exc) if exc else None,
+        )
 
     async def start(self, *, consumers: bool = True, relay: bool = True) -> None:
         """Support first, consumers last (they need the pool). Handler tests on faststream's
@@ -168,7 +186,7 @@ class ServiceRuntime:
     async def readiness(self) -> dict[str, str | None]:
         """What ``/readyz`` reports: each check's failure reason, ``None`` when it passes."""
         timeout = self.settings.readiness_timeout_s
-        return {
+        checks = {
             "database": await self._database_reachable(),
             "broker": None if await self.broker.ping(timeout) else "Kafka is not reachable",
             "partitions": self._partitions_assigned(),
@@ -179,6 +197,9 @@ class ServiceRuntime:
                 self.settings.relay_stall_after_s,
             ),
         }
+        if self.definition.background_jobs:  # the counter's pages, eligibility's calendar, tax_sync's file relay
+            checks["background_jobs"] = jobs_state(self._jobs)
+        return checks
 
     async def _database_reachable(self) -> str | None:
         if self._pool is None:
@@ -207,9 +228,11 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await self.broker.stop()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            # A task that failed earlier was logged then (``_task_ended``): the stop goes on to close the rest.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=10)
         self._tasks.clear()
+        self._jobs = []
         if self._relay is not None:  # the relay may have replaced its producer
             self._producer = self._relay.producer
         if self._producer is not None:
@@ -276,6 +299,14 @@ def relay_state(
     if now - alive_at > stall_after_s:
         return f"stalled: no cycle for {now - alive_at:.0f} s"
     return None
+
+
+def jobs_state(jobs: Sequence[asyncio.Task[None]]) -> str | None:
+    """Readiness of a service's background jobs: started, and none of them has ended (they run until the stop)."""
+    if not jobs:
+        return "not started"
+    ended = [job.get_name() for job in jobs if job.done()]
+    return f"ended: {', '.join(ended)}" if ended else None
 
 
 def service_cli(help_text: str, build: Callable[[], ServiceRuntime], run_help: str) -> typer.Typer:

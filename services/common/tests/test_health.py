@@ -8,7 +8,7 @@ import socket
 from collections.abc import Mapping
 
 from kokunen_common.health import HealthServer
-from kokunen_common.service import relay_state
+from kokunen_common.service import jobs_state, relay_state
 
 
 def _free_port() -> int:
@@ -70,3 +70,21 @@ async def test_a_relay_is_stalled_when_its_last_cycle_is_too_old_or_it_ended() -
         assert relay_state(None, None, now=1.0, stall_after_s=60) == "not started"
     finally:
         running.cancel()
+
+
+async def test_background_jobs_are_ready_while_all_of_them_run() -> None:
+    async def run_until_stopped() -> None:
+        await asyncio.sleep(60)
+
+    async def crash() -> None:
+        raise RuntimeError("port in use")
+
+    pages = asyncio.create_task(run_until_stopped(), name="web_pages")
+    calendar = asyncio.create_task(crash(), name="calendar_job")
+    await asyncio.wait([calendar])
+    try:
+        assert jobs_state([pages]) is None
+        assert jobs_state([pages, calendar]) == "ended: calendar_job"
+        assert jobs_state([]) == "not started"
+    finally:
+        pages.cancel()
