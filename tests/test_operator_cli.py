@@ -19,6 +19,7 @@ runner = CliRunner()
 
 
 def apps() -> dict[str, typer.Typer]:
+    from counter.app import cli as counter
     from eligibility.app import cli as eligibility
     from kokunen_common.platform import cli as admin
     from residency_sync.app import cli as residency
@@ -31,6 +32,7 @@ def apps() -> dict[str, typer.Typer]:
         "eligibility": eligibility,
         "transfer-dispatch": dispatch,
         "kokunen-admin": admin,
+        "counter": counter,
     }
 
 
@@ -84,6 +86,7 @@ def test_help_fits_80_columns(program: str, command: list[str], monkeypatch: pyt
         ("kokunen-admin", ["prepare", "--replication-factor", "0"], "greater than or equal to 1"),
         ("kokunen-admin", ["publish", "no.such-topic.v1", "README.md"], "not a topic of the registry"),
         ("transfer-dispatch", ["no-such-command"], "No such command"),
+        ("counter", ["access-log-report", "--month", "2026/11"], "2026-11 の形"),
     ],
 )
 def test_bad_options_get_a_clear_message_and_exit_status_2(program: str, args: list[str], says: str) -> None:

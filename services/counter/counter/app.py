@@ -129,7 +129,7 @@ def build(settings: ServiceSettings | None = None) -> ServiceRuntime:
 
 
 cli = service_cli(
-    "counter — 窓口: the staff's pages (sign-in, 照会 with a 処理事由, アクセスログ)",
+    "counter — 窓口: staff pages (sign-in, 照会 with a 処理事由, アクセスログ)",
     build,
     run_help="Serve the staff's pages and keep the inquiry read model from the events until stopped.",
 )
