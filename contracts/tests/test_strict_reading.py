@@ -5,14 +5,15 @@ a reason that names the field, never the value."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kokunen_contracts.envelope import EnvelopeError, envelope_headers
-from kokunen_contracts.registry import RESIDENT_CHANGED
+from kokunen_contracts.registry import RESIDENT_CHANGED, TOPICS, TopicSpec
 from kokunen_contracts.residency import ResidentChanged
-from kokunen_contracts.strict import BodyError, parse_body
+from kokunen_contracts.strict import CONTROL_FREE_PATTERN, STRICT_READING, BodyError, parse_body
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "residency.resident-changed.v1" / "death.json"
 
@@ -120,3 +121,37 @@ def test_envelope_headers_are_read_strictly(headers: list[tuple[str, bytes | Non
 
 def test_headers_that_are_not_ours_are_read_leniently() -> None:
     assert envelope_headers([("x-vendor", b"\xff"), ("x-none", None), ("x-vendor", b"b")]) == {"x-vendor": "b"}
+
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+
+
+def _strings(node: Any) -> list[dict[str, Any]]:
+    """Every string-typed node of a schema (``anyOf`` branches of optional fields included)."""
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node] if node.get("type") == "string" else []
+    return found + [s for value in node.values() for s in _strings(value)]
+
+
+@pytest.mark.parametrize("spec", TOPICS, ids=lambda s: s.name)
+def test_each_rule_of_strict_reading_is_in_the_committed_json_schema(spec: TopicSpec) -> None:
+    """What consumers enforce, the schema a publisher validates against says: the rules in ``$comment``, the key
+    field in ``x-key`` (a field of the payload), and no string that admits a control character."""
+    schema = json.loads((SCHEMAS / f"{spec.name}.json").read_text())
+    assert schema["$comment"] == STRICT_READING
+    assert schema["x-key"] == spec.key_field
+    node = schema
+    for part in spec.key_field.split("."):
+        node = node["properties"][part]
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+    assert node["type"] in ("string", "integer")  # the key is its text (a 年度 for the continuation runs)
+    for string in _strings(schema):
+        if "enum" in string or "const" in string or "format" in string:
+            continue  # a closed list, or a date/time/uuid format: no control character fits either
+        assert "pattern" in string, string
+        for text in ("浦和\x00太郎", "浦和\n太郎", "\x1b[2J", "浦和\x7f", "浦和\x85"):
+            assert re.search(string["pattern"], text) is None, (string, text)
+    assert re.search(CONTROL_FREE_PATTERN, "浦和 太郎・ｳﾗﾜ 〒330-0061")  # ordinary text passes
