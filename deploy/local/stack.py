@@ -78,60 +78,88 @@ def up(run_dir: Path) -> int:
         "MYNUMBER_ACTIVE_KEY_ID": "local1",
         "MYNUMBER_HASH_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
+    services = start_services(run_dir, bootstrap, admin_url, keys, oidc_issuer=str(state["oidc"]["issuer"]))
+    waiting = wait_until_ready(services)
+    print(summary(run_dir, bootstrap, admin_url, services, waiting))
+    return 1 if waiting else 0
+
+
+def start_services(
+    run_dir: Path, bootstrap: str, admin_url: str, env: dict[str, str], oidc_issuer: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Start every installed service (``<service> run``) in the background on prepared servers, each with its own
+    database role, a free health port and ``env`` (the My Number keys, …); record them for ``down``, and write
+    ``env.sh`` (the URLs and keys a client needs)."""
     logs = run_dir / "logs"
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
     services: dict[str, dict[str, Any]] = {}
     for service in installed_services():
         port = localstack.free_port()
-        env = service_env(service, bootstrap, admin_url, keys, port)
+        service_environment = service_env(service, bootstrap, admin_url, env, port)
         if service == "counter":
             counter_port = localstack.free_port()
-            env |= {
+            service_environment |= {
                 "COUNTER_HTTP_PORT": str(counter_port),
                 "COUNTER_SESSION_SECRET": base64.b64encode(os.urandom(32)).decode(),
                 "COUNTER_COOKIE_SECURE": "false",  # plain http on 127.0.0.1
                 "COUNTER_DESIGN_TOKENS_CSS": str(TOKENS_CSS),
-                "OIDC_ISSUER_URL": str(state["oidc"]["issuer"]),
+                **({"OIDC_ISSUER_URL": oidc_issuer} if oidc_issuer else {}),
             }
         with (logs / f"{service}.log").open("ab") as log:
             process = subprocess.Popen(
                 [str(Path(sys.executable).parent / service.replace("_", "-")), "run"],
-                env={**os.environ, **env},
+                env={**os.environ, **service_environment},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # outlives `make up`
             )
-        services[service] = {"pid": process.pid, "port": port, "database_url": env["DATABASE_URL"]}
+        services[service] = {"pid": process.pid, "port": port, "database_url": service_environment["DATABASE_URL"]}
         if service == "counter":
-            services[service]["pages"] = f"http://127.0.0.1:{env['COUNTER_HTTP_PORT']}"
-    _state_file(run_dir).write_text(json.dumps({"services": services, "keys": keys}, indent=2))
-    exports = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "ADMIN_DATABASE_URL": admin_url, **keys}
+            services[service]["pages"] = f"http://127.0.0.1:{counter_port}"
+    _state_file(run_dir).write_text(json.dumps({"services": services, "keys": env}, indent=2))
+    exports = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "ADMIN_DATABASE_URL": admin_url, **env}
     env_file = run_dir / "env.sh"
     env_file.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in exports.items()))
     env_file.chmod(0o600)
+    return services
 
-    deadline = time.monotonic() + READY_TIMEOUT_S
+
+def wait_until_ready(services: dict[str, dict[str, Any]], timeout_s: float = READY_TIMEOUT_S) -> set[str]:
+    """Poll every service's ``/readyz`` until all answer 200 or the time is up; the services still not ready."""
+    deadline = time.monotonic() + timeout_s
     waiting = set(services)
     while waiting and time.monotonic() < deadline:
         waiting = {s for s in waiting if not _ready(services[s]["port"])}
         if waiting:
             time.sleep(1)
+    return waiting
 
-    print(f"\nkokunen is up — logs in {logs}/, stop with `make down`\n")
-    print(f"  Kafka        {bootstrap}   (KAFKA_BOOTSTRAP_SERVERS; no authentication)")
-    print(f"  PostgreSQL   {admin_url}   (ADMIN_DATABASE_URL: superuser, trust on 127.0.0.1)")
-    print("\n  service              health                                   database role (password = role name)")
+
+def summary(
+    run_dir: Path, bootstrap: str, admin_url: str, services: dict[str, dict[str, Any]], waiting: set[str]
+) -> str:
+    """What ``make up`` prints: where everything is and how to sign in or connect."""
+    lines = [
+        f"\nkokunen is up — logs in {run_dir / 'logs'}/, stop with `make down`\n",
+        f"  Kafka        {bootstrap}   (KAFKA_BOOTSTRAP_SERVERS; no authentication)",
+        f"  PostgreSQL   {admin_url}   (ADMIN_DATABASE_URL: superuser, trust on 127.0.0.1)",
+        "\n  service              health                                   database role (password = role name)",
+    ]
     for service, facts in services.items():
         status = "not ready yet" if service in waiting else "ready"
         health = f"http://127.0.0.1:{facts['port']}/readyz"
-        print(f"  {service:<20} {health:<40} {facts['database_url']}   [{status}]")
+        lines.append(f"  {service:<20} {health:<40} {facts['database_url']}   [{status}]")
     if "counter" in services:
         staff = ", ".join(f"{p['username']} ({'・'.join(p['roles']) or 'no role'})" for p in localstack.DEMO_STAFF)
-        print(f"\n  counter (窓口)  {services['counter']['pages']}   sign in as: {staff}")
-    print(f"\n  My Number keys (MYNUMBER_KEYS, MYNUMBER_HASH_KEY) and the URLs above: source {env_file}")
-    print("  metrics: the same port, /metrics; configuration: docs/configuration.md; publishing: docs/integration.md")
-    return 1 if waiting else 0
+        lines.append(f"\n  counter (窓口)  {services['counter']['pages']}   sign in as: {staff}")
+    lines.append(
+        f"\n  My Number keys (MYNUMBER_KEYS, MYNUMBER_HASH_KEY) and the URLs above: source {run_dir / 'env.sh'}"
+    )
+    lines.append(
+        "  metrics: the same port, /metrics; configuration: docs/configuration.md; publishing: docs/integration.md"
+    )
+    return "\n".join(lines)
 
 
 def down(run_dir: Path) -> int:

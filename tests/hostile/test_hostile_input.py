@@ -2,15 +2,18 @@
 headers and bodies, several hundred cases), interleaved across partitions, with every service running as its
 own process. Each case must end applied, or dead-lettered with the expected class — by every service that
 consumes the topic —, the valid canaries sent after them on every partition must be applied, the dead letters
-must all leave through the relay (none quarantined), and no service process may have died."""
+must all leave through the relay (none quarantined), and no service process may have died. The services are
+started, reported and stopped as `make up` / `make down` do it (``deploy/local/stack.py``), on this session's
+servers."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
-import subprocess
-import sys
 from collections import Counter
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,14 +21,20 @@ from aiokafka import AIOKafkaProducer
 from hostile.corpus import Case, corpus, valid_message
 from kokunen_common.database_setup import BY_SERVICE
 from kokunen_contracts.registry import TopicSpec
+from kokunen_testing.infra import load_localstack, repo_root
 from kokunen_testing.platform import Platform, eventually
 
 pytestmark = pytest.mark.integration
 
 
-def start_service(platform: Platform, service: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **platform.service_env(service), "LOG_LEVEL": os.environ.get("HOSTILE_LOG_LEVEL", "ERROR")}
-    return subprocess.Popen([sys.executable, "-m", service, "run"], env=env)
+def load_stack() -> ModuleType:
+    """``deploy/local/stack.py``: what `make up` and `make down` run."""
+    spec = importlib.util.spec_from_file_location("stack", repo_root() / "deploy" / "local" / "stack.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 async def send_all(platform: Platform, items: list[tuple[Case | None, Any, int]]) -> list[tuple[int, int]]:
@@ -61,7 +70,7 @@ def subscriptions(platform: Platform) -> dict[str, tuple[TopicSpec, list[str]]]:
     return found
 
 
-async def test_no_input_stalls_a_partition_or_goes_missing(platform: Platform) -> None:
+async def test_no_input_stalls_a_partition_or_goes_missing(platform: Platform, tmp_path: Path) -> None:
     consumed = subscriptions(platform)
 
     def consumed_topics() -> list[TopicSpec]:
@@ -88,8 +97,17 @@ async def test_no_input_stalls_a_partition_or_goes_missing(platform: Platform) -
             canary_partitions.append((spec.name, partition))
             items.append((None, (spec.name, canary), partition))
 
-    services = {name: start_service(platform, name) for name in BY_SERVICE}
-    pids = {name: proc.pid for name, proc in services.items()}
+    stack, pid_alive = load_stack(), load_localstack().pid_alive
+    run_dir = tmp_path / "stack"
+    given = {  # the session's keys and quick settings; the URLs and health ports are stack.py's own
+        **{k: v for k, v in platform.service_env("residency_sync").items() if "DATABASE_URL" not in k},
+        "LOG_LEVEL": os.environ.get("HOSTILE_LOG_LEVEL", "ERROR"),
+    }
+    services = await asyncio.to_thread(
+        stack.start_services, run_dir, platform.bootstrap, platform.infra.admin_db_url, given
+    )
+    pids = {name: facts["pid"] for name, facts in services.items()}
+    assert set(pids) == set(BY_SERVICE)
     admin = await platform.admin()
     try:
         landed = await send_all(platform, items)
@@ -160,16 +178,24 @@ async def test_no_input_stalls_a_partition_or_goes_missing(platform: Platform) -
         await eventually(dead_letters_published, timeout_s=120, interval_s=1.0)
         for service in BY_SERVICE.values():
             assert not await admin.fetchval(f"SELECT count(*) FROM {service.schema}.outbox_quarantine")
-        for name, proc in services.items():
-            assert proc.poll() is None, f"{name} exited with {proc.returncode}"
-            assert proc.pid == pids[name]
+        for name, pid in pids.items():
+            assert pid_alive(pid), (
+                f"{name} (pid {pid}) exited: {(run_dir / 'logs' / f'{name}.log').read_text()[-3000:]}"
+            )
+        # What `make up` prints once every service answers /readyz: where each one is, and how to connect.
+        assert not await asyncio.to_thread(stack.wait_until_ready, services, 120)
+        report = stack.summary(run_dir, platform.bootstrap, platform.infra.admin_db_url, services, set())
+        for facts in services.values():
+            assert f"http://127.0.0.1:{facts['port']}/readyz" in report
+            assert facts["database_url"] in report
+        assert "(password = role name)" in report
+        assert f"{services['counter']['pages']}   sign in as:" in report
+        exported = (run_dir / "env.sh").read_text()
+        assert f"export KAFKA_BOOTSTRAP_SERVERS={platform.bootstrap}" in exported
+        assert "export MYNUMBER_KEYS=" in exported
         print(f"\nhostile cases: {len(cases)}, outcomes per consumer: {dict(outcomes)}, canaries: {len(canaries)}")
     finally:
         await admin.close()
-        for proc in services.values():
-            proc.terminate()
-        for proc in services.values():
-            try:
-                await asyncio.to_thread(proc.wait, 30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        await asyncio.to_thread(stack.down, run_dir)  # `make down`: every service stopped
+    assert not [name for name, pid in pids.items() if pid_alive(pid)]
+    assert not (run_dir / "services.json").exists()
