@@ -17,7 +17,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from kokunen_common.messaging import ensure_topics
-from kokunen_common.outbox import outbox_ddl, purge_dead_letters
+from kokunen_common.outbox import purge_dead_letters
 from kokunen_common.replay import replay
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import DAY_MS, PERSON_CHANGED, RESIDENT_CHANGED, TOPICS
@@ -70,12 +70,7 @@ async def retained_for(platform: Platform, topics: list[str], ms: int) -> bool:
 
 async def test_dead_letters_past_their_retention_are_deleted_and_the_deletion_recorded(platform: Platform) -> None:
     schema = "retention_probe"
-    conn = await platform.admin()
-    try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.execute(f"CREATE SCHEMA {schema}")
-        for statement in outbox_ddl(schema):
-            await conn.execute(statement)
+    async with platform.probe_schema(schema) as conn:
         for age_days in (45, 31, 29, 0):
             await conn.execute(
                 f"""INSERT INTO {schema}.dead_letter (id, source_topic, source_partition, source_offset, key,
@@ -92,9 +87,6 @@ async def test_dead_letters_past_their_retention_are_deleted_and_the_deletion_re
         records = await conn.fetch(f"SELECT retention_days, deleted, oldest, newest FROM {schema}.dead_letter_purge")
         assert [(r["retention_days"], r["deleted"]) for r in records] == [(30, 2)]
         assert records[0]["oldest"] < records[0]["newest"]
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.close()
 
 
 async def test_a_replay_of_residency_does_not_need_the_upstream_topic(platform: Platform) -> None:

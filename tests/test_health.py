@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kokunen_common.outbox import outbox_ddl
 from kokunen_common.service import ServiceDefinition, ServiceRuntime
 from kokunen_testing.infra import load_localstack
 from kokunen_testing.platform import Platform, eventually
@@ -60,18 +59,10 @@ async def test_a_service_whose_background_job_ended_is_not_ready(platform: Platf
     async def web_pages(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         raise OSError("address already in use")
 
-    conn = await platform.admin()
-    try:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.execute(f"CREATE SCHEMA {schema}")
-        for statement in outbox_ddl(schema):
-            await conn.execute(statement)
-        definition = ServiceDefinition(
-            name=schema, schema=schema, migrations_dir=Path("."), background_jobs=[web_pages]
-        )
-        runtime = ServiceRuntime(
-            definition, platform.settings("residency_sync", database_url=platform.infra.admin_db_url)
-        )
+    definition = ServiceDefinition(name=schema, schema=schema, migrations_dir=Path("."), background_jobs=[web_pages])
+    settings = platform.settings("residency_sync", database_url=platform.infra.admin_db_url)
+    async with platform.probe_schema(schema):
+        runtime = ServiceRuntime(definition, settings)
         await runtime.start(consumers=False)
         try:
 
@@ -81,6 +72,3 @@ async def test_a_service_whose_background_job_ended_is_not_ready(platform: Platf
             assert await eventually(job_ended, timeout_s=30) == "ended: web_pages"
         finally:
             await runtime.stop()
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.close()

@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from kokunen_common.crypto import MyNumberVault
 from kokunen_common.database_setup import BY_SERVICE, url_for_role
 from kokunen_common.messaging import publish_events
+from kokunen_common.outbox import outbox_ddl
 from kokunen_common.platform import prepare, service_app
 from kokunen_common.service import ServiceRuntime
 from kokunen_common.settings import ServiceSettings
@@ -67,6 +68,21 @@ class Platform:
 
     async def admin(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.infra.admin_db_url)
+
+    @contextlib.asynccontextmanager
+    async def probe_schema(self, schema: str, *statements: str) -> AsyncIterator[asyncpg.Connection]:
+        """A schema for a probe service — inbox, outbox, dead letters, and ``statements`` — dropped afterwards; the
+        admin connection it was made with."""
+        conn = await self.admin()
+        try:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            await conn.execute(f"CREATE SCHEMA {schema}")
+            for statement in [*outbox_ddl(schema), *statements]:
+                await conn.execute(statement)
+            yield conn
+        finally:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            await conn.close()
 
     async def connect_as(self, service: str) -> asyncpg.Connection:
         return await asyncpg.connect(self.settings(service).database_url.get_secret_value())
