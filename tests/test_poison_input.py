@@ -31,6 +31,7 @@ from kokunen_contracts.registry import PERSON_CHANGED, RESIDENT_CHANGED
 from kokunen_contracts.residency import ChangeReason
 from kokunen_testing.factories import change, resident
 from kokunen_testing.platform import Platform, eventually, unique_atena
+from structlog.testing import capture_logs
 
 pytestmark = pytest.mark.integration
 
@@ -213,20 +214,23 @@ async def test_a_message_delivered_again_and_again_without_progress_is_dead_lett
     runtime.consumer.subscribe(RESIDENT_CHANGED, handler)
     poisoned_before = POISON_MESSAGES.labels("poison_probe", RESIDENT_CHANGED.name)._value.get()
     await platform.publish(RESIDENT_CHANGED, [before, poison, after])
-    await runtime.start(relay=False)
-    try:
+    with capture_logs() as logged:
+        await runtime.start(relay=False)
+        try:
 
-        async def dead_letter() -> Any:
-            conn = await platform.admin()
-            try:
-                return await conn.fetchrow(f"SELECT reason, error_class FROM {schema}.dead_letter")
-            finally:
-                await conn.close()
+            async def dead_letter() -> Any:
+                conn = await platform.admin()
+                try:
+                    return await conn.fetchrow(f"SELECT reason, error_class FROM {schema}.dead_letter")
+                finally:
+                    await conn.close()
 
-        letter = await eventually(dead_letter, timeout_s=120)
-        await eventually(lambda: _has(applied, after.event_id), timeout_s=60)
-    finally:
-        await runtime.stop()
+            letter = await eventually(dead_letter, timeout_s=120)
+            await eventually(lambda: _has(applied, after.event_id), timeout_s=60)
+        finally:
+            await runtime.stop()
+    (error,) = [r for r in logged if r["event"] == "poison message dead-lettered"]  # one error line, once
+    assert (error["log_level"], error["deliveries"], error["topic"]) == ("error", 4, RESIDENT_CHANGED.name)
     assert letter["error_class"] == "poison"
     assert "delivered 4 times" in letter["reason"]
     assert sorted(await applied()) == sorted([before.event_id, after.event_id])  # the poison changed nothing
