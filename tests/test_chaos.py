@@ -23,7 +23,7 @@ async def test_kill_each_service_restart_the_broker_and_stop_the_database_mid_st
 ) -> None:
     report = await run_chaos(platform, PLAN, tmp_path / "logs")
     print("\n" + report.summary())
-    assert report.settled, f"the services did not catch up (logs in {report.log_dir})"
+    assert report.settled, f"the services did not catch up (logs in {report.log_dir}):\n{report.log_tails()}"
     assert report.kills == dict.fromkeys(SERVICES, 1)
     if platform.infra.source == "local":  # only a broker and database this session started can be stopped
         assert (report.broker_restarts, report.database_outages) == (1, 1)

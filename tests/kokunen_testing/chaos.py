@@ -164,6 +164,17 @@ class ChaosReport:
     def ok(self) -> bool:
         return self.settled and self.lost == 0 and self.doubled == 0 and self.lag == 0
 
+    def log_tails(self, lines: int = 15) -> str:
+        """The last warnings and errors of each service's log: why a run did not settle, while the logs (a test's
+        temporary folder, which other sessions' pytest runs rotate away) may not be there to read later."""
+        if self.log_dir is None:
+            return ""
+        tails = []
+        for log in sorted(self.log_dir.glob("*.log")):
+            bad = [line for line in log.read_text(errors="replace").splitlines() if '"level": "info"' not in line]
+            tails.append(f"--- {log.name} (last {lines} of {len(bad)} warning/error lines)\n" + "\n".join(bad[-lines:]))
+        return "\n".join(tails)
+
     def summary(self) -> str:
         kills = ", ".join(f"{s} {n}" for s, n in sorted(self.kills.items()))
         exits = ", ".join(f"{s} {n}" for s, n in sorted(self.unplanned_exits.items())) or "none"
@@ -244,8 +255,14 @@ class Chaos:
             faults += [asyncio.create_task(self._broker_restarts()), asyncio.create_task(self._database_outages())]
             await self.publish(self.input.stream)
             deadline = time.monotonic() + self.plan.settle_timeout_s
-            await asyncio.wait_for(asyncio.gather(*faults), timeout=max(1.0, deadline - time.monotonic()))
-            self.report.settled = await self.settle(deadline)
+            try:
+                await asyncio.wait_for(asyncio.gather(*faults), timeout=max(1.0, deadline - time.monotonic()))
+            except TimeoutError:  # a service made no progress to its next fault: reported, not settled
+                self.say(
+                    f"chaos: faults still waiting at the deadline; progress {self.progress} of {self.expected_progress}"
+                )
+            else:
+                self.report.settled = await self.settle(deadline)
         finally:
             await self.stop()
         await self.reconcile()
