@@ -335,9 +335,17 @@ async def test_a_replay_rebuilds_the_read_model_and_keeps_the_access_log(counter
 
 
 def _page_workers_of(pid: int) -> list[int]:
-    """The ``counter pages`` processes ``pid`` started."""
+    """The ``counter pages`` processes ``pid`` started (one that is exiting right now, as a killed worker is, is
+    not one: reading its command line fails or finds it empty)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children if b"pages" in Path(f"/proc/{c}/cmdline").read_bytes().split(b"\0")]
+    return [int(c) for c in children if b"pages" in _command_line(int(c))]
+
+
+def _command_line(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return []
 
 
 async def test_page_workers_share_the_port_log_every_read_and_end_with_the_service_process(
