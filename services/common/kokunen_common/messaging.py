@@ -191,6 +191,7 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_records=self.settings.consumer_max_records,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             batch_timeout_ms=100,
             parser=_records_as_they_are,
             decoder=_raw_bodies,

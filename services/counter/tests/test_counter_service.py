@@ -334,6 +334,49 @@ async def test_a_replay_rebuilds_the_read_model_and_keeps_the_access_log(counter
         assert new == old, f"rebuilt read model differs for: {query.split('FROM')[1].split()[0]}: {differing}"
 
 
+async def _ended_sessions_are_refused_by_every_worker(
+    world: CounterWorld, url: str, client: httpx.AsyncClient, reason: dict[str, str]
+) -> None:
+    """A session signed out through one worker, and one left idle past the timeout, are refused (401) on fresh
+    connections — whichever worker takes them — and nothing more is logged."""
+    idle = httpx.AsyncClient(timeout=60)
+    try:
+        idle_reason = {**reason, "csrf_token": await sign_in(idle, url, load_localstack().DEMO_STAFF[0])}
+        conn = await world.platform.connect_as("counter")
+        try:
+            await conn.execute(  # the second session last used 16 minutes ago (the idle timeout is 15)
+                "UPDATE counter.staff_session SET last_seen_at = now() - interval '16 minutes' WHERE csrf_token = $1",
+                idle_reason["csrf_token"],
+            )
+        finally:
+            await conn.close()
+        kept = httpx.Cookies(client.cookies)  # the cookie as it was: signing out clears it in the browser
+        signed_out = await client.post(f"{url}/logout", data={"csrf_token": reason["csrf_token"]})
+        assert signed_out.status_code == 303
+        for cookies, form, message in (
+            (kept, reason, "サインアウト済み"),
+            (idle.cookies, idle_reason, "操作がありません"),
+        ):
+            answers = []
+            for _ in range(4):  # new connections: the kernel spreads them over the workers
+                async with httpx.AsyncClient(timeout=60, cookies=cookies) as fresh:
+                    answers.append(await fresh.post(f"{url}/search", data={**form, "atena_number": world.citizen}))
+                    answers.append(await fresh.post(f"{url}/person", data={**form, "atena_number": world.citizen}))
+            assert [a.status_code for a in answers] == [401] * 8
+            assert not [a for a in answers if "浦和 花子" in a.text]
+            assert message in answers[0].text  # an idle session is ended by the first request that finds it idle
+    finally:
+        await idle.aclose()
+    conn = await world.platform.connect_as("counter")
+    try:
+        logged = await conn.fetchval(
+            "SELECT count(*) FROM counter.access_log WHERE reason_text = $1", reason["reason_text"]
+        )
+    finally:
+        await conn.close()
+    assert logged == 8
+
+
 def _page_workers_of(pid: int) -> list[int]:
     """The ``counter pages`` processes ``pid`` started (one that is exiting right now, as a killed worker is, is
     not one: reading its command line fails or finds it empty)."""
@@ -390,6 +433,7 @@ async def test_page_workers_share_the_port_log_every_read_and_end_with_the_servi
                 await conn.close()
             assert logged == 8
             assert breaks == []
+            await _ended_sessions_are_refused_by_every_worker(counter_world, url, client, reason)
 
             os.kill(workers[0], signal.SIGKILL)
 

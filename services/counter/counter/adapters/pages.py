@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -47,15 +46,19 @@ class LoggedAccess:
     """One access to personal data being served (アクセスログの1行): ``conn`` for its reads (and writes), and
     ``record(**fields)`` saying what it showed — the row ``Pages.logged`` appends when the block ends."""
 
-    def __init__(self, conn: asyncpg.Connection, entry_of: Callable[..., dict[str, Any]]) -> None:
+    def __init__(self, conn: asyncpg.Connection, me: SignedIn | None, entry_of: Callable[..., dict[str, Any]]) -> None:
         self.conn = conn
+        self.me = me
+        """The staff member; a page whose session check is folded into its read sets it after that read."""
         self._entry_of = entry_of
         self.entry: dict[str, Any] | None = None
 
     def record(self, **fields: Any) -> dict[str, Any]:
         """The access-log row of this access (``atena_number``, ``query``, ``result_count``, ``shown``,
         ``my_number_shown``); returned, so that an export can list its own making."""
-        self.entry = self._entry_of(**fields)
+        if self.me is None:
+            raise RuntimeError("an access is logged as the signed-in staff member: check the session first")
+        self.entry = self._entry_of(self.me, **fields)
         return self.entry
 
 
@@ -77,18 +80,20 @@ class Pages:
 
     @asynccontextmanager
     async def logged(
-        self, request: Request, me: SignedIn, reason: Reason, action: Action, *, transaction: bool = True
+        self, request: Request, me: SignedIn | None, reason: Reason, action: Action, *, transaction: bool = True
     ) -> AsyncIterator[LoggedAccess]:
         """A connection for an access and its log row: the row the block ``record``-ed is appended when the block
         ends without an error, as its last statement — in the block's transaction (the lane is held only until
         the commit), or, with ``transaction=False`` (a pure read), as a statement of its own committed at once.
         Either way the caller answers only after the block, i.e. once the row is committed; a failed append is a
         system error page that shows nothing. A block that records nothing appends nothing (a resubmitted form,
-        which files nothing)."""
+        which files nothing). ``me`` None: the block checks the session with its read and sets ``access.me``."""
         async with self.pool().acquire() as conn:
             in_transaction: AbstractAsyncContextManager[object] = conn.transaction() if transaction else nullcontext()
             async with in_transaction:
-                access = LoggedAccess(conn, partial(self.log_entry, request, me, reason, action))
+                access = LoggedAccess(
+                    conn, me, lambda who, **fields: self.log_entry(request, who, reason, action, **fields)
+                )
                 yield access
                 if access.entry is not None:
                     await AccessLog(conn).append(access.entry)

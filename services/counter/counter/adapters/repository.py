@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -271,23 +271,8 @@ class ReadModel:
     # --- for the pages -------------------------------------------------------------------------
 
     async def search(self, query: SearchQuery) -> list[dict[str, Any]]:
-        args: list[object]
-        if query.kind is SearchKind.ATENA:
-            where, args = "p.atena_number = $1", [query.atena_number]
-        elif query.kind is SearchKind.PENSION:
-            where = (
-                "p.atena_number IN (SELECT atena_number FROM counter.qualification_event "
-                "WHERE basic_pension_number = $1)"
-            )
-            args = [query.basic_pension_number]
-        else:
-            where, args = "birth_date = $1 AND kana_key = $2", [query.birth_date, query.kana_key]
-        rows = await self.conn.fetch(
-            f"SELECT {PERSON_COLUMNS} FROM counter.person p WHERE {where} ORDER BY kana_key, p.atena_number "
-            f"LIMIT {SEARCH_LIMIT}",
-            *args,
-        )
-        return [_person(r) for r in rows]
+        sql, args = search_statement(query)
+        return found_people(await self.conn.fetch(sql, *args))
 
     async def person(self, atena_number: str) -> dict[str, Any] | None:
         row = await self.conn.fetchrow(
@@ -324,17 +309,51 @@ class ReadModel:
     async def person_page(self, atena_number: str) -> dict[str, Any] | None:
         """Everything the person page shows, in one statement (one snapshot, one round trip): the person's columns
         and each of ``PERSON_LISTS`` under its name; None for an unknown 宛名番号."""
-        row = await self.conn.fetchrow(PERSON_PAGE, atena_number)
-        if row is None:
-            return None
-        page = _person({k: v for k, v in row.items() if k not in PERSON_LISTS})
-        page.update({name: spec.decoded(row[name]) for name, spec in PERSON_LISTS.items()})
-        return page
+        return person_page_of(await self.conn.fetchrow(PERSON_PAGE, atena_number))
 
     async def _person_list(self, name: str, atena_number: str, limit: int | None = None) -> list[Any]:
         spec = PERSON_LISTS[name]
         sql = spec.sql.format(limit=int(limit or spec.limit))
         return spec.decoded(await self.conn.fetchval(f"SELECT ARRAY({sql})", atena_number))
+
+
+def search_statement(query: SearchQuery) -> tuple[str, list[object]]:
+    """The search's statement and its arguments (``found_people`` reads its rows)."""
+    args: list[object]
+    if query.kind is SearchKind.ATENA:
+        where, args = "p.atena_number = $1", [query.atena_number]
+    elif query.kind is SearchKind.PENSION:
+        where = (
+            "p.atena_number IN (SELECT atena_number FROM counter.qualification_event WHERE basic_pension_number = $1)"
+        )
+        args = [query.basic_pension_number]
+    else:
+        where, args = "birth_date = $1 AND kana_key = $2", [query.birth_date, query.kana_key]
+    sql = (
+        f"SELECT {PERSON_COLUMNS} FROM counter.person p WHERE {where} ORDER BY kana_key, p.atena_number "
+        f"LIMIT {SEARCH_LIMIT}"
+    )
+    return sql, args
+
+
+def found_people(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The persons a search found (rows read with a session check carry its columns, and one row without a
+    person when none was found)."""
+    return [_person(_read_only(r)) for r in rows if r["atena_number"] is not None]
+
+
+def person_page_of(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The person page's data from its statement's row (``PERSON_PAGE``); None for an unknown 宛名番号."""
+    if row is None or row["atena_number"] is None:
+        return None
+    page = _person({k: v for k, v in _read_only(row).items() if k not in PERSON_LISTS})
+    page.update({name: spec.decoded(row[name]) for name, spec in PERSON_LISTS.items()})
+    return page
+
+
+def _read_only(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row's read columns, without the session check's (``Sessions.read_signed_in``)."""
+    return {k: v for k, v in row.items() if not k.startswith("session_")}
 
 
 @dataclass(frozen=True)
@@ -510,11 +529,47 @@ def _log_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**dict(row), "shown": json.loads(row["shown"])}
 
 
+@dataclass(frozen=True)
+class SessionCheck:
+    """A page's session check folded into its read: the session is live (not ended, used within ``idle``), the
+    form's CSRF token is the session's and the session holds one of ``roles`` (those allowed the page)."""
+
+    session_id: str
+    csrf_token: str
+    roles: Sequence[str]
+    idle: timedelta
+
+
+SESSION_COLUMNS = ("staff_id", "staff_name", "department", "roles")
+
+
 class Sessions:
     """Signed-in staff (counter.staff_session): the cookie carries only the random id."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+
+    async def read_signed_in(self, check: SessionCheck, sql: str, *args: object) -> list[asyncpg.Record] | None:
+        """``sql`` (with ``args``) run only for a session that passes ``check``, in one statement — the check and
+        the read in one snapshot and one round trip. Its rows, each with the session's ``session_*`` columns and
+        ``session_idle_for`` (a read that finds nothing: one row whose read columns are NULL); None when the
+        session does not pass (ended, idle, another form's token, no role allowed: ``find`` tells which)."""
+        n = len(args)
+        rows: list[asyncpg.Record] = await self.conn.fetch(
+            f"""WITH signed_in AS (
+                    SELECT {", ".join(f"{c} AS session_{c}" for c in SESSION_COLUMNS)},
+                           now() - last_seen_at AS session_idle_for
+                    FROM counter.staff_session
+                    WHERE session_id = ${n + 1} AND ended_at IS NULL AND csrf_token = ${n + 2}
+                        AND roles && ${n + 3}::text[] AND last_seen_at >= now() - ${n + 4}::interval)
+                SELECT s.*, r.* FROM signed_in s LEFT JOIN LATERAL ({sql}) r ON true""",
+            *args,
+            check.session_id,
+            check.csrf_token,
+            list(check.roles),
+            check.idle,
+        )
+        return rows or None
 
     async def start(
         self, session_id: str, staff_id: str, name: str, department: str, roles: Sequence[str], csrf: str

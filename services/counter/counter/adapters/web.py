@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -43,12 +44,23 @@ from ..domain.forms import forms_by_family, kind_label, label_of
 from ..domain.reasons import AUDIT_REASON, REASON_LABELS, REASONS, Reason, ReasonRefused, require_reason
 from ..domain.search import ATENA, SearchRefused, normalise, parse_search
 from ..domain.sign_in_limits import SignInLimits
-from ..domain.staff import PERMISSION_LABELS, Permission, Role, Staff
+from ..domain.staff import PERMISSION_LABELS, POLICY, Permission, Role, Staff
 from ..settings import CounterSettings
 from .forms import forms_router
 from .oidc import SignInRefused, identity_provider, staff_from_claims
 from .pages import PageError, Pages, Pool, SignedIn
-from .repository import AccessLog, ReadModel, Sessions, SignInFailures, new_id
+from .repository import (
+    PERSON_PAGE,
+    AccessLog,
+    ReadModel,
+    SessionCheck,
+    Sessions,
+    SignInFailures,
+    found_people,
+    new_id,
+    person_page_of,
+    search_statement,
+)
 
 log = get_logger(__name__)
 HERE = Path(__file__).resolve().parent.parent
@@ -92,6 +104,9 @@ class SecurityHeaders:
 
         await self.app(scope, receive, with_headers)
 
+
+ROLES_ALLOWED = {p: [role.value for role, allowed in POLICY.items() if p in allowed] for p in Permission}
+"""The roles that may do each thing (the inquiry pages check them in their read)."""
 
 FORM_FIELDS_MAX = 40
 """More fields than any form of these pages has: a body with more is refused (400) before it is decoded further."""
@@ -409,14 +424,33 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         me = await signed_in(request)
         return render(request, "home.html", signed_in=me)
 
+    async def read_signed_in(
+        request: Request, conn: asyncpg.Connection, csrf_token: str, permission: Permission, sql: str, *args: object
+    ) -> tuple[SignedIn, list[asyncpg.Record]]:
+        """The inquiry pages' read with their session check folded in (one statement, one snapshot, one round
+        trip): ``sql`` runs only for a live session whose form (CSRF token) and role allow the page. When the
+        session does not pass, ``signed_in`` and ``require`` say why (401 signed out or idle, 403)."""
+        session_id = request.session.get(SESSION_KEY)
+        rows = None
+        if isinstance(session_id, str) and csrf_token:
+            check = SessionCheck(session_id, csrf_token, ROLES_ALLOWED[permission], idle)
+            rows = await Sessions(conn).read_signed_in(check, sql, *args)
+        if rows is None or not isinstance(session_id, str):
+            require(await signed_in(request, csrf=csrf_token, check_csrf=True), permission)
+            raise PageError(401, "サインインしてください", "サインアウト済みのセッションです。", sign_in=True)
+        first = rows[0]
+        if first["session_idle_for"] > idle * TOUCH_AFTER:
+            await Sessions(conn).touch(session_id)
+        roles = tuple(Role(r) for r in first["session_roles"])
+        staff = Staff(first["session_staff_id"], first["session_staff_name"], first["session_department"], roles)
+        return SignedIn(staff, session_id, csrf_token), rows
+
     @app.post("/search")
     async def search(request: Request) -> HTMLResponse:
         posted = await posted_fields(request)
         csrf_token, reason_code, reason_text = posted["csrf_token"], posted["reason_code"], posted["reason_text"]
         atena_number, kana_name = posted["atena_number"], posted["kana_name"]
         birth_date, basic_pension_number = posted["birth_date"], posted["basic_pension_number"]
-        me = await signed_in(request, csrf=csrf_token, check_csrf=True)
-        require(me, Permission.INQUIRE)
         form = {
             "reason_code": reason_code,
             "reason_text": reason_text[:400],
@@ -435,33 +469,52 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
             query = parse_search(atena_number, kana_name, birth_date, basic_pension_number)
         except SearchRefused as exc:
             errors.update(exc.errors)
-        if errors or reason is None:
+        if errors or reason is None:  # the session, its form and its role first (401, 403), then the input (400)
+            me = await signed_in(request, csrf=csrf_token, check_csrf=True)
+            require(me, Permission.INQUIRE)
             return render(request, "home.html", 400, signed_in=me, form=form, errors=errors)
-        # The read, then its log row as a statement of its own: the page only once the row is committed.
-        async with pages.logged(request, me, reason, Action.SEARCH, transaction=False) as access:
-            rows = await ReadModel(access.conn).search(query)
-            shown = [show_person(r, me.staff, with_address=False) for r in rows]
+        # The read (with its session check), then its log row as a statement of its own: the page only once the
+        # row is committed.
+        async with pages.logged(request, None, reason, Action.SEARCH, transaction=False) as access:
+            sql, args = search_statement(query)
+            access.me, rows = await read_signed_in(request, access.conn, csrf_token, Permission.INQUIRE, sql, *args)
+            shown = [show_person(r, access.me.staff, with_address=False) for r in found_people(rows)]
             access.record(query=query.describe(), result_count=len(shown), shown=[p.log_form() for p in shown])
-        return render(request, "results.html", signed_in=me, people=shown, reason=reason, form=form, query=query)
+        return render(request, "results.html", signed_in=access.me, people=shown, reason=reason, form=form, query=query)
 
-    async def person_page(
-        request: Request,
-        me: SignedIn,
-        reason: Reason,
-        atena_number: str,
-        as_of: date | None,
-        *,
-        reveal: bool,
-    ) -> HTMLResponse:
+    @app.post("/person")
+    @app.post("/person/my-number")
+    async def person(request: Request) -> HTMLResponse:
+        """The person's page; at /person/my-number with the My Number shown, under its own 処理事由."""
+        posted = await posted_fields(request)
+        reveal = request.url.path.endswith("/my-number")
+        prefix = "reveal_" if reveal else ""
+        csrf_token, code, text = posted["csrf_token"], posted[f"{prefix}reason_code"], posted[f"{prefix}reason_text"]
+        permission = Permission.REVEAL_MY_NUMBER if reveal else Permission.INQUIRE
+
+        def given() -> tuple[Reason, str, date | None]:
+            day = None if reveal else checked_as_of(posted["as_of"])
+            return require_reason(code, text), checked_atena(posted["atena_number"]), day
+
+        try:
+            reason, atena_number, as_of = given()
+        except (ReasonRefused, PageError):
+            # The session, its form and its role first (401, 403), then the 処理事由 and the input (400).
+            await allowed(request, csrf_token, permission, code, text)
+            reason, atena_number, as_of = given()
         action = Action.REVEAL_MY_NUMBER if reveal else Action.VIEW
         # As in search: the page only after its log row is committed.
-        async with pages.logged(request, me, reason, action, transaction=False) as access:
-            model = ReadModel(access.conn)
-            row = await model.person_page(atena_number)  # the person and every list of the page: one statement
+        async with pages.logged(request, None, reason, action, transaction=False) as access:
+            # The person and every list of the page, with the session check: one statement.
+            access.me, rows = await read_signed_in(
+                request, access.conn, csrf_token, permission, PERSON_PAGE, atena_number
+            )
+            me = access.me
+            row = person_page_of(rows[0])
             shown = None if row is None else show_person(row, me.staff)
             my_number: str | None = None
             if row is not None and reveal:
-                my_number = await open_my_number(model, atena_number)
+                my_number = await open_my_number(ReadModel(access.conn), atena_number)
             access.record(
                 atena_number=atena_number,
                 query=None if as_of is None else f"記録時点={as_of.isoformat()}",
@@ -508,23 +561,6 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
         except SealError:
             log.error("a sealed My Number does not open", reason="wrong key or tampered")
             return None
-
-    @app.post("/person")
-    @app.post("/person/my-number")
-    async def person(request: Request) -> HTMLResponse:
-        """The person's page; at /person/my-number with the My Number shown, under its own 処理事由."""
-        posted = await posted_fields(request)
-        reveal = request.url.path.endswith("/my-number")
-        prefix = "reveal_" if reveal else ""
-        me, reason = await allowed(
-            request,
-            posted["csrf_token"],
-            Permission.REVEAL_MY_NUMBER if reveal else Permission.INQUIRE,
-            posted[f"{prefix}reason_code"],
-            posted[f"{prefix}reason_text"],
-        )
-        day = None if reveal else checked_as_of(posted["as_of"])
-        return await person_page(request, me, reason, checked_atena(posted["atena_number"]), day, reveal=reveal)
 
     app.include_router(forms_router(pages))
 
