@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from kokunen_contracts.counter import ExemptionApplicationKind, ExemptionApplicationSubmitted
 from kokunen_contracts.eligibility import (
     AcquisitionReason,
     InsuredCategory,
@@ -181,4 +182,33 @@ def qualification_acquired(
         acquired_on=on,
         acquisition_reason=reason,
         basic_pension_number=basic_pension_number,
+    )
+
+
+def exemption_application(
+    atena: str,
+    received_on: date,
+    first_month: str,
+    last_month: str,
+    *,
+    kind: ExemptionApplicationKind | str = "exemption",
+    staff_id: str = "madoguchi",
+    department: str = "北区役所 保険年金課",
+    **fields: Any,
+) -> ExemptionApplicationSubmitted:
+    """counter.exemption-application-submitted.v1: an 免除等申請 received ``received_on`` for the months
+    ``first_month``–``last_month`` (``kind``: 申請免除, 納付猶予, 学生納付特例 …)."""
+    return ExemptionApplicationSubmitted(
+        event_id=uuid.uuid4(),
+        effective_date=received_on,
+        recorded_at=datetime.now(JST),
+        application_id=uuid.uuid4(),
+        kind=kind,
+        atena_number=atena,
+        received_on=received_on,
+        staff_id=staff_id,
+        department=department,
+        first_month=first_month,
+        last_month=last_month,
+        **fields,
     )

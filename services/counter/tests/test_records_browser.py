@@ -50,7 +50,7 @@ from kokunen_contracts.registry import (
 )
 from kokunen_contracts.residency import PersonChangeKind
 from kokunen_contracts.transfer import DisclosureKind, TransferRecorded
-from kokunen_testing.factories import JST, person_changed, qualification_acquired
+from kokunen_testing.factories import JST, exemption_application, person_changed, qualification_acquired
 from kokunen_testing.pdf import pdf_text
 from kokunen_testing.platform import eventually, unique_atena
 from playwright.async_api import Browser
@@ -180,18 +180,8 @@ def screened_application(
     article: str,
 ) -> tuple[ExemptionApplicationSubmitted, ExemptionScreened]:
     """An application received at this counter and eligibility's screening of it: the applicant passed ``tier``."""
-    application = ExemptionApplicationSubmitted(
-        event_id=uuid.uuid4(),
-        effective_date=received_on,
-        recorded_at=datetime.now(JST),
-        application_id=uuid.uuid4(),
-        kind=kind,
-        atena_number=atena,
-        received_on=received_on,
-        staff_id="madoguchi",
-        department=COUNTER,
-        first_month=first_month,
-        last_month=last_month,
+    application = exemption_application(
+        atena, received_on, first_month, last_month, kind=kind, staff_id="madoguchi", department=COUNTER
     )
     check = PersonScreening(
         tier=tier,

@@ -35,7 +35,7 @@ from kokunen_contracts.registry import (
 from kokunen_contracts.residency import PersonChanged
 from kokunen_contracts.residency import PersonChangeKind as K
 from kokunen_contracts.tax import IncomeDetermined
-from kokunen_testing.factories import JST, person_changed
+from kokunen_testing.factories import JST, exemption_application, person_changed
 from kokunen_testing.platform import Platform, eventually, outbox_events, unique_atena
 
 pytestmark = pytest.mark.integration
@@ -134,19 +134,14 @@ async def incomes_known(platform: Platform, *events: IncomeDetermined) -> None:
 
 
 def application(atena: str, kind: str = "exemption", **fields: Any) -> ExemptionApplicationSubmitted:
-    received = fields.pop("received_on", RECEIVED)
-    return ExemptionApplicationSubmitted(
-        event_id=uuid.uuid4(),
-        effective_date=received,
-        recorded_at=datetime.now(JST),
-        application_id=uuid.uuid4(),
+    return exemption_application(
+        atena,
+        fields.pop("received_on", RECEIVED),
+        fields.pop("first_month", "2026-07"),
+        fields.pop("last_month", "2027-06"),
         kind=kind,
-        atena_number=atena,
-        received_on=received,
         staff_id="urawa-0042",
         department="浦和区役所 保険年金課",
-        first_month=fields.pop("first_month", "2026-07"),
-        last_month=fields.pop("last_month", "2027-06"),
         **fields,
     )
 
