@@ -8,8 +8,9 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from kokunen_contracts.counter import ExemptionApplicationKind, ExemptionApplicationSubmitted
+from kokunen_contracts.counter import ExemptionApplicationSubmitted
 from kokunen_contracts.eligibility import (
+    ExemptionApplicationKind,
     AcquisitionReason,
     InsuredCategory,
     QualificationChanged,
