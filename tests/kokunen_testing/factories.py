@@ -10,8 +10,8 @@ from typing import Any
 
 from kokunen_contracts.counter import ExemptionApplicationSubmitted
 from kokunen_contracts.eligibility import (
-    ExemptionApplicationKind,
     AcquisitionReason,
+    ExemptionApplicationKind,
     InsuredCategory,
     QualificationChanged,
     QualificationChangeKind,
