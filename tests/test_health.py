@@ -1,5 +1,6 @@
 """Readiness on the real stack: a service whose database goes away stops being ready, and is ready
-again when it comes back, while it stays alive throughout; a service whose background job ended is not ready."""
+again when it comes back, while it stays alive throughout; a service whose background job ended is not ready,
+and not alive either (nothing in the process restarts the job: the kubelet restarts the pod)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ async def test_readiness_follows_the_database_and_liveness_does_not(platform: Pl
         await eventually(lambda: readiness(200), timeout_s=90)
 
 
-async def test_a_service_whose_background_job_ended_is_not_ready(platform: Platform) -> None:
+async def test_a_service_whose_background_job_ended_is_not_ready_nor_alive(platform: Platform) -> None:
     """The counter's pages, eligibility's calendar and tax_sync's file relay run beside the consumers: one that
     ended (here: failed at once) must not leave the service answering ready."""
     schema = "jobs_probe"
@@ -60,7 +61,8 @@ async def test_a_service_whose_background_job_ended_is_not_ready(platform: Platf
         raise OSError("address already in use")
 
     definition = ServiceDefinition(name=schema, schema=schema, migrations_dir=Path("."), background_jobs=[web_pages])
-    settings = platform.settings("residency_sync", database_url=platform.infra.admin_db_url)
+    port = load_localstack().free_port()
+    settings = platform.settings("residency_sync", database_url=platform.infra.admin_db_url, metrics_port=port)
     async with platform.probe_schema(schema):
         runtime = ServiceRuntime(definition, settings)
         await runtime.start(consumers=False)
@@ -70,5 +72,7 @@ async def test_a_service_whose_background_job_ended_is_not_ready(platform: Platf
                 return (await runtime.readiness())["background_jobs"]
 
             assert await eventually(job_ended, timeout_s=30) == "ended: web_pages"
+            status, body = await asyncio.to_thread(probe, port, "/livez")
+            assert (status, body) == (503, {"status": "dead", "reason": "background task ended: web_pages"})
         finally:
             await runtime.stop()

@@ -1,9 +1,11 @@
 """Liveness and readiness, served beside ``/metrics`` on ``METRICS_PORT``.
 
 One small HTTP server runs in the service's own event loop, so an answer to ``/livez`` proves the loop
-turns; ``/readyz`` asks the runtime's checks (database reachable, broker connected, partitions assigned,
-outbox relay not stalled) and answers 200 when all pass, 503 with the failing ones otherwise. Bodies are
-JSON and name checks and reasons only — never a person's data.
+turns — and ``/livez`` answers 503 once a part that cannot come back by itself has ended (the outbox relay or a
+background job: only a restart brings it back, so the kubelet should restart the pod); ``/readyz`` asks
+the runtime's checks (database reachable, broker connected, partitions assigned, outbox relay not stalled) and
+answers 200 when all pass, 503 with the failing ones otherwise. Bodies are JSON and name checks and reasons only —
+never a person's data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ log = get_logger(__name__)
 
 Checks = Callable[[], Awaitable[Mapping[str, str | None]]]
 """Check name → ``None`` when it passes, else why it does not (a short sentence)."""
+Liveness = Callable[[], str | None]
+"""``None`` while the process can still recover by itself, else why it cannot (a short sentence)."""
 
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
@@ -38,10 +42,18 @@ def readiness_body(results: Mapping[str, str | None]) -> tuple[int, dict[str, ob
 class HealthServer:
     """``GET /livez``, ``GET /readyz`` and ``GET /metrics`` (Prometheus text) on one port."""
 
-    def __init__(self, port: int, readiness: Checks, *, host: str = "0.0.0.0") -> None:  # noqa: S104 - probed by the kubelet
+    def __init__(
+        self,
+        port: int,
+        readiness: Checks,
+        *,
+        liveness: Liveness = lambda: None,
+        host: str = "0.0.0.0",  # noqa: S104 - probed by the kubelet
+    ) -> None:
         self.port = port
         self.host = host
         self._readiness = readiness
+        self._liveness = liveness
         self._server: asyncio.Server | None = None
         self.stopping = False
 
@@ -81,7 +93,10 @@ class HealthServer:
             return 200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
         if path == "/livez":
             # Alive while the loop answers, shutting down included: a restart would only cut the shutdown short.
-            return 200, "application/json", b'{"status": "alive"}\n'
+            fault = None if self.stopping else self._liveness()
+            if fault is None:
+                return 200, "application/json", b'{"status": "alive"}\n'
+            return 503, "application/json", (json.dumps({"status": "dead", "reason": fault}) + "\n").encode()
         if path == "/readyz":
             body: dict[str, object]
             if self.stopping:

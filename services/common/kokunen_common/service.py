@@ -100,6 +100,8 @@ class ServiceRuntime:
         self._relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._jobs: list[asyncio.Task[None]] = []
+        self._ended: list[str] = []
+        """Tasks that ended while the service ran (``liveness``)."""
         self._health: HealthServer | None = None
 
     @property
@@ -129,12 +131,13 @@ class ServiceRuntime:
         tests) the outbox relay and the background jobs. The health server comes first: ``/livez`` answers
         while the database is still awaited."""
         if self.settings.metrics_port and self._health is None:
-            self._health = HealthServer(self.settings.metrics_port, self.readiness)
+            self._health = HealthServer(self.settings.metrics_port, self.readiness, liveness=self.liveness)
             await self._health.start()
         if self.definition.needs_vault:
             self.vault = self.load_vault()
         self._pool = await create_pool(self.database_url, size=self.settings.database_pool_size)
         self._stop.clear()
+        self._ended = []
         if not relay:
             return
         self._producer = idempotent_producer(self.settings)
@@ -168,6 +171,7 @@ class ServiceRuntime:
         exception, if any), and ``/readyz`` says so."""
         if self._stop.is_set() or task.cancelled():
             return
+        self._ended.append(task.get_name())
         exc = task.exception()
         log.error(
             "background task ended; the service is not ready",
@@ -182,6 +186,11 @@ class ServiceRuntime:
         if consumers:
             await self.broker.start()
         log.info("service started", service=self.name)
+
+    def liveness(self) -> str | None:
+        """What ``/livez`` reports: the relay or a background job ended while the service runs. Nothing restarts
+        them in the process, so the process should be restarted (readiness alone would leave it up, idle)."""
+        return f"background task ended: {', '.join(self._ended)}" if self._ended else None
 
     async def readiness(self) -> dict[str, str | None]:
         """What ``/readyz`` reports: each check's failure reason, ``None`` when it passes."""

@@ -59,6 +59,26 @@ async def test_ready_only_when_every_check_passes_and_the_failing_ones_are_named
         await server.stop()
 
 
+async def test_dead_when_a_part_that_cannot_come_back_has_ended_unless_stopping() -> None:
+    fault: list[str] = []
+
+    async def readiness() -> Mapping[str, str | None]:
+        return {}
+
+    server = HealthServer(_free_port(), readiness, liveness=lambda: fault[0] if fault else None, host="127.0.0.1")
+    await server.start()
+    try:
+        assert await _get(server.port, "/livez") == (200, b'{"status": "alive"}\n')
+        fault.append("background task ended: calendar_job")
+        status, body = await _get(server.port, "/livez")
+        assert status == 503
+        assert json.loads(body) == {"status": "dead", "reason": "background task ended: calendar_job"}
+        server.stopping = True  # a task ending during the shutdown is the shutdown, not a fault
+        assert (await _get(server.port, "/livez"))[0] == 200
+    finally:
+        await server.stop()
+
+
 async def test_a_relay_is_stalled_when_its_last_cycle_is_too_old_or_it_ended() -> None:
     running = asyncio.create_task(asyncio.sleep(60))
     ended = asyncio.create_task(asyncio.sleep(0))
