@@ -218,6 +218,8 @@ async def test_weekly_report_batch_is_a_sealed_medium_a_manifest_and_a_japanese_
         "令和13年3月10日",
         "大宮 一郎",
         "保険料免除・納付猶予申請",
+        "所得審査",
+        "所得不明",  # the 免除等申請 reached JPS with its income unknown, and the paper says so as the medium does
         "年金裁定請求",
         "日本年金機構",
         "昭和元年12月25日",

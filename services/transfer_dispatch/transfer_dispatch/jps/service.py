@@ -298,17 +298,18 @@ def provision_document(
         summary_title="届書等の種類別件数",
         summary=summary,
         list_title=f"受付処理簿 — {facts['batch_id']}",
-        columns=[
-            printing.ListColumn("連番", 12),
-            printing.ListColumn("受付年月日", 30),
-            printing.ListColumn("届書等の種類", 42),
+        columns=[  # 264 mm: within A4 landscape's 267 between the margins
+            printing.ListColumn("連番", 10),
+            printing.ListColumn("受付年月日", 27),
+            printing.ListColumn("届書等の種類", 38),
             printing.ListColumn("基礎年金番号", 24),
             printing.ListColumn("宛名番号", 24),
-            printing.ListColumn("氏名", 40),
-            printing.ListColumn("生年月日", 30),
+            printing.ListColumn("氏名", 30),
+            printing.ListColumn("生年月日", 27),
             printing.ListColumn("種別", 14),
-            printing.ListColumn("資格取得日", 30),
-            printing.ListColumn("資格喪失日", 30),
+            printing.ListColumn("資格取得日", 27),
+            printing.ListColumn("資格喪失日", 27),
+            printing.ListColumn("所得審査", 16),  # 免除等申請: the city's screening, as on the medium
         ],
         rows=[
             [
@@ -322,6 +323,7 @@ def provision_document(
                 layout.CATEGORY_LABELS.get(p["insured_category"] or "", ""),
                 _date_text(p["acquired_on"]),
                 _date_text(p["lost_on"]),
+                layout.SCREENING_OUTCOME_LABELS.get(p.get("screening_outcome") or "", ""),
             ]
             for seq, p in enumerate(payloads, start=1)
         ],

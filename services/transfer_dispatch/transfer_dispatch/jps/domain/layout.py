@@ -197,6 +197,8 @@ SCREENING_OUTCOME_CODES = {
     "failed": "2",  # 非該当: no tier passed; 免除等の種類 is the one applied for
     "income_unknown": "3",  # 所得不明: a person's income not yet known; 免除等の種類 is the one applied for
 }
+SCREENING_OUTCOME_LABELS = {"passed": "該当", "failed": "非該当", "income_unknown": "所得不明"}
+"""The same result as the printed 受付処理簿 shows it."""
 
 
 class LayoutError(ValueError):
