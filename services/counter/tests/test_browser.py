@@ -57,6 +57,7 @@ async def test_a_viewer_searches_with_a_reason_views_once_and_never_receives_a_m
         assert "浦和 花子" in html
         assert "第1号被保険者" in html
         assert "平成2年4月2日 (1990-04-02)" in html
+        assert "一般 1 (うち16〜18歳 不明)・老人 0・特定 0・年少 1" in html  # the tax record did not give it
         assert "●●●● ●●●● ●●●●" in html
         assert world.citizen_my_number not in html  # not even hidden
         assert "個人番号を表示する" not in html  # a viewer is not offered the reveal

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from counter.adapters.web import export_csv
-from counter.domain.display import ADDRESS_WITHHELD, both_dates, show_person
+from counter.domain.display import ADDRESS_WITHHELD, both_dates, dependants_text, show_person
 from counter.domain.qualification import QualificationEvent, current_period, history
 from counter.domain.reasons import ReasonRefused, require_reason
 from counter.domain.search import SearchKind, SearchRefused, kana_key, parse_search
@@ -180,3 +180,16 @@ def test_the_lanes_verify_together_and_name_the_first_broken_row_of_the_table() 
     outside = [dict(e) for e in entries]
     outside[0]["lane"] = 7
     assert "not one of the 3 lanes" in verify_lanes(outside, fields, lanes=3)[0].problem
+
+
+def test_the_dependants_say_how_many_general_ones_are_16_to_18_or_that_the_tax_system_did_not_say() -> None:
+    figures = {"general_dependants": 2, "elderly_dependants": 1, "specified_dependants": 0, "young_dependants": 3}
+    # 16〜18歳 are deducted like 特定扶養親族 (63万円): staff must see whether the count is known.
+    assert dependants_text({**figures, "general_dependants_aged_16_to_18": 1}) == (
+        "一般 2 (うち16〜18歳 1)・老人 1・特定 0・年少 3"
+    )
+    assert dependants_text({**figures, "general_dependants_aged_16_to_18": None}) == (
+        "一般 2 (うち16〜18歳 不明)・老人 1・特定 0・年少 3"
+    )
+    assert dependants_text(figures) == "一般 2 (うち16〜18歳 不明)・老人 1・特定 0・年少 3"  # a record from before it
+    assert dependants_text({**figures, "general_dependants": 0}) == "一般 0・老人 1・特定 0・年少 3"

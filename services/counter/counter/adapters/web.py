@@ -39,7 +39,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain import qualification
 from ..domain.access_log import ACTION_LABELS, Action, persons_named
-from ..domain.display import MY_NUMBER_MASK, ShownPerson, both_dates, format_my_number, show_person, yen
+from ..domain.display import (
+    MY_NUMBER_MASK,
+    ShownPerson,
+    both_dates,
+    dependants_text,
+    format_my_number,
+    show_person,
+    yen,
+)
 from ..domain.forms import forms_by_family, kind_label, label_of
 from ..domain.reasons import AUDIT_REASON, REASON_LABELS, REASONS, Reason, ReasonRefused, require_reason
 from ..domain.search import ATENA, SearchRefused, normalise, parse_search
@@ -154,6 +162,7 @@ def create_app(settings: CounterSettings, pool: Pool, vault: Callable[[], MyNumb
     templates.env.globals.update(
         both_dates=both_dates,
         yen=yen,
+        dependants_text=dependants_text,
         REASONS=REASONS,
         REASON_LABELS=REASON_LABELS,
         ACTION_LABELS=ACTION_LABELS,

@@ -78,3 +78,16 @@ def format_my_number(number: str) -> str:
 
 def yen(value: object) -> str:
     return f"{int(str(value)):,}円"
+
+
+def dependants_text(figures: Mapping[str, Any]) -> str:
+    """扶養親族の数 as the income screening counts them: 一般 (of whom 16〜18歳, deducted 63万円 like 特定扶養親族
+    under 施行令6条の9ほか; 不明 when the tax system did not give it — the screening then says its limit may be too
+    low), 老人, 特定, 年少 (under 16)."""
+    general = figures.get("general_dependants") or 0
+    aged_16_to_18 = figures.get("general_dependants_aged_16_to_18")
+    of_whom = f" (うち16〜18歳 {'不明' if aged_16_to_18 is None else aged_16_to_18})" if general else ""
+    return (
+        f"一般 {general}{of_whom}・老人 {figures.get('elderly_dependants') or 0}・"
+        f"特定 {figures.get('specified_dependants') or 0}・年少 {figures.get('young_dependants') or 0}"
+    )
