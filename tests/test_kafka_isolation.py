@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
 from kokunen_common import kafka_acls
 from kokunen_common.database_setup import SERVICE_SCHEMAS
-from kokunen_common.messaging import ensure_topics, kafka_client_kwargs
+from kokunen_common.messaging import ensure_topics, idempotent_producer, kafka_client_kwargs
+from kokunen_common.outbox import OutboxRelay, encode_headers, outbox_ddl
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import (
     CHILD_ALLOWANCE_BATCH_COMPLETED,
     CHILD_ALLOWANCE_TRANSFER,
     DEPT_CHILD_ALLOWANCE,
     NHI_QUALIFICATION_TRANSFER,
+    QUALIFICATION_CHANGED,
     TOPICS,
     all_topic_names,
 )
 from kokunen_testing.infra import load_localstack
+from kokunen_testing.platform import Platform
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +172,72 @@ async def test_a_service_writes_its_topic_and_not_another_services(secure_kafka:
             await producer.send_and_wait("eligibility.qualification-changed.v1", b"{}", key=b"k")
     finally:
         await producer.stop()
+
+
+async def test_the_relay_quarantines_a_row_for_a_topic_its_service_may_not_write_and_publishes_the_rest(
+    secure_kafka: Any, platform_acls: Any, platform: Platform
+) -> None:
+    """Issue 13: a row the broker refuses for its principal (here dispatch's outbox holding a row for eligibility's
+    topic — a wrong registry entry, a mis-set ACL) is moved to the quarantine with the reason, and the rows
+    around it are published: the relay does not stop on it."""
+    schema = "relay_acl_probe"
+    settings = as_principal(secure_kafka, "transfer_dispatch")
+    conn = await platform.admin()
+    await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    for statement in outbox_ddl(schema):
+        await conn.execute(statement)
+    keys = {
+        "before": CHILD_ALLOWANCE_TRANSFER.name,
+        "refused": QUALIFICATION_CHANGED.name,
+        "after": CHILD_ALLOWANCE_TRANSFER.name,
+    }
+    marker = uuid.uuid4().hex.encode()
+    try:
+        for key, topic in keys.items():
+            await conn.execute(
+                f"INSERT INTO {schema}.outbox (event_id, topic, message_key, payload, headers) "
+                "VALUES ($1, $2, $3, $4, $5::jsonb)",
+                uuid.uuid4(),
+                topic,
+                f"acl-{key}",
+                marker,
+                encode_headers([("ce_id", key.encode())]),
+            )
+        relay = OutboxRelay(
+            service=schema,
+            schema=schema,
+            database_url=platform.infra.admin_db_url,
+            producer=idempotent_producer(settings),
+            producer_factory=lambda: idempotent_producer(settings),
+        )
+        await relay.producer.start()
+        try:
+            assert await relay.publish_pending(conn) == 3
+            assert await relay.publish_pending(conn) == 0  # nothing left waiting: the relay is not stuck
+        finally:
+            await relay.producer.stop()
+        quarantined = await conn.fetch(f"SELECT message_key, topic, reason FROM {schema}.outbox_quarantine")
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+    assert [(r["message_key"], r["topic"]) for r in quarantined] == [("acl-refused", QUALIFICATION_CHANGED.name)]
+    assert quarantined[0]["reason"].startswith("TopicAuthorizationFailedError")
+    # The department's topic got both of the others (read as the platform), each once.
+    consumer = AIOKafkaConsumer(
+        CHILD_ALLOWANCE_TRANSFER.name,
+        group_id=f"probe-{marker.decode()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **kafka_client_kwargs(platform_acls),
+    )
+    await consumer.start()
+    ours: list[bytes | None] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(ours) < 2 and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            ours += [r.key for items in batch.values() for r in items if r.value == marker]
+    finally:
+        await consumer.stop()
+    assert sorted(k or b"" for k in ours) == [b"acl-after", b"acl-before"]
