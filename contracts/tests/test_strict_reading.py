@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kokunen_contracts.counter import ExemptionApplicationSubmitted
 from kokunen_contracts.envelope import EnvelopeError, envelope_headers
 from kokunen_contracts.registry import RESIDENT_CHANGED, TOPICS, TopicSpec
 from kokunen_contracts.residency import ResidentChanged
@@ -39,6 +40,27 @@ def test_a_repeated_object_key_is_refused_not_last_one_wins() -> None:
 def test_a_repeated_key_in_a_nested_object_is_refused() -> None:
     text = EXAMPLE.read_text().replace('"kana": "ウラワ タロウ",', '"kana": "ウラワ タロウ", "kana": "X",', 1)
     assert refusal(text.encode()).kind == "duplicate_key"
+
+
+def test_a_repeated_key_in_an_object_inside_a_list_is_refused_without_showing_a_number_it_names() -> None:
+    text = EXAMPLE.read_text()[:-2] + ', "x": [{"a": 1}, {"123456789012": 1, "123456789012": 2}]}'
+    error = refusal(text.encode())
+    assert error.kind == "duplicate_key"
+    assert "123456789012" not in str(error)
+
+
+def test_a_body_that_is_not_json_is_malformed_even_where_a_key_repeats_before_the_error() -> None:
+    text = EXAMPLE.read_text().replace('"reason": "death",', '"reason": "death", "reason": "alias",', 1)
+    assert refusal(text[:-10].encode()).kind == "malformed_json"
+
+
+def test_a_date_in_a_list_is_an_iso_string_and_the_reason_names_its_place() -> None:
+    example = EXAMPLE.parents[1] / "counter.exemption-application-submitted.v1" / "exemption-with-job-loss.json"
+    data = json.loads(example.read_text())
+    data["job_losses"][0]["separated_on"] = 1727654400
+    with pytest.raises(BodyError) as caught:
+        parse_body(ExemptionApplicationSubmitted, json.dumps(data).encode())
+    assert str(caught.value) == "job_losses.0.separated_on: a date is an ISO 8601 string (YYYY-MM-DD), not a number"
 
 
 @pytest.mark.parametrize("value", ["true", 1, 0, "yes"])
