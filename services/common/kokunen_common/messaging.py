@@ -35,15 +35,17 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.middlewares import AckPolicy
 from kokunen_contracts.envelope import EnvelopeError, Event, check_envelope, cloudevent_headers, envelope_headers
 from kokunen_contracts.registry import CLEAR_MY_NUMBER_RETENTION_DAYS, DLQ_PARTITIONS, TopicSpec
@@ -155,6 +157,25 @@ def decode_record(spec: TopicSpec, record: ConsumerRecord[bytes, bytes]) -> _Acc
     return _Accepted(record, headers, key, delivery)
 
 
+def poll_promptly(subscriber: BatchSubscriber, idle_wait_ms: int) -> None:
+    """Make a batch subscription take records as soon as they are fetched (issue 12: the latency floor).
+
+    faststream's batch subscriber polls with ``getmany(timeout_ms=batch_timeout_ms)`` — which returns as soon
+    as any record is fetched — but after an empty poll it sleeps ``batch_timeout_ms`` more, and a record
+    arriving meanwhile waits out the sleep: up to 100 ms at each of the chain's hops. Here an empty poll is
+    followed at once by the next, each waiting up to ``idle_wait_ms`` (``CONSUMER_FETCH_MAX_WAIT_MS``, the
+    broker's own hold of an idle fetch): an idle subscription wakes less often than before, a busy one never
+    waits for a timer. A batch is still what is fetched by then, up to ``max_records`` (no waiting to fill it).
+    Stopping cancels the poll (faststream cancels its consuming task), so the longer wait does not delay it."""
+    max_records = subscriber.max_records
+
+    async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[bytes, bytes], ...]:
+        fetched = await consumer.getmany(timeout_ms=idle_wait_ms, max_records=max_records)
+        return tuple(chain.from_iterable(fetched.values()))
+
+    subscriber.get_msg = get_msg  # type: ignore[method-assign]
+
+
 class _Poison(Exception):
     """A handler failed for a reason that retrying will not fix."""
 
@@ -181,9 +202,10 @@ class EventConsumer:
 
     def subscribe(self, spec: TopicSpec, handler: Handler, *, group_id: str | None = None) -> None:
         self.subscriptions.append((spec, handler))
+        idle_wait_ms = self.settings.consumer_fetch_max_wait_ms
 
         # Offsets commit only after the batch's transaction (NACK_ON_ERROR: a failure seeks back).
-        @self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             spec.name,
             batch=True,
             group_id=group_id or self.settings.consumer_group or self.service,
@@ -191,13 +213,16 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_records=self.settings.consumer_max_records,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
-            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
-            batch_timeout_ms=100,
+            fetch_max_wait_ms=idle_wait_ms,
+            batch_timeout_ms=idle_wait_ms,
             parser=_records_as_they_are,
             decoder=_raw_bodies,
             title=f"{self.service}:{spec.name}",
             description=spec.summary,
         )
+        poll_promptly(subscriber, idle_wait_ms)
+
+        @subscriber
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             # A batch arrives as a tuple from aiokafka and as a list from TestKafkaBroker.

@@ -536,6 +536,7 @@ class PartitionBatches(Generic[T]):
         opened = self._open.pop((topic, partition), None)
         if opened is not None:
             builder, items = opened
+            builder.close()  # complete: the producer sends it at once instead of lingering for more (issue 12)
             self.sent.append((items, await self.producer.send_batch(builder, topic, partition=partition)))
 
     async def submit_all(self) -> list[tuple[list[T], asyncio.Future[Any]]]:
