@@ -844,6 +844,7 @@ class PostgresServer:
         *,
         archive_dir: Path | None = None,
         archive_timeout_s: int = 60,
+        statement_stats: bool = False,
     ) -> None:
         self.run_dir = run_dir.resolve()
         self._port_fixed = port is not None
@@ -853,6 +854,9 @@ class PostgresServer:
         """Continuous WAL archiving into this folder (PostgreSQL's own ``basic_archive`` module): ADR 0013."""
         self.archive_timeout_s = archive_timeout_s
         """A WAL segment is archived at the latest this long after its first commit: the bound of the RPO."""
+        self.statement_stats = statement_stats
+        """Load ``pg_stat_statements`` (contrib, in Debian's server package): the benchmarks' profile of statements
+        per phase. Off for tests: a server loads it only when asked."""
         self.bindir = bindir or postgres_bindir()
         self.database = DATABASE
         self.start_seconds: float | None = None
@@ -943,6 +947,8 @@ class PostgresServer:
                 f"-c basic_archive.archive_directory={shlex.quote(str(self.archive_dir))}",
                 f"-c archive_timeout={self.archive_timeout_s}",
             ]
+        if self.statement_stats:
+            options.append("-c shared_preload_libraries=pg_stat_statements")
         if self.fast:
             # Throwaway test and benchmark clusters only: durability traded for speed.
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
@@ -1066,8 +1072,10 @@ class PostgresServer:
         self.stop()
 
 
-def start_postgres(run_dir: Path, fast: bool = False, port: int | None = None) -> PostgresServer:
-    return PostgresServer(run_dir, port, fast).start()
+def start_postgres(
+    run_dir: Path, fast: bool = False, port: int | None = None, *, statement_stats: bool = False
+) -> PostgresServer:
+    return PostgresServer(run_dir, port, fast, statement_stats=statement_stats).start()
 
 
 def postgres_folder(folder: Path) -> Path:

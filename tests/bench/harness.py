@@ -351,3 +351,163 @@ async def raw_consume(bootstrap: str, topic: str, count: int, *, group: str) -> 
 
 def peak_rss_of_this_process_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StatementProfile:
+    """PostgreSQL's own account of a phase: the statements that took its time (``pg_stat_statements``, reset at
+    the start of each phase; the benchmark's PostgreSQL loads it) and what the phase did to the services' tables
+    (rows written, HOT updates, dead tuples left, autovacuum runs, sizes, index scans — ``pg_stat_user_tables``
+    and ``pg_stat_user_indexes`` taken before and after, since resetting them would blind autovacuum).
+    ``None`` in the report where the server does not load the module (a container, a remote server)."""
+
+    TOP = 12
+
+    def __init__(self, ctx: BenchContext, schemas: dict[str, str]) -> None:
+        self.ctx = ctx
+        self.schemas = schemas
+        """schema → whose (a service's name)."""
+        self.statements = False
+        self._tables: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    async def open(cls, ctx: BenchContext, schemas: dict[str, str]) -> StatementProfile:
+        profile = cls(ctx, schemas)
+        admin = await ctx.platform.admin()
+        try:
+            loaded = await admin.fetchval(
+                "SELECT 'pg_stat_statements' = ANY(string_to_array(current_setting('shared_preload_libraries'), ','))"
+            )
+            if loaded:
+                await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                profile.statements = True
+        finally:
+            await admin.close()
+        return profile
+
+    async def start(self) -> None:
+        admin = await self.ctx.platform.admin()
+        try:
+            if self.statements:
+                await admin.execute("SELECT pg_stat_statements_reset()")
+            await admin.execute("SELECT pg_stat_clear_snapshot()")
+            self._tables = await self._table_counters(admin)
+        finally:
+            await admin.close()
+
+    async def finish(self, count: int) -> dict[str, Any]:
+        """The phase's statements (top ``TOP`` by total time: calls and ms per event, mean ms, rows and buffers per
+        call) and tables (rows inserted, updated — HOT of them —, deleted per event, dead tuples at the end,
+        autovacuum runs, size; per index its scans and size), for ``count`` events."""
+        admin = await self.ctx.platform.admin()
+        try:
+            statements = await self._statements(admin, count) if self.statements else None
+            await admin.execute("SELECT pg_stat_clear_snapshot()")
+            after = await self._table_counters(admin)
+        finally:
+            await admin.close()
+        tables: dict[str, Any] = {}
+        for name, now in after.items():
+            then = self._tables.get(name, {})
+            delta = {k: now[k] - then.get(k, 0) for k in ("ins", "upd", "hot", "del", "autovacuum", "autoanalyze")}
+            if not any(delta[k] for k in ("ins", "upd", "del")):
+                continue
+            tables[name] = {
+                "inserted_per_event": round(delta["ins"] / count, 3),
+                "updated_per_event": round(delta["upd"] / count, 3),
+                "hot_updated_per_event": round(delta["hot"] / count, 3),
+                "deleted_per_event": round(delta["del"] / count, 3),
+                "live": now["live"],
+                "dead": now["dead"],
+                "autovacuum_runs": delta["autovacuum"],
+                "autoanalyze_runs": delta["autoanalyze"],
+                "size_mb": round(now["bytes"] / 2**20, 1),
+                "indexes": {
+                    index: {
+                        "scans": scans - then.get("indexes", {}).get(index, (0, 0))[0],
+                        "size_mb": round(size / 2**20, 1),
+                    }
+                    for index, (scans, size) in now["indexes"].items()
+                },
+            }
+        return {"statements": statements, "tables": tables}
+
+    async def _statements(self, admin: asyncpg.Connection, count: int) -> dict[str, Any]:
+        rows = await admin.fetch(
+            """SELECT r.rolname AS role, s.query, s.calls, s.total_exec_time AS ms, s.rows,
+                      s.shared_blks_hit + s.shared_blks_read AS blocks, s.wal_bytes
+               FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+               WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               ORDER BY s.total_exec_time DESC"""
+        )
+        whose = {f"{schema}_app": service for schema, service in self.schemas.items()}
+        by_role: dict[str, float] = {}
+        for row in rows:
+            role = whose.get(row["role"], "other")
+            by_role[role] = by_role.get(role, 0.0) + row["ms"]
+
+        def entry(row: asyncpg.Record) -> dict[str, Any]:
+            calls = row["calls"]
+            return {
+                "service": whose.get(row["role"], row["role"]),
+                "query": " ".join(row["query"].split())[:200],
+                "calls_per_event": round(calls / count, 3),
+                "exec_ms_per_event": round(row["ms"] / count, 4),
+                "mean_ms": round(row["ms"] / calls, 4) if calls else None,
+                "rows_per_call": round(row["rows"] / calls, 1) if calls else None,
+                "blocks_per_call": round(row["blocks"] / calls, 1) if calls else None,
+                "wal_kb_per_event": round(float(row["wal_bytes"]) / 1024 / count, 2),
+            }
+
+        return {
+            "exec_ms_per_event_by_service": {k: round(v / count, 4) for k, v in sorted(by_role.items())},
+            "calls_per_event": round(sum(r["calls"] for r in rows) / count, 2),
+            "top": [entry(row) for row in rows[: self.TOP]],
+            # The outboxes' own statements (writing, the relay's reading and marking), wherever they rank.
+            "outbox": [entry(row) for row in rows if ".outbox" in row["query"] or '"outbox"' in row["query"]],
+        }
+
+    async def _table_counters(self, admin: asyncpg.Connection) -> dict[str, dict[str, Any]]:
+        schemas = list(self.schemas)
+        tables = await admin.fetch(
+            """SELECT schemaname || '.' || relname AS name, n_tup_ins AS ins, n_tup_upd AS upd,
+                      n_tup_hot_upd AS hot, n_tup_del AS del, n_live_tup AS live, n_dead_tup AS dead,
+                      autovacuum_count AS autovacuum, autoanalyze_count AS autoanalyze,
+                      pg_total_relation_size(relid) AS bytes
+               FROM pg_stat_user_tables WHERE schemaname = ANY($1::text[])""",
+            schemas,
+        )
+        indexes = await admin.fetch(
+            """SELECT schemaname || '.' || relname AS name, indexrelname AS index, idx_scan AS scans,
+                      pg_relation_size(indexrelid) AS bytes
+               FROM pg_stat_user_indexes WHERE schemaname = ANY($1::text[])""",
+            schemas,
+        )
+        counters = {row["name"]: {**dict(row), "indexes": {}} for row in tables}
+        for row in indexes:
+            counters[row["name"]]["indexes"][row["index"]] = (row["scans"], row["bytes"])
+        return counters
+
+    @staticmethod
+    def describe(profile: dict[str, Any], top: int = 6) -> str:
+        """A few lines for the console: the top statements by time per event, and the outbox/inbox tables."""
+        lines = []
+        statements = profile.get("statements")
+        if statements:
+            lines.append(
+                f"statements: {statements['calls_per_event']} calls/event; exec ms/event by service "
+                f"{statements['exec_ms_per_event_by_service']}"
+            )
+            shown = statements["top"][:top]
+            for s in shown + [s for s in statements["outbox"] if s not in shown]:
+                lines.append(
+                    f"  {s['exec_ms_per_event']:.3f} ms/ev {s['calls_per_event']:.2f} calls/ev "
+                    f"{s['mean_ms']} ms/call {s['blocks_per_call']} blk/call [{s['service']}] {s['query'][:110]}"
+                )
+        for name, t in profile["tables"].items():
+            if name.endswith((".outbox", ".inbox", ".delivery_attempt")):
+                lines.append(
+                    f"  {name}: ins {t['inserted_per_event']} upd {t['updated_per_event']} (hot "
+                    f"{t['hot_updated_per_event']}) del {t['deleted_per_event']} /ev; dead {t['dead']} of "
+                    f"{t['live']} live; autovacuum {t['autovacuum_runs']}; {t['size_mb']} MB"
+                )
+        return "\n".join(lines)

@@ -59,7 +59,7 @@ async def main() -> int:
         return 2
     scale = float(os.environ.get("BENCH_SCALE", "1"))
     figures: list[Figure] = []
-    with acquire_infra() as infra:
+    with acquire_infra(statement_stats=True) as infra:
         platform = await prepare_platform(infra)
         workdir = Path(tempfile.mkdtemp(prefix="kokunen-bench-"))
         print(f"servers: {infra.source} (Kafka {infra.facts.get('kafka_version', '?')}); work folder {workdir}")

@@ -75,12 +75,12 @@ def _from_containers() -> Iterator[Infra]:
 
 
 @contextlib.contextmanager
-def _from_local() -> Iterator[Infra]:
+def _from_local(statement_stats: bool) -> Iterator[Infra]:
     localstack = load_localstack()
     run_dir = Path(tempfile.mkdtemp(prefix="kokunen-test-"))
     kafka = localstack.start_kafka(run_dir / "kafka")
     try:
-        postgres = localstack.start_postgres(run_dir / "postgres", fast=True)
+        postgres = localstack.start_postgres(run_dir / "postgres", fast=True, statement_stats=statement_stats)
         try:
             yield Infra(
                 kafka.bootstrap,
@@ -103,7 +103,8 @@ def _from_local() -> Iterator[Infra]:
 
 
 @contextlib.contextmanager
-def acquire_infra() -> Iterator[Infra]:
+def acquire_infra(*, statement_stats: bool = False) -> Iterator[Infra]:
+    """``statement_stats``: a PostgreSQL started here loads ``pg_stat_statements`` (the benchmarks' profile)."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     database = os.environ.get("ADMIN_DATABASE_URL")
     if bootstrap and database:
@@ -113,5 +114,5 @@ def acquire_infra() -> Iterator[Infra]:
         with _from_containers() as infra:
             yield infra
         return
-    with _from_local() as infra:
+    with _from_local(statement_stats) as infra:
         yield infra

@@ -24,7 +24,10 @@ publish once the hops have their partitions. CPU per event is each process's use
 system time over the phase, divided by the phase's events; beside it, the whole machine's CPU per event
 (``machine_cpu_ms_per_event``: the services, the Kafka broker, PostgreSQL — its backends by service —, this
 driver, other processes and idle; for the raw hops too), which says whether the services, the broker or the
-database bound the rate. The report also counts the partitions on which a
+database bound the rate; and PostgreSQL's own account per phase (``postgresql``: the top statements by time with
+their calls, rows and buffers per event, every statement on an outbox, and what the phase did to the services' tables
+— rows written, HOT updates, dead tuples, autovacuum runs, sizes, index scans; ``StatementProfile``, from
+``pg_stat_statements``, which the benchmark's PostgreSQL loads). The report also counts the partitions on which a
 service applied a delivery one message at a time (a redelivery, ADR 0005). Figures go to ``out/pipeline.json`` and
 ``out/pipeline.png`` (throughput and latency over time), the light runs' marks of each change to
 ``out/pipeline-marks.json``.
@@ -45,7 +48,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from harness import BenchContext, CpuLedger, Figure, ServiceProcess, scenario, wait_until
+from harness import BenchContext, CpuLedger, Figure, ServiceProcess, StatementProfile, scenario, wait_until
 from kokunen_common.database_setup import BY_SERVICE
 from kokunen_contracts.envelope import cloudevent_headers
 from kokunen_contracts.registry import PERSON_CHANGED, QUALIFICATION_CHANGED, RESIDENT_CHANGED, TopicSpec
@@ -92,6 +95,8 @@ class Phase:
     """The whole machine's CPU per event over the phase, by process (``CpuLedger.per_event``)."""
     seconds: float = 0.0
     load: str = ""
+    database: dict[str, Any] = field(default_factory=dict)
+    """PostgreSQL's statements and the services' tables over the phase (``StatementProfile.finish``)."""
 
     marks: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per 宛名番号, when its change reached each mark of ``HOPS`` (epoch seconds)."""
@@ -376,6 +381,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
 
     services = {name: ServiceProcess(ctx, name).start() for name in SERVICES}
     ledger = await CpuLedger.open(ctx, services, {BY_SERVICE[name].app_role: name for name in SERVICES})
+    profile = await StatementProfile.open(ctx, {BY_SERVICE[name].schema: name for name in SERVICES})
     dispatch = await ctx.db("transfer_dispatch")
     await dispatch.execute("SET application_name = 'bench'")  # its backend's CPU is the driver's, not dispatch's
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
@@ -435,6 +441,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
             loadavg = load()
             before = {name: p.cpu_seconds() for name, p in services.items() if p.process}
             machine_before = await ledger.snapshot()
+            await profile.start()
             started = time.time()
             await asyncio.gather(
                 publish(producer, phase, messages),
@@ -444,6 +451,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
             phase.seconds = max(phase.kept_at.values()) - started
             phase.cpu_s = {name: p.cpu_seconds() - before[name] for name, p in services.items() if p.process}
             phase.cpu_ms = CpuLedger.per_event(machine_before, await ledger.snapshot(), len(phase.atenas))
+            phase.database = await profile.finish(len(phase.atenas))
             print(f"  {phase.name}: {len(phase.atenas)} in {phase.seconds:.1f} s (load {loadavg})", flush=True)
             phase.load = loadavg
         one_at_a_time = {name: await applied_one_at_a_time(ctx, name) for name in SERVICES}
@@ -499,6 +507,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
             "cpu_ms_per_event": {name: s * 1000 / count for name, s in phase.cpu_s.items()},
             "machine_cpu_ms_per_event": phase.cpu_ms,
             "load": phase.load,
+            "postgresql": phase.database,
         }
         report["phases"].append(summary)
         lat = summary["latency_ms"]
@@ -542,6 +551,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
                 if h["p50"] is not None and h["p95"] is not None and h["p99"] is not None
             )
             print(f"    hops, p50/p95/p99 ms: {hops}", flush=True)
+        print(f"    PostgreSQL {StatementProfile.describe(phase.database)}", flush=True)
     print(f"  peak RSS MB: {report['peak_rss_mb']}; raw 3 hops {len(raw_messages) / raw_s:.0f}/s (load {raw_load})")
     print(f"    raw 3 hops, whole machine, CPU ms/event: {CpuLedger.describe(raw_cpu_ms)}")
     print(f"  partitions with a delivery applied one message at a time: {one_at_a_time}")
