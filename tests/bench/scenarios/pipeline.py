@@ -98,6 +98,10 @@ class Phase:
     database: dict[str, Any] = field(default_factory=dict)
     """PostgreSQL's statements and the services' tables over the phase (``StatementProfile.finish``)."""
 
+    window: tuple[float, float] = (0.0, 0.0)
+    """From the first publish to dispatch's last transaction (epoch seconds)."""
+    per_transaction: dict[str, float] = field(default_factory=dict)
+    """Messages per batch transaction, by service and topic of the chain (``messages_per_transaction``)."""
     marks: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per 宛名番号, when its change reached each mark of ``HOPS`` (epoch seconds)."""
 
@@ -152,6 +156,28 @@ async def mark_hops(ctx: BenchContext, phase: Phase) -> None:
         await residency.close()
         await eligibility.close()
     phase.marks = marks
+
+
+async def messages_per_transaction(ctx: BenchContext, phase: Phase) -> None:
+    """How many messages each batch transaction applied over the phase, per service and topic it read (an inbox
+    row's ``received_at`` is its transaction's start): the batching the consumers got, which a prompter poll
+    must not shrink at saturation."""
+    for service, schema in (
+        ("residency_sync", "residency"),
+        ("eligibility", "eligibility"),
+        ("transfer_dispatch", "dispatch"),
+    ):
+        conn = await ctx.db(service)
+        try:
+            for row in await conn.fetch(
+                f"""SELECT topic, count(*)::float8 / count(DISTINCT received_at) AS per_transaction
+                    FROM {schema}.inbox WHERE received_at BETWEEN to_timestamp($1) AND to_timestamp($2)
+                    GROUP BY topic""",
+                *phase.window,
+            ):
+                phase.per_transaction[f"{service} {row['topic']}"] = round(row["per_transaction"], 1)
+        finally:
+            await conn.close()
 
 
 def moves_in(
@@ -449,6 +475,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
                 wait_until(lambda phase=phase: collect(phase), timeout_s=1800, interval_s=1.0),
             )
             phase.seconds = max(phase.kept_at.values()) - started
+            phase.window = (started, max(phase.kept_at.values()))
             phase.cpu_s = {name: p.cpu_seconds() - before[name] for name, p in services.items() if p.process}
             phase.cpu_ms = CpuLedger.per_event(machine_before, await ledger.snapshot(), len(phase.atenas))
             phase.database = await profile.finish(len(phase.atenas))
@@ -458,6 +485,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
         for phase in phases:
             if phase.offered is not None:
                 await mark_hops(ctx, phase)
+            await messages_per_transaction(ctx, phase)
     finally:
         await producer.stop()
         await dispatch.close()
@@ -504,6 +532,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
                 "mean": statistics.fmean(latencies) if latencies else None,
             },
             "hops_ms": phase.hops_ms() if phase.marks else None,
+            "messages_per_transaction": phase.per_transaction,
             "cpu_ms_per_event": {name: s * 1000 / count for name, s in phase.cpu_s.items()},
             "machine_cpu_ms_per_event": phase.cpu_ms,
             "load": phase.load,
@@ -544,6 +573,7 @@ async def pipeline(ctx: BenchContext) -> list[Figure]:
             flush=True,
         )
         print(f"    whole machine, CPU ms/event: {CpuLedger.describe(phase.cpu_ms)}", flush=True)
+        print(f"    messages per batch transaction: {phase.per_transaction}", flush=True)
         if summary["hops_ms"]:
             hops = "; ".join(
                 f"{name} {h['p50']:.0f}/{h['p95']:.0f}/{h['p99']:.0f}"
