@@ -51,7 +51,6 @@ from kokunen_contracts.envelope import EnvelopeError, Event, check_envelope, clo
 from kokunen_contracts.registry import CLEAR_MY_NUMBER_RETENTION_DAYS, DLQ_PARTITIONS, TopicSpec
 from kokunen_contracts.strict import BodyError, parse_body
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
 
 from .db import is_transient, retry_transient
 from .errors import describe_exception, redact
@@ -467,7 +466,7 @@ class EventConsumer:
         # Isolated, each message is a batch of its own, finished in its savepoint: what fails is that message's.
         finish_batch = getattr(handler, "finish_batch", None)
         span_name = f"{spec.name} process"
-        span_attributes: dict[str, AttributeValue] = {
+        span_attributes: dict[str, str | int] = {
             "messaging.system": "kafka",
             "messaging.destination.name": spec.name,
             "messaging.operation.type": "process",
@@ -491,7 +490,7 @@ class EventConsumer:
                 item.headers,
                 {
                     **span_attributes,
-                    "messaging.message.id": str(item.delivery.event_id),
+                    "messaging.message.id": item.key,  # the event id, as text
                     "messaging.kafka.destination.partition": item.record.partition,
                     "messaging.kafka.offset": item.record.offset,
                 },

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kokunen_common.telemetry import ProcessSpan, current_traceparent
+from kokunen_common.telemetry import ProcessSpan, _put_attributes, current_traceparent
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 
 PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -44,3 +46,17 @@ def test_a_failure_that_escapes_is_recorded_and_the_span_still_ends(spans: Any) 
     assert finished.status.description == "ValueError: bad record"
     assert [e.name for e in finished.events] == ["exception"]
     assert finished.end_time is not None
+
+
+def test_attributes_are_put_as_they_are_within_the_sdks_limits_and_through_its_checks_beyond() -> None:
+    attributes = {"messaging.destination.name": "residency.person-changed.v1", "messaging.kafka.offset": 7}
+    unlimited = TracerProvider().get_tracer("t").start_span("t process")
+    _put_attributes(unlimited, attributes)
+    assert dict(unlimited.attributes or {}) == attributes
+    few = TracerProvider(span_limits=SpanLimits(max_span_attributes=1)).get_tracer("t").start_span("t process")
+    _put_attributes(few, attributes)
+    assert dict(few.attributes or {}) == {"messaging.kafka.offset": 7}  # one kept, the SDK's way (the newest)
+    short = TracerProvider(span_limits=SpanLimits(max_span_attribute_length=4)).get_tracer("t").start_span("t")
+    _put_attributes(short, attributes)
+    assert dict(short.attributes or {}) == {"messaging.destination.name": "resi", "messaging.kafka.offset": 7}
+    _put_attributes(trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT), attributes)  # a sampled-out span: nothing
