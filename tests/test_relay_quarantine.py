@@ -5,7 +5,6 @@ that shared its producer batch: those are sent again alone and published)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import asyncpg
@@ -128,53 +127,3 @@ async def test_the_relay_keeps_each_keys_order_through_record_batches_and_large_
         mine = [r for r in relayed if r.key == key.encode()]
         assert {r.partition for r in mine} == {by_send[key]}
         assert [r.value for r in mine] == [payload for k, payload in sent if k == key]  # outbox order
-
-
-async def test_the_relay_reads_pending_rows_without_visiting_those_published_since_the_last_vacuum(
-    platform: Platform,
-) -> None:
-    """The relay's read of pending rows must not cost more with every row published before (issue 12). After
-    vacuums freed space that later rows filled, the id order no longer follows the heap's; with statistics taken
-    while rows were pending, a default session reads them by a scan of every heap page (sequential or bitmap) on
-    every cycle. The relay's session walks ``outbox_unpublished`` in id order, marks the entries of published rows
-    dead the first time and skips them afterwards."""
-    schema = "relay_read_probe"
-    conn = await platform.admin()
-    await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    await conn.execute(f"CREATE SCHEMA {schema}")
-    relay = OutboxRelay(service="relay_read_probe", schema=schema, database_url="", producer=None)  # type: ignore[arg-type]
-    relay_conn = await platform.admin()
-    add = f"""INSERT INTO {schema}.outbox (event_id, topic, message_key, payload, headers)
-              SELECT gen_random_uuid(), 'probe.v1', n::text, convert_to(repeat('x', 1000), 'UTF8'), '[]'
-              FROM generate_series(1, $1) AS n"""
-    publish = f"UPDATE {schema}.outbox SET published_at = now() WHERE published_at IS NULL"
-    try:
-        for statement in outbox_ddl(schema):
-            await conn.execute(statement)
-        await conn.execute(f"ALTER TABLE {schema}.outbox SET (autovacuum_enabled = off)")
-        for _ in range(10):
-            await conn.execute(add, 600)
-            await conn.execute(publish)
-            await conn.execute(f"VACUUM {schema}.outbox")
-        await conn.execute(add, 1500)
-        await conn.execute(f"ANALYZE {schema}.outbox")  # 1,500 pending, as the statistics will keep saying
-        await conn.execute(publish)
-        heap_pages = await conn.fetchval(f"SELECT pg_relation_size('{schema}.outbox') / 8192")
-
-        async def blocks_read(session: asyncpg.Connection) -> int:
-            text = await session.fetchval(
-                f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {relay.pending_query}", relay.batch_size
-            )
-            plan = json.loads(text)[0]["Plan"]
-            return int(plan["Shared Hit Blocks"] + plan["Shared Read Blocks"])
-
-        default = await blocks_read(conn)
-        await relay.prepare(relay_conn)
-        await blocks_read(relay_conn)  # the first read meets each published row once
-        relays = await blocks_read(relay_conn)
-    finally:
-        await relay_conn.close()
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await conn.close()
-    assert default >= heap_pages  # the case this guards against: every page, on every cycle
-    assert relays < heap_pages / 10, (relays, heap_pages)

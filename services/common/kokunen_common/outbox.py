@@ -305,7 +305,6 @@ def outbox_ddl(schema: str) -> list[str]:
             headers      jsonb       NOT NULL,
             created_at   timestamptz NOT NULL DEFAULT now(),
             published_at timestamptz)""",
-        f"CREATE INDEX outbox_unpublished ON {schema}.outbox (id) WHERE published_at IS NULL",
         f"""COMMENT ON TABLE {schema}.outbox IS 'Events caused by committed transactions, published by the '
             'relay in id order'""",
         f"""CREATE FUNCTION {schema}.outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -316,6 +315,41 @@ def outbox_ddl(schema: str) -> list[str]:
         f"""CREATE TRIGGER outbox_notify AFTER INSERT ON {schema}.outbox
             FOR EACH STATEMENT EXECUTE FUNCTION {schema}.outbox_notify()""",
         *delivery_safety_ddl(schema),
+        *relay_position_ddl(schema),
+    ]
+
+
+def relay_position_ddl(schema: str) -> list[str]:
+    """How the relay finds the rows still to publish without visiting those it published (issue 12; ADR 0008).
+    Idempotent: part of ``outbox_ddl`` for a new schema, and each existing service's ``0902`` migration (branch
+    ``delivery``) runs it too.
+
+    - ``relay_xid``: the writing transaction (``pg_current_xact_id()``, the top-level one in a savepoint, stable:
+      adding the column rewrites nothing, COPY keeps its multi-row inserts), indexed: a row that commits after the
+      relay read past its id is found by its transaction, which the relay's last snapshot saw running or not yet
+      begun (``OutboxRelay.read_pending``).
+    - No index mentions ``published_at`` any more (the partial index ``outbox_unpublished`` goes) and pages are
+      filled to half: marking a row published is then a HOT update — the new version on the same page, no index
+      entry added, the unchanged bytes not logged again — instead of a copy of the row and an entry in every index.
+    - A row set pending again by hand (``published_at`` back to NULL) takes the current transaction as its
+      ``relay_xid``, so the relay finds it like a row just written."""
+    return [
+        f"""ALTER TABLE {schema}.outbox
+            ADD COLUMN IF NOT EXISTS relay_xid xid8 NOT NULL DEFAULT pg_current_xact_id()""",
+        f"""COMMENT ON COLUMN {schema}.outbox.relay_xid IS 'The transaction that wrote the row (or set it pending '
+            'again): how the relay finds a row that committed after it read past its id'""",
+        f"CREATE INDEX IF NOT EXISTS outbox_relay_xid ON {schema}.outbox (relay_xid)",
+        f"DROP INDEX IF EXISTS {schema}.outbox_unpublished",
+        f"ALTER TABLE {schema}.outbox SET (fillfactor = 50)",
+        f"""CREATE OR REPLACE FUNCTION {schema}.outbox_pending_again() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.relay_xid := pg_current_xact_id();
+                RETURN NEW;
+            END $$""",
+        f"DROP TRIGGER IF EXISTS outbox_pending_again ON {schema}.outbox",
+        f"""CREATE TRIGGER outbox_pending_again BEFORE UPDATE OF published_at ON {schema}.outbox FOR EACH ROW
+            WHEN (OLD.published_at IS NOT NULL AND NEW.published_at IS NULL)
+            EXECUTE FUNCTION {schema}.outbox_pending_again()""",
     ]
 
 
@@ -546,6 +580,17 @@ class PartitionBatches(Generic[T]):
         return self.sent
 
 
+@dataclass(frozen=True)
+class RelayRead:
+    """What one ``OutboxRelay.read_pending`` returned and saw."""
+
+    rows: list[asyncpg.Record]
+    snapshot: str
+    """``pg_current_snapshot()`` of the read, as text."""
+    last_id: int
+    """The highest id the read saw (0: none)."""
+
+
 class OutboxRelay(LeaderRelay):
     """Publishes a schema's outbox rows to Kafka, oldest first, then marks them published.
 
@@ -564,6 +609,7 @@ class OutboxRelay(LeaderRelay):
         batch_size: int = 2000,
         poll_interval_s: float = 0.5,
         retention_days: int = 7,
+        purge_interval_s: float = 600.0,
         producer_factory: Callable[[], AIOKafkaProducer] | None = None,
         dead_letter_retention_days: int | None = None,
     ) -> None:
@@ -576,39 +622,97 @@ class OutboxRelay(LeaderRelay):
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.retention_days = retention_days
+        self.purge_interval_s = purge_interval_s
+        """How often the leader deletes rows published longer than ``retention_days`` ago (a scan of the whole
+        outbox): by the clock, not every so many cycles — paced traffic brings dozens of cycles a second."""
         self.lock = f"{schema}.outbox"
         self.channel = f"{schema}_outbox"
-        self._passes = 0
+        self._purged_at = time.monotonic()
+        self._read_through = 0
+        """The relay's position (ADR 0008): every row with an id up to this one whose transaction ``_seen`` shows
+        committed is published (or quarantined). 0 when it starts leading: the first read walks the whole outbox."""
+        self._seen: str | None = None
+        """The snapshot of the last read (``pg_current_snapshot()`` as text), None before the first."""
         super().__init__()
 
     async def prepare(self, conn: asyncpg.Connection) -> None:
-        # The pending rows are read by walking ``outbox_unpublished`` in id order. Once most rows are published —
-        # and vacuums have let later rows fill freed space, so id order no longer follows the heap's — the planner
-        # may prefer a sequential or bitmap scan (and a sort): those visit the heap page of every row published
-        # since the last vacuum, on every cycle, and never mark an index entry dead, so a cycle cost more with each
-        # row published — 7.7 ms for 44,000 of them, in each of the dozens of cycles a second paced traffic brings
-        # (issue 12). An index scan marks such an entry dead the first time and skips it afterwards (0.15 ms).
+        # Each part of ``read_pending`` walks an index from its position. The planner, misled by statistics taken
+        # while many rows were pending, would otherwise pick a sequential or bitmap scan: every page of the outbox,
+        # every cycle — 7.7 ms for 44,000 published rows, in each of the dozens of cycles a second paced traffic
+        # brings (issue 12).
+        self._read_through, self._seen = 0, None
         await conn.execute("SET enable_seqscan = off")
         await conn.execute("SET enable_bitmapscan = off")
 
     async def cycle(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
         published = await self.publish_pending(conn)
-        self._passes += 1
-        if self._passes % 1000 == 0:
+        if time.monotonic() - self._purged_at >= self.purge_interval_s:
             await self._purge(conn)
+            self._purged_at = time.monotonic()
         return published >= self.batch_size
 
     @property
     def pending_query(self) -> str:
-        """The oldest rows not yet published, ``$1`` of them (``prepare`` sets how the relay's session reads them)."""
-        return (
-            "SELECT id, topic, message_key, message_key_raw, payload, headers::text AS headers "
-            f"FROM {self.schema}.outbox WHERE published_at IS NULL ORDER BY id LIMIT $1"
+        """The oldest ``$3`` rows not yet published, as ``WHERE published_at IS NULL ORDER BY id LIMIT $3`` would
+        return them, without visiting the rows published before (ADR 0008): those with an id past the position
+        ``$1`` (an index walk from there), and those up to it that committed after the last read ``$2`` saw — their
+        transaction running then (``pg_snapshot_xip``) or not yet begun (from ``pg_snapshot_xmax``). Every other row
+        up to the position was visible to that read, so it was published then or before. Returns the statement's
+        own snapshot and the highest id it sees on each row (one row, of NULLs else, when nothing is pending)."""
+        columns = "id, topic, message_key, message_key_raw, payload, headers::text AS headers"
+        outbox = f"{self.schema}.outbox"
+        return f"""
+            SELECT seen.*, pending.*
+            FROM (
+                SELECT pg_current_snapshot()::text AS snapshot, (SELECT coalesce(max(id), 0) FROM {outbox}) AS last_id
+            ) AS seen
+            LEFT JOIN (
+                SELECT * FROM (
+                    (SELECT {columns} FROM {outbox} WHERE id > $1 AND published_at IS NULL ORDER BY id LIMIT $3)
+                    UNION ALL
+                    SELECT {columns} FROM {outbox}
+                    WHERE relay_xid = ANY(ARRAY(SELECT pg_snapshot_xip($2::text::pg_snapshot)))
+                        AND id <= $1 AND published_at IS NULL
+                    UNION ALL
+                    SELECT {columns} FROM {outbox}
+                    WHERE relay_xid >= pg_snapshot_xmax($2::text::pg_snapshot) AND id <= $1 AND published_at IS NULL
+                ) AS candidates
+                ORDER BY id LIMIT $3
+            ) AS pending ON true
+            ORDER BY pending.id"""
+
+    async def read_pending(self, conn: asyncpg.Connection) -> RelayRead:
+        """The oldest ``batch_size`` rows not yet published, in id order, and what the read saw."""
+        found = await conn.fetch(self.pending_query, *self.position, self.batch_size)
+        return RelayRead([row for row in found if row["id"] is not None], found[0]["snapshot"], found[0]["last_id"])
+
+    def read_past(self, read: RelayRead) -> None:
+        """Move the position once ``read``'s rows are published or quarantined. A full batch: every row up to its
+        last id that the read's snapshot shows committed was in it (it holds the lowest ids pending) — the position
+        moves to that id, backwards if the batch held only late rows. Fewer: every row that snapshot shows committed
+        is now published, so the position may go anywhere; it goes to the highest id the read saw."""
+        if len(read.rows) >= self.batch_size:
+            self._read_through = read.rows[-1]["id"]
+        else:
+            self._read_through = max(self._read_through, read.last_id)
+        self._seen = read.snapshot
+
+    @property
+    def position(self) -> tuple[int, str | None]:
+        """``$1`` and ``$2`` of ``pending_query``: the id read through and the snapshot of the last read."""
+        return self._read_through, self._seen
+
+    async def mark_published(self, conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+        """A HOT update (ADR 0008): the new version on the row's page, no index entry added."""
+        await conn.execute(
+            f"UPDATE {self.schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])", list(ids)
         )
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
-        rows = await conn.fetch(self.pending_query, self.batch_size)
+        read = await self.read_pending(conn)
+        rows = read.rows
         if not rows:
+            self.read_past(read)
             OUTBOX_PENDING.labels(self.service).set(0)
             return 0
         refused: list[tuple[asyncpg.Record, BaseException]] = []
@@ -646,10 +750,8 @@ class OutboxRelay(LeaderRelay):
                 await self._renew_producer()
         for row, refusal in refused:
             await self._quarantine(conn, row, refusal)
-        await conn.execute(
-            f"UPDATE {self.schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            [row["id"] for row in published],
-        )
+        await self.mark_published(conn, [row["id"] for row in published])
+        self.read_past(read)
         for topic, count in Counter(row["topic"] for row in published).items():
             OUTBOX_PUBLISHED.labels(self.service, topic).inc(count)
         if len(rows) < self.batch_size:
