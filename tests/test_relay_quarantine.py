@@ -5,11 +5,14 @@ that shared its producer batch: those are sent again alone and published)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
 from kokunen_common.messaging import idempotent_producer
 from kokunen_common.outbox import OutboxRelay, encode_headers, outbox_ddl
 from kokunen_common.telemetry import OUTBOX_QUARANTINED
@@ -127,3 +130,47 @@ async def test_the_relay_keeps_each_keys_order_through_record_batches_and_large_
         mine = [r for r in relayed if r.key == key.encode()]
         assert {r.partition for r in mine} == {by_send[key]}
         assert [r.value for r in mine] == [payload for k, payload in sent if k == key]  # outbox order
+
+
+async def test_a_producer_renewal_that_fails_while_the_broker_is_away_does_not_stall_the_relay(
+    platform: Platform,
+) -> None:
+    """After the broker fails a batch the relay renews its producer — usually while the broker is still away (a
+    slow restart outlasting the producer's request timeout), so the new producer cannot start. The relay must keep
+    a producer that can still connect and renew it again before its next cycle: an aiokafka producer whose start
+    failed never fetches metadata again, and the relay waited on it forever (no event left a service again)."""
+    topic = f"probe.renewal-{uuid.uuid4().hex[:8]}.v1"
+    schema = "relay_renewal_probe"
+    conn = await _topic_and_outbox(platform, NewTopic(topic, 1, 1), schema)
+    settings = platform.settings("residency_sync")
+    # The first renewal meets a broker that refuses connections; later ones the test's broker.
+    away = [AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", enable_idempotence=True, acks="all")]
+    relay = OutboxRelay(
+        service="relay_renewal_probe",
+        schema=schema,
+        database_url=platform.infra.admin_db_url,
+        producer=idempotent_producer(settings),
+        producer_factory=lambda: away.pop() if away else idempotent_producer(settings),
+    )
+    payloads = [f"renewal-{n}".encode() for n in range(3)]
+    try:
+        await conn.executemany(
+            f"INSERT INTO {schema}.outbox (event_id, topic, message_key, payload, headers) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb)",
+            [(uuid.uuid4(), topic, "k", payload, encode_headers([("ce_id", b"x")])) for payload in payloads],
+        )
+        await relay.producer.start()
+        try:
+            with pytest.raises(KafkaConnectionError):
+                await relay._renew_producer()
+            # A generous deadline only for the defect's case: the cycle never returned.
+            await asyncio.wait_for(relay.cycle(conn, asyncio.Event()), timeout=120)
+        finally:
+            await relay.producer.stop()
+        published = await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NOT NULL")
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+    assert published == len(payloads)
+    records = await platform.read_from(topic, {0: 0}, until=lambda got: len(got) >= len(payloads))
+    assert [r.value for r in records] == payloads

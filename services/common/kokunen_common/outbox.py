@@ -633,6 +633,7 @@ class OutboxRelay(LeaderRelay):
         committed is published (or quarantined). 0 when it starts leading: the first read walks the whole outbox."""
         self._seen: str | None = None
         """The snapshot of the last read (``pg_current_snapshot()`` as text), None before the first."""
+        self._renewal_due = False
         super().__init__()
 
     async def prepare(self, conn: asyncpg.Connection) -> None:
@@ -645,6 +646,8 @@ class OutboxRelay(LeaderRelay):
         await conn.execute("SET enable_bitmapscan = off")
 
     async def cycle(self, conn: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        if self._renewal_due:  # the last renewal failed (broker away): the old producer must not send again
+            await self._renew_producer()
         published = await self.publish_pending(conn)
         if time.monotonic() - self._purged_at >= self.purge_interval_s:
             await self._purge(conn)
@@ -761,11 +764,23 @@ class OutboxRelay(LeaderRelay):
     async def _renew_producer(self) -> None:
         """After the broker failed a batch, an idempotent producer's sequence numbers for that partition no
         longer match the broker's (every later send fails with OutOfOrderSequenceNumber): start a new producer
-        (a new producer id) and stop the old one."""
+        (a new producer id) and stop the old one.
+
+        The new producer replaces the old only once started: the broker failed the batch because it is away, so
+        the start often fails too, and an aiokafka producer whose start failed never fetches metadata again — its
+        next send waited forever and the relay stalled for good after a slow broker restart. A failed renewal is
+        tried again before the next cycle sends anything (``cycle``)."""
         if self.producer_factory is None:
             return
-        old, self.producer = self.producer, self.producer_factory()
-        await self.producer.start()
+        self._renewal_due = True
+        fresh = self.producer_factory()
+        try:
+            await fresh.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await fresh.stop()
+            raise
+        old, self.producer, self._renewal_due = self.producer, fresh, False
         with contextlib.suppress(Exception):
             await old.stop()
 
