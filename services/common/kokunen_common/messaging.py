@@ -28,6 +28,7 @@ Whatever the bytes, a record ends applied or dead-lettered (issue 13):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import ssl
@@ -50,6 +51,7 @@ from faststream.middlewares import AckPolicy
 from kokunen_contracts.envelope import EnvelopeError, Event, check_envelope, cloudevent_headers, envelope_headers
 from kokunen_contracts.registry import CLEAR_MY_NUMBER_RETENTION_DAYS, DLQ_PARTITIONS, TopicSpec
 from kokunen_contracts.strict import BodyError, parse_body
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .db import is_transient, retry_transient
@@ -156,6 +158,10 @@ def decode_record(spec: TopicSpec, record: ConsumerRecord[bytes, bytes]) -> _Acc
     return _Accepted(record, headers, key, delivery)
 
 
+Decoded = _Accepted | _Rejected
+"""A record as ``decode_record`` reads it."""
+
+
 def poll_promptly(subscriber: BatchSubscriber, idle_wait_ms: int) -> None:
     """Make a batch subscription take records as soon as they are fetched (issue 12: the latency floor).
 
@@ -230,21 +236,41 @@ class EventConsumer:
             self._record_lag(message, records)
 
     async def apply_batch(
-        self, spec: TopicSpec, handler: Handler, records: Sequence[ConsumerRecord[bytes, bytes]]
+        self,
+        spec: TopicSpec,
+        handler: Handler,
+        records: Sequence[ConsumerRecord[bytes, bytes]],
+        *,
+        decoded: list[Decoded] | None = None,
+        span_per_message: bool = True,
     ) -> None:
+        """Apply one delivery. ``decoded``: ``decode_record`` of each record, done ahead (a replay decodes the next
+        run while the database works on this one). ``span_per_message=False`` (a replay, which publishes nothing)
+        records one CONSUMER span for the batch instead of one per message; a batch applied again to find a failing
+        message still has one span per message."""
         if not records:
             return
         started = time.perf_counter()
         MESSAGES_CONSUMED.labels(self.service, spec.name).inc(len(records))
-        decoded = [decode_record(spec, r) for r in records]
+        if decoded is None:
+            decoded = [decode_record(spec, r) for r in records]
         budget = self.settings.transient_retry_budget_s
         what = f"apply {spec.name}"
 
         async def attempt(
-            items: list[_Accepted | _Rejected], isolate: bool, completes: Sequence[ConsumerRecord[bytes, bytes]] = ()
+            items: list[Decoded], isolate: bool, completes: Sequence[ConsumerRecord[bytes, bytes]] = ()
         ) -> dict[str, int]:
             async with self._pool().acquire() as conn, conn.transaction():
-                return await self._apply(conn, spec, handler, items, isolate=isolate, completes=completes)
+                if span_per_message or isolate:
+                    return await self._apply(conn, spec, handler, items, isolate=isolate, completes=completes)
+                with tracer().start_as_current_span(
+                    f"{spec.name} process",
+                    kind=SpanKind.CONSUMER,
+                    attributes={**self._span_attributes(spec), "messaging.batch.message_count": len(items)},
+                ):
+                    return await self._apply(
+                        conn, spec, handler, items, isolate=False, completes=completes, span_per_message=False
+                    )
 
         try:
             redelivered = await retry_transient(lambda: self._count_delivery(records), budget_s=budget, what=what)
@@ -437,9 +463,11 @@ class EventConsumer:
         *,
         isolate: bool,
         completes: Sequence[ConsumerRecord[bytes, bytes]] = (),
+        span_per_message: bool = True,
     ) -> dict[str, int]:
         """Claim, apply and store ``decoded`` in the caller's transaction; ``completes``: the records of the
-        delivery this transaction completes (its count is reset with it, in the same statement as the claim)."""
+        delivery this transaction completes (its count is reset with it, in the same statement as the claim);
+        ``span_per_message=False``: the messages are applied in the caller's (batch) span."""
         outbox = OutboxBuffer(schema=self.schema, source=self.source)
         scratch: dict[str, Any] = {}
         starts = _starts(completes)
@@ -466,12 +494,7 @@ class EventConsumer:
         # Isolated, each message is a batch of its own, finished in its savepoint: what fails is that message's.
         finish_batch = getattr(handler, "finish_batch", None)
         span_name = f"{spec.name} process"
-        span_attributes: dict[str, str | int] = {
-            "messaging.system": "kafka",
-            "messaging.destination.name": spec.name,
-            "messaging.operation.type": "process",
-            "messaging.consumer.group.name": self.settings.consumer_group or self.service,
-        }
+        span_attributes = self._span_attributes(spec)
         for item in decoded:
             if item.key not in fresh:
                 outcome["duplicate"] += 1
@@ -485,15 +508,19 @@ class EventConsumer:
                     self._dead_letter(outbox, spec, item.record, item.reason, item.error_class)
                 outcome["dead_lettered"] += 1
                 continue
-            with ProcessSpan(
-                span_name,
-                item.headers,
-                {
-                    **span_attributes,
-                    "messaging.message.id": item.key,  # the event id, as text
-                    "messaging.kafka.destination.partition": item.record.partition,
-                    "messaging.kafka.offset": item.record.offset,
-                },
+            with (
+                ProcessSpan(
+                    span_name,
+                    item.headers,
+                    {
+                        **span_attributes,
+                        "messaging.message.id": item.key,  # the event id, as text
+                        "messaging.kafka.destination.partition": item.record.partition,
+                        "messaging.kafka.offset": item.record.offset,
+                    },
+                )
+                if span_per_message
+                else contextlib.nullcontext(trace.get_current_span())
             ) as span:
                 if not isolate:
                     try:
@@ -538,6 +565,14 @@ class EventConsumer:
                 raise _Poison from exc  # find the message: the batch again, each message finished alone
         await outbox.flush(conn)
         return outcome
+
+    def _span_attributes(self, spec: TopicSpec) -> dict[str, str | int]:
+        return {
+            "messaging.system": "kafka",
+            "messaging.destination.name": spec.name,
+            "messaging.operation.type": "process",
+            "messaging.consumer.group.name": self.settings.consumer_group or self.service,
+        }
 
     def _dead_letter(
         self, outbox: OutboxBuffer, spec: TopicSpec, record: ConsumerRecord[bytes, bytes], reason: str, error_class: str

@@ -106,7 +106,7 @@ def replay_command(service: str = typer.Option(..., help="residency_sync, eligib
     if settings.migration_database_url is None:
         raise typer.BadParameter("MIGRATION_DATABASE_URL (the schema owner's URL) is needed to empty the slice")
     runtime = service_app(service).build(settings)
-    report = asyncio.run(replay(runtime, settings.migration_database_url.get_secret_value()))
+    report = asyncio.run(replay(runtime, settings.migration_database_url.get_secret_value(), settle=True))
     typer.echo(f"{report.service}: {report.records} records from {', '.join(report.topics)} in {report.seconds} s")
 
 

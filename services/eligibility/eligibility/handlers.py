@@ -477,9 +477,12 @@ class PersonChangesBatchHandler:
         rows = await repo.remember_persons(
             [person_columns(events[-1], my_number_sealed=last_sealed[a]) for a, events in by_person.items()]
         )
-        facts = await repo.ordered_facts(atenas)
-        histories = await repo.histories(atenas)
-        given = await repo.given_period_ids(atenas)
+        # A person eligibility did not know has no facts, periods or given periods yet (each is kept with or after
+        # the person's row): only those it knew are read — none at all in a replay into an empty slice.
+        known = [a for a in atenas if met[a].known]
+        facts = await repo.ordered_facts(known)
+        histories = await repo.histories(known)
+        given = await repo.given_period_ids(known)
 
         writes = _BatchWrites()
         cancelled_stored: list[uuid.UUID] = []
@@ -487,7 +490,9 @@ class PersonChangesBatchHandler:
         address_unknown: list[str] = []
         announced: dict[uuid.UUID, list[Announced]] = {}
         for atena, events in by_person.items():
-            plan = _PersonPlan(atena, rows[atena], met[atena].my_number_sealed, facts[atena], histories[atena])
+            plan = _PersonPlan(
+                atena, rows[atena], met[atena].my_number_sealed, facts.get(atena, []), histories.get(atena, [])
+            )
             for event in events:
                 person = record_after(plan.person, event, plan.my_number_sealed)
                 plan.my_number_sealed = person.my_number_sealed

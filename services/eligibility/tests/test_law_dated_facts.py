@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import fields, replace
 from datetime import date
 
-from eligibility.domain.categories import InsuredCategory
-from eligibility.domain.dated_facts import CalendarFactKind, DatedFact, FactKind, derive_history
+from eligibility.domain.categories import InsuredCategory, OtherCategoryStatus
+from eligibility.domain.dated_facts import CalendarFactKind, DatedFact, FactKind, _Walk, derive_history
 from eligibility.domain.periods import QualificationHistory, QualificationPeriod
 from eligibility.domain.qualification import AcquisitionReason
 from eligibility.domain.residency_effects import PersonChange as K
@@ -115,3 +116,22 @@ def test_a_change_dated_before_a_corrected_birth_date_judges_nothing_and_breaks_
     assert periods(derive_history(facts, PersonState(birth=D("2005-03-03")), TODAY)) == [
         ("2025-03-02", "reached_20", None, None)
     ]
+
+
+def test_the_person_of_each_day_keeps_every_field_the_facts_do_not_date() -> None:
+    # _Walk builds the person as on a day field by field (cheaper than dataclasses.replace): none may be left out.
+    person = PersonState(
+        birth=D("1990-05-05"),
+        lives_in_japan=False,
+        is_resident=False,
+        other_category=OtherCategoryStatus.CATEGORY_3,
+        residence_status="永住者",
+        designated_activity="医療滞在",
+        can_receive_kosei_old_age_benefit=True,
+        basic_pension_number="1234567890",
+    )
+    assert all(getattr(person, f.name) != f.default for f in fields(PersonState)), "a field left at its default"
+    day = _Walk(person, [], None, None)._state(("特定活動", None), lives_in_japan=True, resident=True)
+    assert day == replace(
+        person, lives_in_japan=True, is_resident=True, residence_status="特定活動", designated_activity=None
+    )

@@ -26,7 +26,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
-from harness import BenchContext, Figure, ServiceProcess, _vm_hwm_kb, raw_consume, scenario, wait_until
+from harness import (
+    BenchContext,
+    Figure,
+    ServiceProcess,
+    _vm_hwm_kb,
+    database_pid,
+    raw_consume,
+    scenario,
+    tree_cpu_seconds,
+    wait_until,
+)
 from kokunen_contracts.envelope import cloudevent_headers
 from kokunen_contracts.registry import PERSON_CHANGED, TopicSpec
 from kokunen_contracts.residency import PersonChangeKind, ResidenceStatus
@@ -163,10 +173,12 @@ def replay_process(ctx: BenchContext) -> tuple[float, float, float, str]:
     """``kokunen-admin replay --service eligibility`` as its own process: seconds, CPU seconds, peak RSS MB, output."""
     env = {**os.environ, **ctx.platform.service_env("eligibility"), "LOG_LEVEL": "WARNING"}
     log = ctx.workdir / "eligibility-replay.log"
+    # BENCH_PROFILE=1: the replay runs under cProfile, its profile written beside its log.
+    profile = ["-m", "cProfile", "-o", str(log.with_suffix(".prof"))] if os.environ.get("BENCH_PROFILE") else []
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kokunen_common.platform", "replay", "--service", "eligibility"],
+            [sys.executable, *profile, "-m", "kokunen_common.platform", "replay", "--service", "eligibility"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -227,9 +239,17 @@ async def eligibility_replay(ctx: BenchContext) -> list[Figure]:
     baseline = await raw_consume(bootstrap, PERSON_CHANGED.name, on_topic, group=f"bench-raw-{uuid.uuid4().hex[:8]}")
     await drain_outbox(ctx)
     loadavg = load()
+    postgres = await database_pid(ctx)
+    postgres_before = tree_cpu_seconds(postgres) if postgres else 0.0
     seconds, cpu_s, rss_mb, output = replay_process(ctx)
+    postgres_s = tree_cpu_seconds(postgres) - postgres_before if postgres else None
+    loadavg = f"{loadavg} → {load()}"
     print(f"  {output.splitlines()[-1] if output else ''} (load {loadavg})", flush=True)
-    print(f"  replay process: {cpu_s:.1f} s CPU, peak RSS {rss_mb:.0f} MB", flush=True)
+    print(
+        f"  replay process: {cpu_s:.1f} s CPU, peak RSS {rss_mb:.0f} MB; PostgreSQL "
+        + (f"{postgres_s:.1f} s CPU" if postgres_s is not None else "not counted (elsewhere)"),
+        flush=True,
+    )
     conn = await ctx.db("eligibility")
     try:
         persons = await conn.fetchval(
@@ -258,6 +278,7 @@ async def eligibility_replay(ctx: BenchContext) -> list[Figure]:
                 "records_on_person_changed": on_topic,
                 "qualification_versions": versions,
                 "cpu_ms_per_record": cpu_s * 1000 / records,
+                "postgresql_cpu_ms_per_record": postgres_s * 1000 / records if postgres_s is not None else None,
                 "generate_and_produce_s": produce_s,
                 "load": loadavg,
             },

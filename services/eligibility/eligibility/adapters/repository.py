@@ -215,6 +215,8 @@ class EligibilityRepository:
 
     async def histories(self, atena_numbers: list[str]) -> dict[str, list[StoredPeriod]]:
         """Each person's current periods in date order (locked: the caller stores what follows from them)."""
+        if not atena_numbers:
+            return {}
         rows = await self.conn.fetch(
             """SELECT * FROM eligibility.qualification_version
                WHERE atena_number = ANY($1::text[]) AND superseded_at IS NULL
@@ -278,6 +280,8 @@ class EligibilityRepository:
     async def given_period_ids(self, atena_numbers: list[str]) -> set[uuid.UUID]:
         """Periods the derivation keeps as they are: those a filing (届出) ever set or changed (staff's) and
         those recorded before dated facts were kept (migration 0004)."""
+        if not atena_numbers:
+            return set()
         rows = await self.conn.fetch(
             """SELECT q.period_id FROM eligibility.qualification_version q
                WHERE q.atena_number = ANY($1::text[])
@@ -310,6 +314,8 @@ class EligibilityRepository:
     async def ordered_facts(self, atena_numbers: list[str]) -> dict[str, list[tuple[FactOrder, DatedFact]]]:
         """Each person's facts with their place in ``fact_order`` (the order the resident-record system recorded
         them), in that order."""
+        if not atena_numbers:
+            return {}
         rows = await self.conn.fetch(
             """SELECT * FROM eligibility.dated_fact WHERE atena_number = ANY($1::text[])
                ORDER BY atena_number, source_recorded_at, effective_date, event_id""",

@@ -222,12 +222,18 @@ class _Walk:
         return history
 
     def _state(self, status: tuple[str | None, str | None], *, lives_in_japan: bool, resident: bool) -> PersonState:
-        return replace(
-            self.person,
+        # The person as on that day: every field named (``dataclasses.replace`` costs twice as much, once or twice
+        # per fact of every change derived; a test checks that no field of PersonState is left out).
+        person = self.person
+        return PersonState(
+            birth=person.birth,
             lives_in_japan=lives_in_japan,
             is_resident=resident,
+            other_category=person.other_category,
             residence_status=status[0],
             designated_activity=status[1],
+            can_receive_kosei_old_age_benefit=person.can_receive_kosei_old_age_benefit,
+            basic_pension_number=person.basic_pension_number,
         )
 
     @staticmethod
