@@ -162,6 +162,14 @@ Decoded = _Accepted | _Rejected
 """A record as ``decode_record`` reads it."""
 
 
+POLL_WAIT_CAP_MS = 200
+"""The longest one poll of a subscription waits for records. aiokafka holds a consumer group's rebalance until the
+members' polls in progress return (so that none hands out records of a partition it is losing): a poll as long as
+the counter's 5 s broker hold made each of its subscriptions' joins wait for the others' polls, and the counter did
+not finish starting within the demo's 70 s. The broker's hold (``fetch_max_wait_ms``) stays as set: an empty poll
+costs no round trip, only a wake-up."""
+
+
 def poll_promptly(subscriber: BatchSubscriber, idle_wait_ms: int) -> None:
     """Make a batch subscription take records as soon as they are fetched (issue 12: the latency floor).
 
@@ -169,13 +177,14 @@ def poll_promptly(subscriber: BatchSubscriber, idle_wait_ms: int) -> None:
     as any record is fetched — but after an empty poll it sleeps ``batch_timeout_ms`` more, and a record
     arriving meanwhile waits out the sleep: up to 100 ms at each of the chain's hops. Here an empty poll is
     followed at once by the next, each waiting up to ``idle_wait_ms`` (``CONSUMER_FETCH_MAX_WAIT_MS``, the
-    broker's own hold of an idle fetch): an idle subscription wakes less often than before, a busy one never
+    broker's own hold of an idle fetch) but never more than ``POLL_WAIT_CAP_MS``: a busy subscription never
     waits for a timer. A batch is still what is fetched by then, up to ``max_records`` (no waiting to fill it).
     Stopping cancels the poll (faststream cancels its consuming task), so the longer wait does not delay it."""
     max_records = subscriber.max_records
+    wait_ms = min(idle_wait_ms, POLL_WAIT_CAP_MS)
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[bytes, bytes], ...]:
-        fetched = await consumer.getmany(timeout_ms=idle_wait_ms, max_records=max_records)
+        fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
         return tuple(chain.from_iterable(fetched.values()))
 
     subscriber.get_msg = get_msg  # type: ignore[method-assign]

@@ -52,9 +52,9 @@ class ServiceSettings(BaseSettings):
     group: at Kafka's 3 s, eligibility's nine took 27–52 s to start (and stalled meanwhile); at 0.3 s, 5 s."""
     consumer_fetch_max_wait_ms: int = 500
     """How long the broker holds an idle consumer's fetch before answering it empty, and how long an idle
-    subscription's poll waits before it polls again (records are answered and taken as soon as they arrive, so
-    this is no delay; a subscription never sleeps after an empty poll). Each subscription fetches on its own: a
-    longer wait is fewer idle round trips and wake-ups (the counter, whose consumers share the machine with its
+    subscription's poll waits before it polls again, at most 200 ms (records are answered and taken as soon as
+    they arrive, so this is no delay; a subscription never sleeps after an empty poll). Each subscription fetches
+    on its own: a longer hold is fewer idle round trips (the counter, whose consumers share the machine with its
     page workers: 5000)."""
     transient_retry_budget_s: float = 30.0
     """How long one delivery retries a transient failure before handing the batch back to Kafka

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
-from kokunen_common.messaging import EventConsumer
+from kokunen_common.messaging import POLL_WAIT_CAP_MS, EventConsumer
 from kokunen_common.settings import ServiceSettings
 from kokunen_contracts.registry import PERSON_CHANGED
 
@@ -61,6 +61,7 @@ async def test_a_subscription_polls_again_at_once_after_an_empty_poll(monkeypatc
     assert await subscriber.get_msg(polled) == ()
     got = await subscriber.get_msg(polled)
 
-    # Each poll waits for records up to the broker's idle hold, a batch is what was fetched, in partition order.
+    # Each poll waits for records up to the broker's idle hold but at most POLL_WAIT_CAP_MS (a rebalance waits for
+    # polls in progress), a batch is what was fetched, in partition order.
     assert [(r.partition, r.offset) for r in got] == [(3, 7), (3, 8), (5, 1)]
-    assert fetched.calls == [{"timeout_ms": 700, "max_records": 50}] * 2
+    assert fetched.calls == [{"timeout_ms": POLL_WAIT_CAP_MS, "max_records": 50}] * 2
