@@ -170,18 +170,17 @@ not finish starting within the demo's 70 s. The broker's hold (``fetch_max_wait_
 costs no round trip, only a wake-up."""
 
 
-def poll_promptly(subscriber: BatchSubscriber, idle_wait_ms: int) -> None:
+def poll_promptly(subscriber: BatchSubscriber) -> None:
     """Make a batch subscription take records as soon as they are fetched (issue 12: the latency floor).
 
     faststream's batch subscriber polls with ``getmany(timeout_ms=batch_timeout_ms)`` — which returns as soon
     as any record is fetched — but after an empty poll it sleeps ``batch_timeout_ms`` more, and a record
     arriving meanwhile waits out the sleep: up to 100 ms at each of the chain's hops. Here an empty poll is
-    followed at once by the next, each waiting up to ``idle_wait_ms`` (``CONSUMER_FETCH_MAX_WAIT_MS``, the
-    broker's own hold of an idle fetch) but never more than ``POLL_WAIT_CAP_MS``: a busy subscription never
-    waits for a timer. A batch is still what is fetched by then, up to ``max_records`` (no waiting to fill it).
+    followed at once by the next, each waiting up to ``batch_timeout_ms`` (``subscribe`` sets it to the broker's
+    idle hold, ``CONSUMER_FETCH_MAX_WAIT_MS``, but never more than ``POLL_WAIT_CAP_MS``): a busy subscription
+    never waits for a timer. A batch is still what is fetched by then, up to ``max_records`` (no waiting to fill it).
     Stopping cancels the poll (faststream cancels its consuming task), so the longer wait does not delay it."""
-    max_records = subscriber.max_records
-    wait_ms = min(idle_wait_ms, POLL_WAIT_CAP_MS)
+    max_records, wait_ms = subscriber.max_records, subscriber.batch_timeout_ms
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord[bytes, bytes], ...]:
         fetched = await consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
@@ -228,13 +227,13 @@ class EventConsumer:
             max_records=self.settings.consumer_max_records,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
             fetch_max_wait_ms=idle_wait_ms,
-            batch_timeout_ms=idle_wait_ms,
+            batch_timeout_ms=min(idle_wait_ms, POLL_WAIT_CAP_MS),  # one poll's wait (``poll_promptly``)
             parser=_records_as_they_are,
             decoder=_raw_bodies,
             title=f"{self.service}:{spec.name}",
             description=spec.summary,
         )
-        poll_promptly(subscriber, idle_wait_ms)
+        poll_promptly(subscriber)
 
         @subscriber
         async def consume(message: KafkaMessage) -> None:

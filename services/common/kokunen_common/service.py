@@ -100,8 +100,6 @@ class ServiceRuntime:
         self._relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._jobs: list[asyncio.Task[None]] = []
-        self._ended: list[str] = []
-        """Tasks that ended while the service ran (``liveness``)."""
         self._health: HealthServer | None = None
 
     @property
@@ -137,7 +135,6 @@ class ServiceRuntime:
             self.vault = self.load_vault()
         self._pool = await create_pool(self.database_url, size=self.settings.database_pool_size)
         self._stop.clear()
-        self._ended = []
         if not relay:
             return
         self._producer = idempotent_producer(self.settings)
@@ -171,7 +168,6 @@ class ServiceRuntime:
         exception, if any), and ``/readyz`` says so."""
         if self._stop.is_set() or task.cancelled():
             return
-        self._ended.append(task.get_name())
         exc = task.exception()
         log.error(
             "background task ended; the service is not ready",
@@ -190,7 +186,10 @@ class ServiceRuntime:
     def liveness(self) -> str | None:
         """What ``/livez`` reports: the relay or a background job ended while the service runs. Nothing restarts
         them in the process, so the process should be restarted (readiness alone would leave it up, idle)."""
-        return f"background task ended: {', '.join(self._ended)}" if self._ended else None
+        if self._stop.is_set():
+            return None
+        ended = [task.get_name() for task in self._tasks if task.done() and not task.cancelled()]
+        return f"background task ended: {', '.join(ended)}" if ended else None
 
     async def readiness(self) -> dict[str, str | None]:
         """What ``/readyz`` reports: each check's failure reason, ``None`` when it passes."""
